@@ -1,0 +1,230 @@
+"""Graph -> PerfSAGE input: one function shared by the trainer and the runtime.
+
+Following PerfSAGE §4.1, every operator becomes a node with
+
+* **node features**: its hyperparameters (kernel, strides, dilation, padding, fused activation,
+  depth multiplier, axis, MACs, weights...) and its input shapes,
+* **edge features**: its output dimensions (the paper puts the output tensor's size on the node),
+* a **category** index (for the categorical feature encoding, Eq. 1) and an **op id** (for an
+  op-type embedding),
+
+plus a directed adjacency between operators. :data:`FEATURES` documents every column: name, unit
+and transform. Values are raw numbers after the transform; normalisation statistics belong to the
+trained predictor, not to this schema. Change the list, and :data:`FEATURE_SCHEMA_VERSION` must
+change with it: a bundle trained on one schema refuses another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .graph import OpGraph, TensorInfo
+from .op_features import HYPER_SLOTS
+from .op_table import category_index, lookup, op_index
+
+__all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "GraphFeatures",
+           "featurize", "dims4"]
+
+FEATURE_SCHEMA_VERSION = 1
+
+
+class Feature(NamedTuple):
+    """One column of the node-feature matrix."""
+
+    name: str
+    unit: str
+    transform: str  # "log1p" or "raw"
+    doc: str
+
+
+_HYPER_DOCS = {
+    "kernel_h": ("elements", "log1p", "kernel/filter height (FC: 0; CONV_3D: depth*height)"),
+    "kernel_w": ("elements", "log1p", "kernel width; FULLY_CONNECTED/BATCH_MATMUL: reduction K"),
+    "stride_h": ("elements", "raw", "stride along height"),
+    "stride_w": ("elements", "raw", "stride along width"),
+    "dilation_h": ("factor", "raw", "dilation along height"),
+    "dilation_w": ("factor", "raw", "dilation along width"),
+    "padding_same": ("flag", "raw", "1 for SAME padding, 0 for VALID (windowed ops)"),
+    "act_relu": ("flag", "raw", "fused RELU"),
+    "act_relu6": ("flag", "raw", "fused RELU6"),
+    "act_other": ("flag", "raw", "other fused activation (TANH, RELU_N1_TO_1, ...)"),
+    "depth_multiplier": ("factor", "raw", "DEPTHWISE_CONV_2D depth multiplier"),
+    "groups": ("count", "log1p", "CONV_2D groups (input depth / filter depth)"),
+    "axis": ("index", "raw", "axis counted from the end (-1 = last), axis operators"),
+    "keep_dims": ("flag", "raw", "reductions: keep_dims"),
+    "reduced_elements": ("elements", "log1p",
+                         "reductions: inputs per output; SOFTMAX: axis length; PAD: growth"),
+    "adj_x": ("flag", "raw", "BATCH_MATMUL adj_x"),
+    "adj_y": ("flag", "raw", "BATCH_MATMUL adj_y"),
+    "macs": ("MAC", "log1p", "multiply-accumulates (conv, depthwise, transpose conv, FC, matmul)"),
+}
+
+_IO = [
+    ("in0_n", "elements", "log1p", "first activation input, dim N of its right-aligned 4-D shape"),
+    ("in0_h", "elements", "log1p", "first activation input, dim H"),
+    ("in0_w", "elements", "log1p", "first activation input, dim W"),
+    ("in0_c", "elements", "log1p", "first activation input, dim C"),
+    ("in1_n", "elements", "log1p", "second input (activation, else constant), dim N"),
+    ("in1_h", "elements", "log1p", "second input, dim H"),
+    ("in1_w", "elements", "log1p", "second input, dim W"),
+    ("in1_c", "elements", "log1p", "second input, dim C"),
+    ("n_act_inputs", "count", "raw", "activation (non-constant) inputs"),
+    ("n_const_inputs", "count", "raw", "constant inputs (weights, biases, shape operands)"),
+    ("in_bytes", "bytes", "log1p", "bytes of all activation inputs"),
+    ("weight_elements", "elements", "log1p", "elements of all constant inputs"),
+    ("weight_bytes", "bytes", "log1p", "bytes of all constant inputs"),
+    ("per_channel", "flag", "raw", "a constant input is quantized per channel"),
+    ("dtype_int8", "flag", "raw", "output dtype INT8 or UINT8"),
+    ("dtype_int16", "flag", "raw", "output dtype INT16"),
+    ("dtype_float", "flag", "raw", "output dtype FLOAT32/FLOAT16/BFLOAT16"),
+    ("dtype_int32", "flag", "raw", "output dtype INT32/INT64/BOOL"),
+    ("out_n", "elements", "log1p", "edge feature: output dim N (right-aligned 4-D)"),
+    ("out_h", "elements", "log1p", "edge feature: output dim H"),
+    ("out_w", "elements", "log1p", "edge feature: output dim W"),
+    ("out_c", "elements", "log1p", "edge feature: output dim C"),
+    ("out_rank", "count", "raw", "edge feature: rank of the first output"),
+    ("out_elements", "elements", "log1p", "edge feature: elements of all outputs"),
+    ("out_bytes", "bytes", "log1p", "edge feature: bytes of all outputs"),
+    ("n_outputs", "count", "raw", "output tensors"),
+    ("fanout", "count", "log1p", "consuming operators of the outputs"),
+    ("is_graph_output", "flag", "raw", "an output is a graph output"),
+]
+
+#: Every node-feature column, in order.
+FEATURES: Tuple[Feature, ...] = tuple(
+    [Feature(n, *_HYPER_DOCS[n]) for n in HYPER_SLOTS] + [Feature(*row) for row in _IO])
+FEATURE_NAMES: Tuple[str, ...] = tuple(f.name for f in FEATURES)
+_LOG_COLS = np.array([f.transform == "log1p" for f in FEATURES])
+_FLOAT = ("FLOAT32", "FLOAT16", "BFLOAT16", "FLOAT64")
+_INT32 = ("INT32", "INT64", "BOOL", "UINT32", "UINT64")
+
+
+@dataclass
+class GraphFeatures:
+    """Featurized graph.
+
+    Attributes:
+        x: float32 [N, F] node features (F = len(FEATURES)), transforms applied.
+        categories: int32 [N] index into ``op_table.CATEGORIES``.
+        op_ids: int32 [N] index into ``op_table.OP_VOCAB``.
+        edges: int32 [E, 2] unique directed (producer, consumer) operator pairs.
+        unknown_ops: operator names outside the op table (category OTHER).
+        schema_version: :data:`FEATURE_SCHEMA_VERSION` at featurization time.
+    """
+
+    x: np.ndarray
+    categories: np.ndarray
+    op_ids: np.ndarray
+    edges: np.ndarray
+    unknown_ops: Tuple[str, ...] = ()
+    schema_version: int = FEATURE_SCHEMA_VERSION
+
+    @property
+    def n_nodes(self) -> int:
+        """N, the number of operators."""
+        return int(self.x.shape[0])
+
+    def adjacency(self, n_pad: Optional[int] = None, symmetric: bool = True) -> np.ndarray:
+        """Dense 0/1 adjacency.
+
+        Args:
+            n_pad: pad to this many nodes (>= N); default N.
+            symmetric: True for predecessors and successors (A + A^T, clipped to 1), False for
+                ``A[i, j] = 1`` when operator i feeds operator j.
+
+        Returns:
+            float32 array of shape [n_pad, n_pad].
+        """
+        n = self.n_nodes if n_pad is None else int(n_pad)
+        a = np.zeros((n, n), dtype=np.float32)
+        if len(self.edges):
+            a[self.edges[:, 0], self.edges[:, 1]] = 1.0
+            if symmetric:
+                a[self.edges[:, 1], self.edges[:, 0]] = 1.0
+        return a
+
+
+def dims4(shape: Sequence[int]) -> Tuple[int, int, int, int]:
+    """Right-align a shape into (N, H, W, C): missing leading dims are 1, extra ones fold into N."""
+    s = [int(d) for d in shape]
+    if len(s) > 4:
+        lead = 1
+        for d in s[:-3]:
+            lead *= d
+        s = [lead] + s[-3:]
+    s = [1] * (4 - len(s)) + s
+    return s[0], s[1], s[2], s[3]
+
+
+def _dtype_flags(dtype: str) -> List[float]:
+    return [float(dtype in ("INT8", "UINT8")), float(dtype == "INT16"), float(dtype in _FLOAT),
+            float(dtype in _INT32)]
+
+
+def featurize(graph: OpGraph) -> GraphFeatures:
+    """Turn an operator graph into PerfSAGE's input.
+
+    Args:
+        graph: from :func:`edge_predictor.tflite_reader.read_model`.
+
+    Returns:
+        The :class:`GraphFeatures` (N nodes, F features, E unique operator edges). Operators
+        outside the op table are listed in ``unknown_ops`` and a warning is added to the graph.
+    """
+    tensors = graph.tensors
+    edges3 = graph.edges()
+    fanout = np.zeros(len(tensors), dtype=np.int64)
+    if len(edges3):
+        np.add.at(fanout, edges3[:, 2], 1)
+    graph_outputs = set(graph.outputs)
+    n = len(graph.ops)
+    rows = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    cats = np.zeros(n, dtype=np.int32)
+    ids = np.zeros(n, dtype=np.int32)
+    unknown: List[str] = []
+    n_hyper = len(HYPER_SLOTS)
+    for node in graph.ops:
+        spec, known = lookup(node.op)
+        if not known and node.op not in unknown:
+            unknown.append(node.op)
+        cats[node.index] = category_index(spec.category)
+        ids[node.index] = op_index(node.op)
+        hyper = spec.extractor(graph, node)
+        row = rows[node.index]
+        for j, slot in enumerate(HYPER_SLOTS):
+            v = hyper.get(slot)
+            if v:
+                row[j] = float(v)
+        acts: List[TensorInfo] = []
+        consts: List[TensorInfo] = []
+        for t in node.inputs:
+            if t >= 0:
+                (consts if tensors[t].is_constant else acts).append(tensors[t])
+        outs = [tensors[t] for t in node.outputs if t >= 0]
+        second = acts[1] if len(acts) > 1 else (consts[0] if consts else None)
+        out_shape = outs[0].shape if outs else ()
+        io = list(dims4(acts[0].shape if acts else ()))
+        io += list(dims4(second.shape)) if second is not None else [0, 0, 0, 0]
+        io += [len(acts), len(consts), sum(t.nbytes for t in acts),
+               sum(t.elements for t in consts), sum(t.nbytes for t in consts),
+               float(any(t.per_channel for t in consts))]
+        io += _dtype_flags(outs[0].dtype if outs else "")
+        io += list(dims4(out_shape)) + [len(out_shape), sum(t.elements for t in outs),
+                                        sum(t.nbytes for t in outs), len(outs),
+                                        sum(int(fanout[t.index]) for t in outs),
+                                        float(any(t.index in graph_outputs for t in outs))]
+        row[n_hyper:] = io
+    rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
+    if len(edges3):
+        pairs = np.unique(edges3[:, :2], axis=0).astype(np.int32)
+    else:
+        pairs = np.zeros((0, 2), dtype=np.int32)
+    if unknown:
+        graph.warnings.append("operators outside the op table (category OTHER): " +
+                              ", ".join(unknown))
+    return GraphFeatures(x=rows.astype(np.float32), categories=cats, op_ids=ids, edges=pairs,
+                         unknown_ops=tuple(unknown))
+

@@ -1,0 +1,165 @@
+"""The operator graph: what a ``.tflite`` file becomes before it is featurized.
+
+Nodes are operators in execution order; activation tensors are directed edges from the operator
+that produces them to every operator that consumes them; constant tensors (weights, biases, shape
+operands) are attached to the operator that reads them and never become nodes. The reader
+(:mod:`edge_predictor.tflite_reader`) builds it; everything downstream (op features, the
+featurizer, ``inspect``) only reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+__all__ = ["TensorInfo", "OpNode", "SubgraphInfo", "OpGraph", "DTYPE_BITS"]
+
+#: Bits per element of each TFLite ``TensorType`` name (0: not a numeric tensor).
+DTYPE_BITS = {
+    "FLOAT32": 32, "FLOAT16": 16, "INT32": 32, "UINT8": 8, "INT64": 64, "STRING": 0,
+    "BOOL": 8, "INT16": 16, "COMPLEX64": 64, "INT8": 8, "FLOAT64": 64, "COMPLEX128": 128,
+    "UINT64": 64, "RESOURCE": 0, "VARIANT": 0, "UINT32": 32, "UINT16": 16, "INT4": 4,
+    "BFLOAT16": 16,
+}
+
+
+@dataclass
+class TensorInfo:
+    """One tensor of the main subgraph.
+
+    Attributes:
+        index: position in the subgraph's tensor table.
+        shape: concrete shape; a -1 (dynamic batch) is read as 1.
+        dtype: TFLite ``TensorType`` name, e.g. ``"INT8"``.
+        is_constant: True when the tensor has data in the model (weights, biases, shapes).
+        quantized: True when it carries quantization scales.
+        per_channel: True when it has more than one scale (per-channel quantization).
+        name: tensor name (may be empty).
+    """
+
+    index: int
+    shape: Tuple[int, ...]
+    dtype: str
+    is_constant: bool
+    quantized: bool
+    per_channel: bool
+    name: str = ""
+
+    @property
+    def elements(self) -> int:
+        """Number of elements (1 for a scalar)."""
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def nbytes(self) -> int:
+        """Storage size in bytes, rounded up for sub-byte types."""
+        return (self.elements * DTYPE_BITS.get(self.dtype, 0) + 7) // 8
+
+
+@dataclass
+class OpNode:
+    """One operator of the main subgraph, in execution order.
+
+    Attributes:
+        index: execution position (0-based).
+        op: builtin name such as ``"CONV_2D"``, ``"CUSTOM:<code>"`` for custom operators, or
+            ``"BUILTIN_<n>"`` for a builtin code this reader's schema does not know.
+        builtin_code: the resolved builtin code (32 for custom operators).
+        version: the operator version recorded in the model.
+        inputs: tensor indices of all inputs, ``-1`` for an omitted optional input.
+        outputs: tensor indices of the outputs.
+        options: builtin options as ``snake_case`` name -> value (ints, floats, bools, tuples).
+    """
+
+    index: int
+    op: str
+    builtin_code: int
+    version: int
+    inputs: Tuple[int, ...]
+    outputs: Tuple[int, ...]
+    options: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SubgraphInfo:
+    """A subgraph other than the main one (a WHILE/IF body, a CALL target)."""
+
+    index: int
+    name: str
+    operators: int
+    tensors: int
+
+
+@dataclass
+class OpGraph:
+    """Operator graph of a model's main subgraph.
+
+    Attributes:
+        path: where the model came from (``"<bytes>"`` for in-memory models).
+        ops: operators in execution order, length N.
+        tensors: the main subgraph's tensors, length T.
+        inputs: tensor indices of the graph inputs.
+        outputs: tensor indices of the graph outputs.
+        subgraphs: the other subgraphs (counted and reported, not featurized).
+        warnings: non-fatal findings, e.g. operators outside the op table.
+    """
+
+    path: str
+    ops: List[OpNode]
+    tensors: List[TensorInfo]
+    inputs: Tuple[int, ...]
+    outputs: Tuple[int, ...]
+    subgraphs: List[SubgraphInfo] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    _producer: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+
+    def producer(self) -> np.ndarray:
+        """Producing operator of every tensor.
+
+        Returns:
+            int64 array of shape [T]: the index of the operator that writes each tensor, or -1
+            for graph inputs and constants.
+        """
+        if self._producer is None:
+            prod = np.full(len(self.tensors), -1, dtype=np.int64)
+            for node in self.ops:
+                for t in node.outputs:
+                    if t >= 0:
+                        prod[t] = node.index
+            self._producer = prod
+        return self._producer
+
+    def edges(self) -> np.ndarray:
+        """Directed data edges between operators.
+
+        Returns:
+            int64 array of shape [E, 3]: rows ``(producer op, consumer op, tensor index)``, one per
+            (activation tensor, consumer) pair, in consumer order. Constants make no edges.
+        """
+        prod = self.producer()
+        rows = []
+        for node in self.ops:
+            for t in node.inputs:
+                if t >= 0 and prod[t] >= 0:
+                    rows.append((int(prod[t]), node.index, t))
+        if not rows:
+            return np.zeros((0, 3), dtype=np.int64)
+        return np.asarray(rows, dtype=np.int64)
+
+    def constant_inputs(self, node: OpNode) -> List[TensorInfo]:
+        """The constant tensors (weights, biases, shape operands) attached to ``node``."""
+        return [self.tensors[t] for t in node.inputs if t >= 0 and self.tensors[t].is_constant]
+
+    def activation_inputs(self, node: OpNode) -> List[TensorInfo]:
+        """The non-constant input tensors of ``node``, in input order."""
+        return [self.tensors[t] for t in node.inputs
+                if t >= 0 and not self.tensors[t].is_constant]
+
+    def output_tensors(self, node: OpNode) -> List[TensorInfo]:
+        """The output tensors of ``node``."""
+        return [self.tensors[t] for t in node.outputs if t >= 0]
