@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -28,9 +29,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-__all__ = ["ZOO", "build_zoo_model", "build_zoo_tflite", "model_stats", "vela_check", "main"]
+__all__ = ["ZOO", "build_zoo_model", "build_zoo_tflite", "main", "model_stats", "vela_check"]
 
 MANIFEST = Path(__file__).resolve().parent / "zoo_manifest.json"
 IMAGENET = (224, 224, 3)
@@ -53,7 +54,7 @@ def _app(fn_name, shape=IMAGENET, **kwargs):
         inp = keras.Input(shape, batch_size=1)
         return getattr(keras.applications, fn_name)(weights=None, input_tensor=inp, **kwargs)
 
-    build.__doc__ = "tf_keras.applications.%s(weights=None), input %s." % (fn_name, shape)
+    build.__doc__ = f"tf_keras.applications.{fn_name}(weights=None), input {shape}."
     return build
 
 
@@ -261,15 +262,10 @@ def model_stats(data):
     ops = [d["op_name"] for d in interp._get_ops_details()]
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     sub = tflite.Model.GetRootAsModel(data, 0).Subgraphs(0)
-    return {
-        "ops": len(ops),
-        "tensors": sub.TensorsLength(),
-        "size_mb": round(len(data) / 1e6, 3),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "input": [int(d) for d in inp["shape"]],
-        "io_dtypes": [np.dtype(inp["dtype"]).name, np.dtype(out["dtype"]).name],
-        "op_types": {k: ops.count(k) for k in sorted(set(ops))},
-    }
+    return {"ops": len(ops), "tensors": sub.TensorsLength(), "size_mb": round(len(data) / 1e6, 3),
+            "sha256": hashlib.sha256(data).hexdigest(), "input": [int(d) for d in inp["shape"]],
+            "io_dtypes": [np.dtype(inp["dtype"]).name, np.dtype(out["dtype"]).name],
+            "op_types": {k: ops.count(k) for k in sorted(set(ops))}}
 
 
 class _CaptureFds:
@@ -319,9 +315,9 @@ def vela_check(path, accelerator="ethos-u55-128"):
                 rc = vela_main([str(path), "--accelerator-config", accelerator,
                                 "--output-dir", out_dir])
                 if rc:
-                    error = "exit code %s" % rc
-            except BaseException as exc:  # Vela raises VelaError or SystemExit
-                error = "%s: %s" % (type(exc).__name__, exc)
+                    error = f"exit code {rc}"
+            except BaseException as exc:  # noqa: BLE001 - VelaError, SystemExit, ...
+                error = f"{type(exc).__name__}: {exc}"
         result["time_s"] = round(time.perf_counter() - start, 2)
         summaries = glob.glob(os.path.join(out_dir, "*_summary_*.csv"))
         outputs = glob.glob(os.path.join(out_dir, "*_vela.tflite"))
@@ -344,16 +340,10 @@ def vela_check(path, accelerator="ethos-u55-128"):
 
 
 def _header(seed, n_calib):
-    import tensorflow as tf
+    from importlib.metadata import version
 
-    try:
-        from importlib.metadata import version
-
-        vela = version("ethos-u-vela")
-    except Exception:  # pragma: no cover - Vela missing
-        vela = None
-    return {"seed": seed, "calibration_samples": n_calib, "tensorflow": tf.__version__,
-            "vela": vela, "vela_accelerator": "ethos-u55-128", "host": platform.machine(),
+    return {"seed": seed, "calibration_samples": n_calib, "tensorflow": version("tensorflow"),
+            "vela": version("ethos-u-vela"), "vela_accelerator": "ethos-u55-128", "host": platform.machine(),
             "ops_source": "tf.lite.Interpreter BUILTIN_WITHOUT_DEFAULT_DELEGATES",
             "tensors_source": "flatbuffer subgraph 0",
             "files": "written by `python -m benches.zoo --out DIR`, not committed"}
@@ -361,8 +351,7 @@ def _header(seed, n_calib):
 
 def main(argv=None):
     """CLI: build zoo models into ``--out``, check them with Vela, update the manifest."""
-    parser = argparse.ArgumentParser(prog="python -m benches.zoo", description=__doc__.split(
-        "\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benches.zoo", description=main.__doc__)
     parser.add_argument("--out", default=".cache/zoo", help="folder for the .tflite files")
     parser.add_argument("--only", nargs="+", choices=sorted(ZOO), help="models to build")
     parser.add_argument("--seed", type=int, default=0)
@@ -379,14 +368,14 @@ def main(argv=None):
         models = json.loads(manifest_path.read_text()).get("models", {})
     manifest = _header(args.seed, args.calib)
     for name in args.only or list(ZOO):
-        print("[zoo] %s ..." % name, flush=True)
+        print(f"[zoo] {name} ...", flush=True)
         entry = {}
         start = time.perf_counter()
         try:
             data = build_zoo_tflite(name, seed=args.seed, n_calib=args.calib)
-        except Exception as exc:
-            entry["error"] = "%s: %s" % (type(exc).__name__, str(exc)[-500:])
-            print("[zoo] %s FAILED: %s" % (name, entry["error"]), flush=True)
+        except Exception as exc:  # noqa: BLE001 - record the failure, go on
+            entry["error"] = f"{type(exc).__name__}: {str(exc)[-500:]}"
+            print(f"[zoo] {name} FAILED: {entry['error']}", flush=True)
         else:
             entry["convert_s"] = round(time.perf_counter() - start, 1)
             path = out_dir / (name + ".tflite")
@@ -394,12 +383,13 @@ def main(argv=None):
             entry.update(model_stats(data))
             if not args.no_vela:
                 entry["vela"] = vela_check(path)
-            print("[zoo] %s: %d ops, %.2f MB, %.1f s, vela %s" % (
-                name, entry["ops"], entry["size_mb"], entry["convert_s"],
-                entry.get("vela", {}).get("ok")), flush=True)
+            print(f"[zoo] {name}: {entry['ops']} ops, {entry['size_mb']:.2f} MB, "
+                  f"{entry['convert_s']:.1f} s, vela {entry.get('vela', {}).get('ok')}", flush=True)
         models[name] = entry
         manifest["models"] = {k: models[k] for k in sorted(models)}
-        manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+        text = json.dumps(manifest, indent=1)  # then put short lists on one line:
+        text = re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: "[" + " ".join(m[1].split()) + "]", text)
+        manifest_path.write_text(text + "\n")
     return 0
 
 

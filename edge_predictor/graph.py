@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["TensorInfo", "OpNode", "SubgraphInfo", "OpGraph", "DTYPE_BITS"]
+__all__ = ["TensorInfo", "OpNode", "SubgraphInfo", "OpGraph", "DTYPE_BITS", "graph_to_record",
+           "graph_from_record"]
 
 #: Bits per element of each TFLite ``TensorType`` name (0: not a numeric tensor).
 DTYPE_BITS = {
@@ -163,3 +164,34 @@ class OpGraph:
     def output_tensors(self, node: OpNode) -> List[TensorInfo]:
         """The output tensors of ``node``."""
         return [self.tensors[t] for t in node.outputs if t >= 0]
+
+
+def graph_to_record(graph: OpGraph) -> Dict[str, Any]:
+    """A compact, JSON-ready form of a graph (what the dataset store keeps per model).
+
+    Tensors become ``[shape, dtype, flags]`` with flags bit 0 constant, 1 quantized,
+    2 per-channel; operators ``[op, builtin_code, version, inputs, outputs, options]``. Tensor
+    names and the path are dropped. :func:`graph_from_record` inverts it.
+    """
+    return {
+        "t": [[list(t.shape), t.dtype, int(t.is_constant) | int(t.quantized) << 1 |
+               int(t.per_channel) << 2] for t in graph.tensors],
+        "o": [[n.op, n.builtin_code, n.version, list(n.inputs), list(n.outputs), n.options]
+              for n in graph.ops],
+        "i": list(graph.inputs),
+        "out": list(graph.outputs),
+        "s": [[s.index, s.name, s.operators, s.tensors] for s in graph.subgraphs],
+    }
+
+
+def graph_from_record(record: Dict[str, Any], path: str = "<record>") -> OpGraph:
+    """Rebuild an :class:`OpGraph` from :func:`graph_to_record`'s output."""
+    tensors = [TensorInfo(i, tuple(shape), dtype, bool(fl & 1), bool(fl & 2), bool(fl & 4))
+               for i, (shape, dtype, fl) in enumerate(record["t"])]
+    ops = []
+    for i, (op, code, version, ins, outs, opts) in enumerate(record["o"]):
+        opts = {k: tuple(v) if isinstance(v, list) else v for k, v in opts.items()}
+        ops.append(OpNode(i, op, code, version, tuple(ins), tuple(outs), opts))
+    subs = [SubgraphInfo(*s) for s in record.get("s", [])]
+    return OpGraph(path=path, ops=ops, tensors=tensors, inputs=tuple(record["i"]),
+                   outputs=tuple(record["out"]), subgraphs=subs)

@@ -12,7 +12,8 @@ blocks of 5 *nodes*, then a head. Every node independently picks
 Every block picks an optional residual connection. The first node of a block carries the
 block's stride (EfficientNet's pattern); a strided kxk convolution is written as
 ``ZeroPadding2D`` + ``'valid'`` convolution like TensorFlow's EfficientNet, so TFLite graphs
-carry explicit PAD operators. An ``identity`` node that must change the shape (stride or
+carry explicit PAD operators (symmetric padding, which the converter cannot fold into the
+convolution). An ``identity`` node that must change the shape (stride or
 channels) becomes a 1x1 projection convolution, so every sample is a valid model.
 
 The block residual adds the output of the block's first node to the block's output (a 1x1
@@ -120,10 +121,17 @@ def sample(space, rng):
 
 
 def _correct_pad(size, kernel):
-    """Padding that makes a stride-2 'valid' convolution halve ``size`` (as Keras EfficientNet)."""
-    adjust = 1 - size % 2
+    """Symmetric padding ``k // 2`` on both sides before a stride-2 'valid' convolution.
+
+    This halves an even ``size`` (rounding up an odd one) like 'same' padding does, but it is
+    not TensorFlow's 'same' split (which puts the extra row at the bottom), so the TFLite
+    converter cannot fold it into the convolution and the graph keeps an explicit PAD, as in
+    the paper's Table 2. (Keras EfficientNet's ``correct_pad`` equals 'same' for even sizes
+    and gets folded away by TensorFlow 2.21's converter.)
+    """
+    del size  # same padding for every input size; kept for the call sites' symmetry
     half = kernel // 2
-    return (half - adjust, half)
+    return (half, half)
 
 
 def _conv(layers, x, channels, kernel, stride, name, relu=True):

@@ -1,0 +1,183 @@
+"""``edge-perf dataset ...``: generate, inspect, sample and verify the EdgeDLPerf store.
+
+Attached to the main CLI by :mod:`edge_predictor.cli`; TensorFlow and Vela are imported only
+inside the verbs that need them, and their absence is reported with the extra to install.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from collections import Counter
+from typing import Optional
+
+import typer
+
+from edge_predictor.cli import handled
+from edge_predictor.errors import InputError, UnavailableError
+
+__all__ = ["dataset_app", "Progress"]
+
+dataset_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                          help="Generate and inspect the EdgeDLPerf dataset (needs .[train]).")
+
+
+class Progress:
+    """A one-line progress display on stderr: count, rate, ETA and a status word."""
+
+    def __init__(self, label: str, stream=sys.stderr):
+        self.label, self.stream, self.t0 = label, stream, time.time()
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, note: str = "") -> None:
+        now = time.time()
+        if self.tty or done == total or now - self._last > 10:
+            rate = done / max(now - self.t0, 1e-9)
+            eta = (total - done) / rate if rate > 0 else float("inf")
+            line = "{}: {}/{} ({:.0f}%) {:.2f}/s ETA {} {}".format(
+                self.label, done, total, 100.0 * done / max(total, 1), rate, _hms(eta), note)
+            self.stream.write(("\r" + line[:120].ljust(120)) if self.tty else line + "\n")
+            self.stream.flush()
+            self._last = now
+        if done == total and self.tty:
+            self.stream.write("\n")
+
+
+def _hms(s: float) -> str:
+    if s == float("inf"):
+        return "?"
+    s = int(s)
+    return "{}:{:02d}:{:02d}".format(s // 3600, s % 3600 // 60, s % 60)
+
+
+def _need_train_extra() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    try:
+        import tensorflow  # noqa: F401
+        import ethosu  # noqa: F401
+    except ImportError as err:
+        raise UnavailableError("this verb needs TensorFlow and Vela ({}); install them with "
+                               "pip install 'edge-perf[train]'".format(err.name))
+
+
+def _space(space: str) -> str:
+    from .spaces import SPACES
+    if space not in SPACES:
+        raise InputError("unknown design space '{}'; known: {}".format(space, ", ".join(SPACES)))
+    return space
+
+
+@dataset_app.command()
+@handled
+def generate(space: str = typer.Option(..., "--space", help="design space"),
+             count: int = typer.Option(..., "--count", help="seeds in the range"),
+             seed_from: int = typer.Option(0, "--seed-from", help="first seed"),
+             workers: int = typer.Option(1, "--workers", help="worker processes"),
+             data: Optional[str] = typer.Option(None, "--data", help="data folder")) -> None:
+    """Build, read and Vela-label models (space, seed_from..seed_from+count-1); resumable."""
+    from .generate import generate as run
+    from .store import Store
+
+    _space(space)
+    if count <= 0:
+        raise InputError("--count must be positive, got {}".format(count))
+    _need_train_extra()
+    bar = Progress("generate " + space)
+    failed = Counter()
+
+    def progress(done, total, rec):
+        if rec["status"] != "ok":
+            failed[rec.get("stage")] += 1
+        bar(done, total, "failed={}".format(sum(failed.values())) if failed else "")
+
+    stats = run(space, count, seed_from=seed_from, workers=workers, store=Store(data),
+                progress=progress)
+    typer.echo(json.dumps(stats))
+
+
+@dataset_app.command()
+@handled
+def info(as_json: bool = typer.Option(False, "--json"),
+         data: Optional[str] = typer.Option(None, "--data", help="data folder")) -> None:
+    """Counts per space x target x metric, hosts and failures."""
+    from .dataset_info import dataset_info
+
+    s = dataset_info(data)
+    if as_json:
+        typer.echo(json.dumps(s, indent=2))
+        return
+    typer.echo("models: " + ", ".join("{} {}".format(k, v) for k, v in s["models"].items()))
+    typer.echo("{:<14} {:<34} {:<12} {:>7}".format("space", "target", "metric", "count"))
+    for row in s["counts"]:
+        typer.echo("{space:<14} {target:<34} {metric:<12} {count:>7}".format(**row))
+    for f, n in s["failures"].items():
+        typer.echo("failures {}: {}".format(f, n))
+    for h in s["hosts"]:
+        typer.echo("host {}: {}".format(h["target"], h.get("cpu_model", "?")))
+
+
+@dataset_app.command()
+@handled
+def sample(space: str = typer.Option(..., "--space"),
+           seed_from: int = typer.Option(0, "--seed-from"),
+           count: int = typer.Option(..., "--count"),
+           out: str = typer.Option(..., "--out", help="output folder")) -> None:
+    """Write the .tflite files of (space, seed_from) .. (space, seed_from+count-1) to OUT."""
+    _space(space)
+    if count <= 0:
+        raise InputError("--count must be positive, got {}".format(count))
+    try:
+        os.makedirs(out, exist_ok=True)
+        probe = os.path.join(out, ".edge-perf-probe")
+        open(probe, "wb").close()
+        os.unlink(probe)
+    except OSError as err:
+        raise InputError("{}: output folder is not writable ({})".format(out, err.strerror))
+    _need_train_extra()
+    from converters.quantize import build_tflite
+
+    bar = Progress("sample " + space)
+    for i, seed in enumerate(range(seed_from, seed_from + count)):
+        path = os.path.join(out, "{}-{}.tflite".format(space, seed))
+        with open(path + ".tmp", "wb") as f:
+            f.write(build_tflite(space, seed))
+        os.replace(path + ".tmp", path)
+        bar(i + 1, count, os.path.basename(path))
+
+
+@dataset_app.command()
+@handled
+def verify(n: int = typer.Option(5, "--sample", help="models to rebuild"),
+           seed: int = typer.Option(0, "--seed", help="which random models"),
+           data: Optional[str] = typer.Option(None, "--data", help="data folder")) -> None:
+    """Rebuild N random stored models from (space, seed) and check each sha256."""
+    import hashlib
+
+    from .store import MODELS, Store
+
+    if n <= 0:
+        raise InputError("--sample must be positive, got {}".format(n))
+    recs = [r for r in Store(data).records(MODELS) if r.get("sha256")]
+    if not recs:
+        raise InputError("{}: the store has no models to verify".format(Store(data).root))
+    _need_train_extra()
+    from converters.quantize import build_tflite
+
+    picked = random.Random(seed).sample(recs, min(n, len(recs)))
+    bad = []
+    for r in picked:
+        got = hashlib.sha256(build_tflite(r["space"], r["seed"])).hexdigest()
+        ok = got == r["sha256"]
+        typer.echo("{} {}-{} {}".format("ok  " if ok else "FAIL", r["space"], r["seed"], got[:16]))
+        if not ok:
+            bad.append("{}-{}".format(r["space"], r["seed"]))
+    if bad:
+        typer.echo("edge-perf: error: sha256 mismatch for {}".format(", ".join(bad)), err=True)
+        raise typer.Exit(1)
+    typer.echo("{} of {} rebuilt models match their stored sha256".format(len(picked),
+                                                                          len(picked)))
