@@ -52,7 +52,8 @@ _ALIASES = {
 
 _INSTALL_HINT = (
     "install one: `pip install ai-edge-litert` (numpy 1.23+/2.x), "
-    "`pip install tflite-runtime` (numpy<2, boards), or the edge-perf extra `pip install '.[litert]'`"
+    "`pip install tflite-runtime` (numpy<2, boards), "
+    "or the edge-perf extra `pip install '.[litert]'`"
 )
 
 # name -> (interpreter module, version) ; filled on first successful load
@@ -158,7 +159,7 @@ def _choose():
         except Exception as exc:  # noqa: BLE001 - any import failure means unavailable
             raise UnavailableError(
                 "{}={} but that interpreter does not load: {}".format(ENV_VAR, forced, exc)
-            )
+            ) from exc
         return name, mod, version
     reasons = []
     for name in BACKENDS:
@@ -219,5 +220,5 @@ def make_interpreter(model_content, threads=1, default_delegates=True):
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise ModelFormatError("<bytes>", "interpreter rejects the model: {}".format(
-            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__))
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)) from exc
     return interpreter

@@ -181,3 +181,24 @@ def verify(n: int = typer.Option(5, "--sample", help="models to rebuild"),
         raise typer.Exit(1)
     typer.echo("{} of {} rebuilt models match their stored sha256".format(len(picked),
                                                                           len(picked)))
+
+
+@dataset_app.command("label-cpu")
+@handled
+def label_cpu(space: Optional[str] = typer.Option(None, "--space", help="only this space"),
+              pass_no: int = typer.Option(1, "--pass", help="1: label all; 2: re-measure 5%"),
+              limit: Optional[int] = typer.Option(None, "--limit", help="stop after N models"),
+              min_time: float = typer.Option(0.5, "--min-time", help="timed seconds per model"),
+              data: Optional[str] = typer.Option(None, "--data", help="data folder")) -> None:
+    """Measure stored models' latency on this host's CPU, serially (run nothing else heavy)."""
+    from .cpu_pass import cpu_pass
+    from .store import Store
+
+    if space is not None:
+        _space(space)
+    if pass_no not in (1, 2):
+        raise InputError("--pass must be 1 or 2, got {}".format(pass_no))
+    bar = Progress("label-cpu pass {}".format(pass_no))
+    stats = cpu_pass(Store(data), space=space, pass_no=pass_no, limit=limit,
+                     min_time_s=min_time, progress=bar)
+    typer.echo(json.dumps(stats))

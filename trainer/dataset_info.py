@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Dict, Optional
 
+from .cpu_pass import noise_floor
 from .store import LABELS, MODELS, Store
 
 __all__ = ["dataset_info"]
@@ -48,4 +49,5 @@ def dataset_info(root: Optional[str] = None) -> Dict[str, Any]:
         "failures": dict(sorted(failures.items())),
         "hosts": list(hosts.values()),
         "remeasured": dict(remeasured),
+        "noise_floor": noise_floor(store) if remeasured else {},
     }

@@ -60,11 +60,11 @@ def label_cpu(model, threads=1, warmup=10, runs=30, min_time_s=1.0, seed=0,
     except UnavailableError:
         raise
     except ModelFormatError as exc:
-        raise LabelError("{}: {}".format(name, exc.reason))
+        raise LabelError("{}: {}".format(name, exc.reason)) from exc
     except Exception as exc:  # noqa: BLE001 - interpreter failures vary by backend
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise LabelError("{}: CPU measurement failed: {}: {}".format(
-            name, type(exc).__name__, first))
+            name, type(exc).__name__, first)) from exc
     fingerprint = stats.pop("fingerprint")
     target = measure.cpu_target_id(fingerprint)
     if not default_delegates:

@@ -154,7 +154,7 @@ def load_pycoral_edgetpu():
     try:
         return importlib.import_module("pycoral.utils.edgetpu")
     except Exception:  # noqa: BLE001 - absent, or PyPI's unrelated "pycoral"
-        raise UnavailableError(_PYCORAL_HINT)
+        raise UnavailableError(_PYCORAL_HINT) from None
 
 
 def compile_edgetpu(model, timeout_s=180):
@@ -183,7 +183,9 @@ def compile_edgetpu(model, timeout_s=180):
                 stderr=subprocess.STDOUT, timeout=timeout_s, check=False,
             )
         except subprocess.TimeoutExpired:
-            raise LabelError("{}: edgetpu_compiler timed out after {} s".format(name, timeout_s))
+            raise LabelError(
+                "{}: edgetpu_compiler timed out after {} s".format(name, timeout_s)
+            ) from None
         text = proc.stdout.decode("utf-8", "replace")
         info = parse_compiler_log(text)
         out_path = os.path.join(tmp, name + "_edgetpu.tflite")
@@ -251,7 +253,7 @@ def label_edgetpu(model, compile=True, device=None, warmup=10, runs=30, min_time
     except Exception as exc:  # noqa: BLE001 - delegate/runtime failures vary
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise LabelError("{}: Edge TPU measurement failed: {}: {}".format(
-            name, type(exc).__name__, first))
+            name, type(exc).__name__, first)) from exc
     try:
         host = measure.host_fingerprint(threads=1)
     except UnavailableError:

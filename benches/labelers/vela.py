@@ -16,12 +16,14 @@ runs: calls are serialised by a lock (run parallel labelling in separate process
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import csv
 import glob
 import io
 import os
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -55,9 +57,19 @@ RAW_FIELDS = (
     "on_chip_flash_total_bytes", "off_chip_flash_total_bytes", "total_original_weights",
     "total_npu_encoded_weights", "passes_after_fusing",
 )
-_TEXT_FIELDS = ("accelerator_configuration", "system_config", "memory_mode")
 
-_lock = threading.Lock()
+_lock = threading.RLock()
+_work = {}
+
+
+def _work_dir():
+    """This process's scratch folder for Vela outputs (created once, removed at exit)."""
+    pid = os.getpid()
+    if _work.get("pid") != pid:  # first call, or a forked child
+        path = tempfile.mkdtemp(prefix="edgeperf_vela_")
+        atexit.register(shutil.rmtree, path, True)
+        _work.update(pid=pid, path=path)
+    return _work["path"]
 
 
 def vela_version():
@@ -72,7 +84,7 @@ def vela_version():
         raise UnavailableError(
             "Vela is not installed ({}); install it with `pip install ethos-u-vela==5.2.0` "
             "or the train extra `pip install '.[train]'`".format(exc)
-        )
+        ) from exc
     return str(__version__)
 
 
@@ -211,7 +223,8 @@ def label_vela(model, accelerator=ACCELERATOR, allow_cpu_ops=True, keep_dir=None
         accelerator: Vela accelerator config (the target id is this string).
         allow_cpu_ops: if False, a model that Vela leaves partly on the CPU is a
             :class:`LabelError` (Vela's latency then covers the NPU part only).
-        keep_dir: write Vela's outputs here instead of a temporary folder (debugging).
+        keep_dir: write Vela's outputs here (as ``candidate*``) instead of this process's
+            reused scratch folder (debugging).
 
     Returns:
         A labeler result (see :mod:`benches.labelers`) with ``labels`` latency_ms, sram_kib,
@@ -225,13 +238,13 @@ def label_vela(model, accelerator=ACCELERATOR, allow_cpu_ops=True, keep_dir=None
     """
     version = vela_version()
     content, name = read_model(model)
-    with contextlib.ExitStack() as stack:
-        if keep_dir is None:
-            out_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="edgeperf_vela_"))
-        else:
-            out_dir = str(keep_dir)
-            os.makedirs(out_dir, exist_ok=True)
-        model_path = os.path.join(out_dir, name + ".tflite")
+    with _lock:
+        out_dir = _work_dir() if keep_dir is None else str(keep_dir)
+        os.makedirs(out_dir, exist_ok=True)
+        # a fixed file name in a reused folder: no folder created and removed per model
+        model_path = os.path.join(out_dir, "candidate.tflite")
+        for old in glob.glob(os.path.join(glob.escape(out_dir), "candidate_summary_*.csv")):
+            os.remove(old)
         with open(model_path, "wb") as f:
             f.write(content)
         t0 = time.perf_counter()
@@ -239,7 +252,7 @@ def label_vela(model, accelerator=ACCELERATOR, allow_cpu_ops=True, keep_dir=None
         wall = time.perf_counter() - t0
         if rc != 0:
             raise LabelError("{}: Vela failed: {}".format(name, _reason(log, "rc={}".format(rc))))
-        found = glob.glob(os.path.join(glob.escape(out_dir), glob.escape(name) + "_summary_*.csv"))
+        found = glob.glob(os.path.join(glob.escape(out_dir), "candidate_summary_*.csv"))
         if len(found) != 1:
             raise LabelError("{}: Vela wrote no summary CSV ({})".format(name, _reason(log, "")))
         summary = parse_summary_csv(found[0])

@@ -14,15 +14,23 @@ Everything is written with plain TensorFlow ops inside named ``tf_keras`` layers
 full-integer (INT8) conversion maps each piece to an INT8 TFLite builtin:
 
 * LayerNorm is MEAN, SUB, MUL, MEAN, ADD, RSQRT, MUL, MUL, ADD (no fused kernel exists);
-* attention projects Q, K and V with one FULLY_CONNECTED each, splits heads with
-  STRIDED_SLICE, transposes K (TRANSPOSE), runs BATCH_MATMUL, SOFTMAX, BATCH_MATMUL per head
-  and joins the heads with CONCATENATION, as in the paper's Table 2 operator set;
-* GELU is ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`` with x^3 written as MUL:
-  Table 2 lists POW, but TFLite's POW has no INT8 kernel, so a POW would leave float islands
-  in an otherwise INT8 graph.
+* attention projects Q, K and V with one FULLY_CONNECTED each, then, by a per-model choice
+  (``attention``), either
 
-The operator count is roughly ``12 + depth * (38 + 7 heads)``, from ~60 to ~1100 (the paper:
-59-994). All choices are uniform and independent; :func:`sample` needs only numpy.
+  - ``"split"``: per head, STRIDED_SLICE of Q, K and V, BATCH_MATMUL, SOFTMAX, BATCH_MATMUL,
+    and a CONCATENATION of the heads (the operator count grows with the heads), or
+  - ``"batched"``: RESHAPE + TRANSPOSE to (1, heads, tokens, dim), one 4-D BATCH_MATMUL,
+    SOFTMAX, BATCH_MATMUL, TRANSPOSE + RESHAPE back (what Keras/HF-style code converts to);
+
+  the two together cover the paper's Table 2 operator set and its operator-count range;
+* GELU is written as ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`` with x^3 as MULs;
+  TensorFlow 2.21's converter recognises the pattern and emits one GELU builtin (INT8).
+  Table 2 lists POW and TANH because older converters left it decomposed; a POW would
+  not even be INT8 (TFLite's POW has no INT8 kernel).
+
+Operator counts: roughly ``10 + depth * (33 + 7 heads)`` split, ``10 + depth * 34`` batched,
+so ~50 to ~1100 (the paper: 59-994). All choices are uniform and independent; :func:`sample`
+needs only numpy.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ __all__ = [
     "NUM_HEADS",
     "HEAD_DIMS",
     "MLP_RATIOS",
+    "ATTENTION",
     "sample",
     "build",
 ]
@@ -49,6 +58,7 @@ DEPTHS = tuple(range(1, 13))
 NUM_HEADS = (1, 2, 4, 6, 8)
 HEAD_DIMS = (16, 32, 48, 64)
 MLP_RATIOS = (1, 2, 3, 4)
+ATTENTION = ("split", "batched")
 LN_EPSILON = 1e-6
 
 
@@ -66,13 +76,15 @@ def sample(space, rng):
 
     Returns:
         A JSON-serialisable dict with ``input_shape``, ``num_classes``, ``patch_size``,
-        ``embed_dim`` and ``layers``: one ``{"num_heads", "head_dim", "mlp_ratio"}`` per encoder
-        layer. Choices are drawn for all 12 possible layers and truncated to the sampled depth.
+        ``embed_dim``, ``attention`` (``"split"`` or ``"batched"``) and ``layers``: one
+        ``{"num_heads", "head_dim", "mlp_ratio"}`` per encoder layer. Choices are drawn for
+        all 12 possible layers and truncated to the sampled depth.
     """
     if space not in SPACE_NAMES:
         raise ValueError(space)
     patch = _pick(rng, PATCH_SIZES)
     embed = _pick(rng, EMBED_DIMS)
+    attention = ATTENTION[int(rng.integers(len(ATTENTION)))]
     layers = [
         {
             "num_heads": _pick(rng, NUM_HEADS),
@@ -87,6 +99,7 @@ def sample(space, rng):
         "num_classes": NUM_CLASSES,
         "patch_size": patch,
         "embed_dim": embed,
+        "attention": attention,
         "layers": layers[:depth],
     }
 
@@ -131,10 +144,11 @@ def _layer_classes():
     class SelfAttention(tf_keras.layers.Layer):
         """Multi-head self-attention with per-head slices, batch matmuls and a head concat."""
 
-        def __init__(self, embed_dim, num_heads, head_dim, **kwargs):
+        def __init__(self, embed_dim, num_heads, head_dim, split_heads, **kwargs):
             super().__init__(**kwargs)
             self.num_heads = num_heads
             self.head_dim = head_dim
+            self.split_heads = split_heads
             inner = num_heads * head_dim
             self.q = tf_keras.layers.Dense(inner, name="q")
             self.k = tf_keras.layers.Dense(inner, name="k")
@@ -145,6 +159,8 @@ def _layer_classes():
             q = self.q(x) * (self.head_dim ** -0.5)
             k = self.k(x)
             v = self.v(x)
+            if not self.split_heads:
+                return self.proj(self._batched(q, k, v))
             heads = []
             for h in range(self.num_heads):
                 lo, hi = h * self.head_dim, (h + 1) * self.head_dim
@@ -153,6 +169,17 @@ def _layer_classes():
                 heads.append(tf.matmul(scores, v[:, :, lo:hi]))
             out = heads[0] if len(heads) == 1 else tf.concat(heads, axis=-1)
             return self.proj(out)
+
+        def _batched(self, q, k, v):
+            """All heads at once: (1, N, H*d) -> (1, H, N, d) with RESHAPE + TRANSPOSE."""
+            tokens = int(q.shape[1])
+            shape = (1, tokens, self.num_heads, self.head_dim)
+            q = tf.transpose(tf.reshape(q, shape), perm=[0, 2, 1, 3])
+            k = tf.transpose(tf.reshape(k, shape), perm=[0, 2, 3, 1])
+            v = tf.transpose(tf.reshape(v, shape), perm=[0, 2, 1, 3])
+            scores = tf.nn.softmax(tf.matmul(q, k), axis=-1)
+            out = tf.transpose(tf.matmul(scores, v), perm=[0, 2, 1, 3])
+            return tf.reshape(out, (1, tokens, self.num_heads * self.head_dim))
 
     class ClassToken(tf_keras.layers.Layer):
         """Takes the class token (token 0) out of the sequence."""
@@ -189,7 +216,10 @@ def build(config, name="vit"):
     for i, spec in enumerate(config["layers"]):
         prefix = "l{}_".format(i)
         y = LayerNorm(name=prefix + "ln1")(x)
-        y = SelfAttention(dim, spec["num_heads"], spec["head_dim"], name=prefix + "attn")(y)
+        y = SelfAttention(
+            dim, spec["num_heads"], spec["head_dim"], config["attention"] == "split",
+            name=prefix + "attn",
+        )(y)
         x = layers.Add(name=prefix + "add1")([x, y])
         y = LayerNorm(name=prefix + "ln2")(x)
         y = layers.Dense(dim * spec["mlp_ratio"], name=prefix + "fc1")(y)
