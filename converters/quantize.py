@@ -72,7 +72,10 @@ def to_int8_tflite(keras_model, calibration):
     spec = tf.TensorSpec(keras_model.inputs[0].shape, tf.float32, name="input")
     function = tf.function(lambda x: keras_model(x, training=False), input_signature=[spec])
     # Converting a traced concrete function is ~4x faster than from_keras_model (which
-    # exports a SavedModel first); no trackable object is passed, the weights are captured.
+    # exports a SavedModel first). No trackable object is passed (the weights are captured
+    # as constants): TF 2.21 then logs that this "deprecated conversion path" is used;
+    # passing the model goes through a SavedModel export again and is as slow (measured
+    # 1.8 s vs 7.1 s on a 7-layer ViT). Revisit if a TF upgrade removes this path.
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [function.get_concrete_function()]
     )
