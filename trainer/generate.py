@@ -98,14 +98,15 @@ def make_record(space: str, seed: int, cache: bool = True) -> Dict[str, Any]:
 
 
 def _job(args):
-    space, seed = args
-    return make_record(space, seed)
+    factory, space, seed = args
+    return factory(space, seed)
 
 
 def generate(space: str, count: int, seed_from: int = 0, workers: int = 1,
              store: Optional[Store] = None,
              progress: Optional[Callable[[int, int, Dict[str, Any]], None]] = None,
-             shard_size: int = 50) -> Dict[str, int]:
+             shard_size: int = 50,
+             factory: Callable[[str, int], Dict[str, Any]] = make_record) -> Dict[str, int]:
     """Make the store hold models ``seed_from .. seed_from+count-1`` of ``space``.
 
     Seeds already in the store are skipped, so running it again after an interruption goes on
@@ -119,6 +120,7 @@ def generate(space: str, count: int, seed_from: int = 0, workers: int = 1,
         store: the dataset store (default: the repository's).
         progress: called after each model with (done, total, record).
         shard_size: records per sealed shard.
+        factory: ``(space, seed) -> record``; a module-level function (workers pickle it).
 
     Returns:
         ``{"todo", "ok", "failed"}`` counts of this run.
@@ -138,15 +140,17 @@ def generate(space: str, count: int, seed_from: int = 0, workers: int = 1,
     stats = {"todo": len(todo), "ok": 0, "failed": 0}
     if not todo:
         return stats
-    jobs: Iterable = ((space, s) for s in todo)
+    jobs: Iterable = ((factory, space, s) for s in todo)
     with writer:
         if workers == 1:
-            _init_worker()
+            if factory is make_record:
+                _init_worker()
             results: Iterable = map(_job, jobs)
             _consume(results, writer, stats, len(todo), progress)
         else:
             ctx = mp.get_context("spawn")
-            with ctx.Pool(workers, initializer=_init_worker, maxtasksperchild=40) as pool:
+            init = _init_worker if factory is make_record else None
+            with ctx.Pool(workers, initializer=init, maxtasksperchild=40) as pool:
                 _consume(pool.imap_unordered(_job, jobs), writer, stats, len(todo), progress)
     return stats
 

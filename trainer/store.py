@@ -2,9 +2,9 @@
 
 Layout under the data root (``data/edgedlperf`` in the repo)::
 
-    models/<space>/<stamp>-<pid>-<n>.jsonl.gz    sealed model records: graph + Vela labels
-    labels/<target>/<stamp>-<pid>-<n>.jsonl.gz   sealed label records of later passes (live CPU)
-    .partial/<kind>__<group>__<stamp>-<pid>-<n>.jsonl   in-flight records (not tracked by git)
+    models/<space>/<stamp>-<pid>-<token>-<n>.jsonl.gz    sealed model records: graph + Vela labels
+    labels/<target>/<stamp>-<pid>-<token>-<n>.jsonl.gz  sealed label records of later passes (live CPU)
+    .partial/<kind>__<group>__<stamp>-<pid>-<token>-<n>.jsonl   in-flight records (not tracked by git)
 
 A writer appends one JSON line per record to a ``.partial`` file and fsyncs it, so a SIGKILL
 loses at most the record being written (a torn last line is dropped when read). Every
@@ -68,14 +68,15 @@ class ShardWriter:
     def __init__(self, store: "Store", kind: str, group: str, shard_size: int = 50):
         self.store, self.kind, self.group, self.shard_size = store, kind, group, shard_size
         self._n_shard = 0
-        self._stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        # stamp-pid-token: unique even for two writers of one process in the same second
+        self._stamp = "{}-{}-{}".format(time.strftime("%Y%m%dT%H%M%S", time.gmtime()),
+                                        os.getpid(), os.urandom(3).hex())
         self._fh: Optional[io.BufferedWriter] = None
         self._count = 0
         self._path = ""
 
     def _open(self) -> None:
-        name = "{}__{}__{}-{}-{}.jsonl".format(self.kind, self.group, self._stamp, os.getpid(),
-                                              self._n_shard)
+        name = "{}__{}__{}-{}.jsonl".format(self.kind, self.group, self._stamp, self._n_shard)
         self._path = os.path.join(self.store.partial_dir, name)
         self._fh = open(self._path, "ab")
         self._count = 0
