@@ -151,15 +151,12 @@ def vit_tiny():
     layers = keras.layers
     dim, heads, depth, mlp = 192, 3, 4, 768
 
-    import tensorflow as tf
-
     class PositionEmbedding(layers.Layer):
         def build(self, input_shape):
             self.pos = self.add_weight(
                 name="pos", shape=(1,) + tuple(input_shape[1:]),
                 initializer=keras.initializers.RandomNormal(stddev=0.02))
 
-        @tf.autograph.experimental.do_not_convert  # no control flow; skip source lookup
         def call(self, x):
             return x + self.pos
 
@@ -346,7 +343,8 @@ def _header(seed, n_calib):
     from importlib.metadata import version
 
     return {"seed": seed, "calibration_samples": n_calib, "tensorflow": version("tensorflow"),
-            "vela": version("ethos-u-vela"), "vela_accelerator": "ethos-u55-128", "host": platform.machine(),
+            "vela": version("ethos-u-vela"), "vela_accelerator": "ethos-u55-128",
+            "host": platform.machine(),
             "ops_source": "tf.lite.Interpreter BUILTIN_WITHOUT_DEFAULT_DELEGATES",
             "tensors_source": "flatbuffer subgraph 0",
             "files": "written by `python -m benches.zoo --out DIR`, not committed"}
@@ -391,7 +389,7 @@ def main(argv=None):
         models[name] = entry
         manifest["models"] = {k: models[k] for k in sorted(models)}
         text = json.dumps(manifest, indent=1)  # then put short lists on one line:
-        text = re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: "[" + " ".join(m[1].split()) + "]", text)
+        text = re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: f"[{' '.join(m[1].split())}]", text)
         manifest_path.write_text(text + "\n")
     return 0
 

@@ -1,4 +1,4 @@
-"""Whole-graph totals: what ``edge-perf inspect`` prints and what the totals baseline regresses on."""
+"""Whole-graph totals: what ``edge-perf inspect`` prints and the totals baseline regresses on."""
 
 from __future__ import annotations
 

@@ -124,7 +124,7 @@ def load_model_bytes(path: Union[str, "os.PathLike[str]"]) -> bytes:
         with open(p, "rb") as f:
             return f.read()
     except OSError as err:
-        raise ModelFormatError(p, "cannot read: {}".format(err.strerror or err))
+        raise ModelFormatError(p, "cannot read: {}".format(err.strerror or err)) from None
 
 
 def _is_text(buf: bytes) -> bool:
@@ -320,7 +320,8 @@ def read_model(source: Source, name: str = "") -> OpGraph:
         raise
     except (struct.error, IndexError):
         raise ModelFormatError(where, "truncated or corrupt: a table points past the end of the "
-                               "{}-byte file".format(len(buf)))
+                               "{}-byte file".format(len(buf))) from None
     except _DECODE_ERRORS as err:
+        detail = str(err).splitlines()[0][:80] if str(err) else "no detail"
         raise ModelFormatError(where, "corrupt flatbuffer ({}: {})".format(
-            type(err).__name__, str(err).splitlines()[0][:80] if str(err) else "no detail"))
+            type(err).__name__, detail)) from None

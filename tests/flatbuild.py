@@ -34,7 +34,7 @@ def _vec_i32(b, start_fn, values: Sequence[int]):
 def _subgraph(b, n_ops: int, opcode_of: Sequence[int], tensor_buffer: int = 0,
               bad_input: Optional[int] = None):
     tensors = []
-    for i in range(n_ops + 1):
+    for _ in range(n_ops + 1):
         shape = _vec_i32(b, Tensor.StartShapeVector, [1, 4])
         Tensor.Start(b)
         Tensor.AddShape(b, shape)

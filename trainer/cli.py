@@ -62,7 +62,7 @@ def _need_train_extra() -> None:
         import ethosu  # noqa: F401
     except ImportError as err:
         raise UnavailableError("this verb needs TensorFlow and Vela ({}); install them with "
-                               "pip install 'edge-perf[train]'".format(err.name))
+                               "pip install 'edge-perf[train]'".format(err.name)) from None
 
 
 def _space(space: str) -> str:
@@ -137,7 +137,8 @@ def sample(space: str = typer.Option(..., "--space"),
         open(probe, "wb").close()
         os.unlink(probe)
     except OSError as err:
-        raise InputError("{}: output folder is not writable ({})".format(out, err.strerror))
+        raise InputError("{}: output folder is not writable ({})".format(
+            out, err.strerror)) from None
     _need_train_extra()
     from converters.quantize import build_tflite
 

@@ -2,9 +2,9 @@
 
 Layout under the data root (``data/edgedlperf`` in the repo)::
 
-    models/<space>/<stamp>-<pid>-<token>-<n>.jsonl.gz    sealed model records: graph + Vela labels
-    labels/<target>/<stamp>-<pid>-<token>-<n>.jsonl.gz  sealed label records of later passes (live CPU)
-    .partial/<kind>__<group>__<stamp>-<pid>-<token>-<n>.jsonl   in-flight records (not tracked by git)
+    models/<space>/<stamp>-<pid>-<token>-<n>.jsonl.gz   sealed model records: graph + Vela
+    labels/<target>/<stamp>-<pid>-<token>-<n>.jsonl.gz  sealed labels of later passes (CPU)
+    .partial/<kind>__<group>__<stamp>-<pid>-<token>-<n>.jsonl  in-flight records (untracked)
 
 A writer appends one JSON line per record to a ``.partial`` file and fsyncs it, so a SIGKILL
 loses at most the record being written (a torn last line is dropped when read). Every
@@ -128,7 +128,7 @@ class Store:
             os.unlink(probe)
         except OSError as err:
             raise InputError("{}: data folder is not writable ({})".format(
-                self.root, err.strerror or err))
+                self.root, err.strerror or err)) from None
 
     def writer(self, kind: str, group: str, shard_size: int = 50) -> ShardWriter:
         """A writer for ``kind`` (``"models"`` or ``"labels"``) and ``group`` (space or target).
