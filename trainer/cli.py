@@ -28,8 +28,9 @@ dataset_app = typer.Typer(add_completion=False, no_args_is_help=True,
 class Progress:
     """A one-line progress display on stderr: count, rate, ETA and a status word."""
 
-    def __init__(self, label: str, stream=sys.stderr):
-        self.label, self.stream, self.t0 = label, stream, time.time()
+    def __init__(self, label: str, stream=None):
+        self.label, self.t0 = label, time.time()
+        self.stream = stream if stream is not None else sys.stderr
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self._last = 0.0
 

@@ -1,0 +1,350 @@
+"""Trained PerfSAGE folder -> predictor bundle (fixed-padded float TFLite files + meta.json).
+
+Input: the folder the trainer writes (the names are the constants below, the one place to change
+if the trainer's output moves)::
+
+    config.json      trainer.model.PerfSAGEConfig (save_config)
+    weights.h5       model.save_weights (or a TF checkpoint with prefix "weights")
+    normalizer.json  {"feature_names": [F], "mean": [F], "std": [F]}   x_norm = (x - mean) / std
+    targets.json     {"target": id, "metrics": {name: {"transform": "log", "mu": m, "sigma": s,
+                      "unit": "ms"}}}            model space = (log(value) - mu) / sigma
+    training.json    optional: {"target", "training_data": {...}, "test_accuracy": {...},
+                      "ops_seen": [op names]}
+
+Output: a bundle (see :mod:`edge_predictor.bundle`): one float TFLite per (nodes, batch) bucket.
+Each is a ``tf.function`` with a fixed input signature ``x [B, N, F] float32`` (raw featurizer
+output), ``cat [B, N] int32``, ``op [B, N] int32``, ``a [B, N, N] float32``, ``mask [B, N]
+float32`` returning float32 [B, M] metric values in units: the feature normalisation and the
+inverse target transform are baked in. Converted with
+``TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])`` and no trackable
+(STACK.md: passing the Keras model breaks later eager calls of Spektral layers).
+
+:func:`check_parity` compares every bucket with the Keras model on the same graphs (max relative
+difference) and one graph padded into every bucket (invariance).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import shutil
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from edge_predictor import bundle as B  # noqa: E402
+from edge_predictor.featurize import FEATURE_NAMES, FEATURE_SCHEMA_VERSION  # noqa: E402
+from edge_predictor.op_table import CATEGORIES, OP_VOCAB  # noqa: E402
+
+__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "NORMALIZER_FILE", "TARGETS_FILE", "TRAINING_FILE",
+           "DEFAULT_BUCKETS", "TrainedModel", "load_trained", "export_bucket", "export_bundle",
+           "check_parity", "pad_batch", "random_graphs", "parse_buckets"]
+
+# --- the trainer's output format (one place) ---------------------------------------------------
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.h5"
+WEIGHTS_CKPT_PREFIX = "weights"
+NORMALIZER_FILE = "normalizer.json"
+NORM_MEAN, NORM_STD, NORM_NAMES = "mean", "std", "feature_names"
+TARGETS_FILE = "targets.json"
+TGT_TARGET, TGT_METRICS = "target", "metrics"
+TGT_MU, TGT_SIGMA, TGT_UNIT, TGT_TRANSFORM, TGT_ESTIMATE = "mu", "sigma", "unit", "transform", \
+    "estimate"
+TRAINING_FILE = "training.json"
+
+#: (nodes, batch) buckets: batched small buckets for predict_many, batch 1 for single answers.
+DEFAULT_BUCKETS: Tuple[Tuple[int, int], ...] = ((64, 1), (64, 16), (256, 1), (256, 4), (1536, 1))
+
+#: Metrics that are estimates rather than measurements, per target prefix.
+ESTIMATED = {"ethos-u": ("energy_mj",)}
+
+
+class TrainedModel:
+    """A trained PerfSAGE and its transforms.
+
+    Attributes:
+        model: the tf_keras model (inputs normalised x, cat, op, a, mask -> model space [B, M]).
+        config: the ``PerfSAGEConfig``.
+        mean, std: float64 [F] feature normalisation.
+        metrics: list of dicts {name, unit, transform, mu, sigma, estimate}, in output order.
+        target: target id.
+        info: the optional training description (``training.json``), possibly empty.
+    """
+
+    def __init__(self, model, config, mean, std, metrics, target, info=None):
+        self.model = model
+        self.config = config
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.std = np.asarray(std, dtype=np.float64)
+        self.std = np.where(self.std > 1e-12, self.std, 1.0)
+        self.metrics = metrics
+        self.target = target
+        self.info = info or {}
+
+    def keras_predict(self, x, cat, op, a, mask) -> np.ndarray:
+        """Reference answer in units through the Keras model (float64 inverse transform).
+
+        Args:
+            x: float32 [B, N, F] raw features; cat, op: int32 [B, N]; a: float32 [B, N, N];
+                mask: float32 [B, N].
+
+        Returns:
+            float64 [B, M] metric values.
+        """
+        xn = ((x - self.mean) / self.std * mask[..., None]).astype(np.float32)
+        z = np.asarray(self.model({"x": xn, "cat": cat, "op": op, "a": a, "mask": mask},
+                                  training=False), dtype=np.float64)
+        return _inverse(z, self.metrics)
+
+
+def _inverse(z: np.ndarray, metrics: List[Dict[str, Any]]) -> np.ndarray:
+    out = np.empty_like(z)
+    for j, m in enumerate(metrics):
+        v = z[:, j] * m["sigma"] + m["mu"]
+        out[:, j] = np.exp(v) if m["transform"] == "log" else v
+    return out
+
+
+def metric_specs(targets: Dict[str, Any], names: Sequence[str], target: str) -> List[Dict]:
+    """Normalise ``targets.json`` into ordered metric dicts (output column order = ``names``)."""
+    specs = []
+    estimated = [m for prefix, ms in ESTIMATED.items() if target.startswith(prefix) for m in ms]
+    for name in names:
+        t = targets[TGT_METRICS][name]
+        transform = t.get(TGT_TRANSFORM, "log")
+        if transform not in ("log", "identity"):
+            raise ValueError("metric {}: unsupported transform {!r}".format(name, transform))
+        specs.append({"name": name, "unit": t.get(TGT_UNIT, ""), "transform": transform,
+                      "mu": float(t.get(TGT_MU, 0.0)), "sigma": float(t.get(TGT_SIGMA, 1.0)),
+                      "estimate": bool(t.get(TGT_ESTIMATE, name in estimated))})
+    return specs
+
+
+def load_trained(folder: str, target: Optional[str] = None) -> TrainedModel:
+    """Load a trainer output folder (format in the module docstring)."""
+    from trainer.model import build_perfsage, load_config
+
+    cfg = load_config(os.path.join(folder, CONFIG_FILE))
+    model = build_perfsage(cfg)
+    h5 = os.path.join(folder, WEIGHTS_FILE)
+    model.load_weights(h5 if os.path.exists(h5) else os.path.join(folder, WEIGHTS_CKPT_PREFIX))
+    with open(os.path.join(folder, NORMALIZER_FILE)) as f:
+        norm = json.load(f)
+    if list(norm.get(NORM_NAMES, FEATURE_NAMES)) != list(FEATURE_NAMES):
+        raise ValueError("normalizer feature names differ from the running featurizer's")
+    with open(os.path.join(folder, TARGETS_FILE)) as f:
+        targets = json.load(f)
+    info: Dict[str, Any] = {}
+    if os.path.exists(os.path.join(folder, TRAINING_FILE)):
+        with open(os.path.join(folder, TRAINING_FILE)) as f:
+            info = json.load(f)
+    target = target or info.get("target") or targets.get(TGT_TARGET)
+    if not target:
+        raise ValueError("no target id in {} or {}; pass one".format(TARGETS_FILE, TRAINING_FILE))
+    return TrainedModel(model, cfg, norm[NORM_MEAN], norm[NORM_STD],
+                        metric_specs(targets, cfg.metrics, target), target, info)
+
+
+def _serving_fn(tm: TrainedModel, nodes: int, batch: int):
+    import tensorflow as tf
+
+    f = len(tm.mean)
+    mean = tf.constant(tm.mean, tf.float32)
+    inv_std = tf.constant(1.0 / tm.std, tf.float32)
+    sigma = tf.constant([m["sigma"] for m in tm.metrics], tf.float32)
+    mu = tf.constant([m["mu"] for m in tm.metrics], tf.float32)
+    is_log = [m["transform"] == "log" for m in tm.metrics]
+    model = tm.model
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([batch, nodes, f], tf.float32, name="x"),
+        tf.TensorSpec([batch, nodes], tf.int32, name="cat"),
+        tf.TensorSpec([batch, nodes], tf.int32, name="op"),
+        tf.TensorSpec([batch, nodes, nodes], tf.float32, name="a"),
+        tf.TensorSpec([batch, nodes], tf.float32, name="mask")])
+    def serve(x, cat, op, a, mask):
+        xn = (x - mean) * inv_std * mask[:, :, None]
+        z = model({"x": xn, "cat": cat, "op": op, "a": a, "mask": mask}, training=False)
+        v = z * sigma + mu
+        if all(is_log):
+            out = tf.exp(v)
+        elif any(is_log):
+            out = tf.where(tf.constant(is_log)[None, :], tf.exp(v), v)
+        else:
+            out = v
+        return {"metrics": out}
+
+    return serve
+
+
+def export_bucket(tm: TrainedModel, nodes: int, batch: int, float16: bool = False) -> bytes:
+    """Convert one bucket to TFLite bytes (float32, or float16 weights)."""
+    import tensorflow as tf
+
+    fn = _serving_fn(tm, nodes, batch)
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
+    if float16:
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    return conv.convert()
+
+
+def parse_buckets(spec: str) -> List[Tuple[int, int]]:
+    """``"64x16,256,1536"`` -> [(64, 16), (256, 1), (1536, 1)]."""
+    out = []
+    for part in spec.split(","):
+        n, _, b = part.strip().partition("x")
+        out.append((int(n), int(b or 1)))
+    return sorted(set(out))
+
+
+def export_bundle(tm: TrainedModel, out_dir: str,
+                  buckets: Sequence[Tuple[int, int]] = DEFAULT_BUCKETS,
+                  float16: bool = False, description: str = "") -> Dict[str, Any]:
+    """Write a bundle folder (bucket files + meta.json) and return its meta dict.
+
+    Args:
+        tm: from :func:`load_trained` (or built in memory).
+        out_dir: the bundle folder (replaced if it exists).
+        buckets: (nodes, batch) pairs.
+        float16: store weights as float16 (half the size, ~1e-3 relative error).
+        description: one line for ``edge-perf targets``.
+    """
+    import tensorflow as tf
+
+    if os.path.isdir(out_dir):
+        shutil.rmtree(out_dir)
+    os.makedirs(out_dir)
+    entries = []
+    for nodes, batch in sorted(set((int(n), int(b)) for n, b in buckets)):
+        data = export_bucket(tm, nodes, batch, float16)
+        name = "perfsage_n{}_b{}.tflite".format(nodes, batch)
+        with open(os.path.join(out_dir, name), "wb") as f:
+            f.write(data)
+        entries.append({"file": name, "nodes": nodes, "batch": batch,
+                        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+    info = tm.info
+    meta = {
+        "format": B.BUNDLE_FORMAT,
+        "bundle_version": B.BUNDLE_VERSION,
+        "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        "target": tm.target,
+        "description": description or info.get("description", ""),
+        "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_with": {"tensorflow": tf.__version__},
+        "precision": "float16" if float16 else "float32",
+        "features": list(FEATURE_NAMES),
+        "categories": list(CATEGORIES),
+        "op_vocab": list(OP_VOCAB),
+        "normalization": {"mean": tm.mean.tolist(), "std": tm.std.tolist(), "baked_in": True,
+                          "formula": "x_norm = (x - mean) / std, padded rows zeroed"},
+        "inputs": B.INPUT_DOC,
+        "output": "float32 [B, M]: metric values in units, columns in `metrics` order "
+                  "(inverse target transform baked in)",
+        "metrics": tm.metrics,
+        "training_data": dict(info.get("training_data", {})),
+        "ops_seen": info.get("ops_seen"),
+        "test_accuracy": info.get("test_accuracy", {}),
+        "model": _config_dict(tm.config),
+        "buckets": entries,
+    }
+    with open(os.path.join(out_dir, B.META_FILE), "w") as f:
+        json.dump(meta, f, indent=1)
+        f.write("\n")
+    return meta
+
+
+def _config_dict(cfg) -> Dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)
+
+
+def random_graphs(n_graphs: int, max_nodes: int, tm: TrainedModel, seed: int = 0,
+                  min_nodes: int = 1) -> List[Tuple[np.ndarray, ...]]:
+    """Random DAG-like graphs in the raw feature space, for parity checks.
+
+    Returns:
+        A list of ``(x float32 [n, F], cat int32 [n], op int32 [n], edges int32 [E, 2])``.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_graphs):
+        n = int(rng.integers(min_nodes, max_nodes + 1))
+        x = (tm.mean + tm.std * rng.standard_normal((n, len(tm.mean)))).astype(np.float32)
+        cat = rng.integers(0, tm.config.n_categories, n).astype(np.int32)
+        op = rng.integers(0, tm.config.n_ops, n).astype(np.int32)
+        src = np.arange(n - 1)
+        dst = src + 1 + (rng.integers(0, 3, n - 1) if n > 1 else 0)
+        edges = np.stack([src, np.minimum(dst, n - 1)], 1).astype(np.int32)
+        out.append((x, cat, op, edges[edges[:, 0] != edges[:, 1]]))
+    return out
+
+
+def pad_batch(graphs: Sequence[Tuple[np.ndarray, ...]], nodes: int, batch: int):
+    """Pad graphs (see :func:`random_graphs`) into the bucket tensors (x, cat, op, a, mask)."""
+    f = graphs[0][0].shape[1]
+    x = np.zeros((batch, nodes, f), np.float32)
+    cat = np.zeros((batch, nodes), np.int32)
+    op = np.zeros((batch, nodes), np.int32)
+    a = np.zeros((batch, nodes, nodes), np.float32)
+    mask = np.zeros((batch, nodes), np.float32)
+    for i, (gx, gc, go, ge) in enumerate(graphs):
+        n = gx.shape[0]
+        x[i, :n], cat[i, :n], op[i, :n], mask[i, :n] = gx, gc, go, 1.0
+        if len(ge):
+            a[i, ge[:, 0], ge[:, 1]] = 1.0
+            a[i, ge[:, 1], ge[:, 0]] = 1.0
+    return x, cat, op, a, mask
+
+
+def _run_tflite(data: bytes, inputs) -> np.ndarray:
+    from edge_predictor.interpreters import make_interpreter
+    from edge_predictor.runtime import input_order
+
+    it = make_interpreter(data)
+    for idx, arr in zip(input_order(it), inputs):
+        it.set_tensor(idx, arr)
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"]).astype(np.float64)
+
+
+def check_parity(tm: TrainedModel, bundle_dir: str, graphs_per_bucket: int = 6,
+                 seed: int = 0) -> Dict[str, Any]:
+    """Compare every bucket file with the Keras model, and bucket invariance.
+
+    Keras runs each graph unpadded (N = its node count); each bucket pads it. Invariance: one
+    graph small enough for every bucket is padded into all of them.
+
+    Returns:
+        {"buckets": {file: max relative difference}, "invariance": max relative spread,
+        "max_rel_diff": the worst of all}.
+    """
+    with open(os.path.join(bundle_dir, B.META_FILE)) as f:
+        meta = json.load(f)
+    res: Dict[str, Any] = {"buckets": {}}
+    smallest = min(b["nodes"] for b in meta["buckets"])
+    probe = random_graphs(1, smallest, tm, seed=seed + 999, min_nodes=smallest)
+    probe_out = []
+    for k, b in enumerate(meta["buckets"]):
+        with open(os.path.join(bundle_dir, b["file"]), "rb") as f:
+            data = f.read()
+        graphs = random_graphs(b["batch"] * max(1, graphs_per_bucket // b["batch"]) or 1,
+                               b["nodes"], tm, seed=seed + k, min_nodes=max(1, b["nodes"] // 4))
+        worst = 0.0
+        for i in range(0, len(graphs), b["batch"]):
+            chunk = graphs[i:i + b["batch"]]
+            got = _run_tflite(data, pad_batch(chunk, b["nodes"], b["batch"]))[:len(chunk)]
+            ref = np.concatenate([tm.keras_predict(*pad_batch([g], g[0].shape[0], 1))
+                                  for g in chunk])
+            worst = max(worst, float(np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-12))))
+        res["buckets"][b["file"]] = worst
+        probe_out.append(_run_tflite(data, pad_batch(probe, b["nodes"], b["batch"]))[0])
+    p = np.stack(probe_out)
+    res["invariance"] = float(np.max(np.abs(p - p[0]) / np.maximum(np.abs(p[0]), 1e-12)))
+    res["max_rel_diff"] = max([res["invariance"]] + list(res["buckets"].values()))
+    return res

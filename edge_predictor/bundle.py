@@ -1,0 +1,280 @@
+"""The predictor bundle: a folder with ``meta.json`` and one PerfSAGE ``.tflite`` per bucket.
+
+Written by :mod:`converters.export`, read here with numpy and the standard library only.
+``meta.json`` (format :data:`BUNDLE_FORMAT`, version :data:`BUNDLE_VERSION`)::
+
+    format, bundle_version      "edge-perf-predictor-bundle", 1
+    feature_schema_version      featurize.FEATURE_SCHEMA_VERSION at training time
+    target                      target id, e.g. "ethos-u55-128"
+    description, created, created_with, precision ("float32" | "float16")
+    features                    [F] feature names (featurize.FEATURE_NAMES)
+    categories, op_vocab        op_table.CATEGORIES, op_table.OP_VOCAB
+    normalization               {"mean": [F], "std": [F], "baked_in": true, "formula"}
+    inputs, output              documentation of the bucket files' tensors
+    metrics                     [{"name", "unit", "transform" ("log" | "identity"), "mu",
+                                  "sigma", "estimate" (bool)}] in output-column order
+    training_data               {"spaces": {space: count}, "count", "host", "quantized", ...}
+    ops_seen                    op names seen in training (null: unknown, no check)
+    test_accuracy               {space or "all": {metric: {"mape": %, ...}}}
+    model                       the PerfSAGE config
+    buckets                     [{"file", "nodes", "batch", "sha256", "bytes"}]
+
+:func:`load_bundle` verifies every checksum, the schema version and the op vocabulary against the
+running code. Bundled defaults live in ``edge_predictor/bundles/<target>/``; the environment
+variable :data:`BUNDLE_PATH_ENV` adds folders (``os.pathsep``-separated) that hold bundles.
+Python 3.7 compatible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+from .errors import BundleError, UnknownTargetError
+from .featurize import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
+from .op_table import CATEGORIES, OP_VOCAB
+
+__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "META_FILE", "BUNDLE_PATH_ENV", "INPUT_DOC",
+           "Bucket", "Bundle", "load_bundle", "list_bundles", "resolve", "bundle_dirs"]
+
+BUNDLE_FORMAT = "edge-perf-predictor-bundle"
+BUNDLE_VERSION = 1
+META_FILE = "meta.json"
+BUNDLE_PATH_ENV = "EDGE_PERF_BUNDLE_PATH"
+
+#: Input tensors of every bucket file, in order (names as given to the converter).
+INPUT_DOC = [
+    {"name": "x", "dtype": "float32", "shape": "[B, N, F]", "doc": "raw featurize() output"},
+    {"name": "cat", "dtype": "int32", "shape": "[B, N]", "doc": "category index, 0 on padding"},
+    {"name": "op", "dtype": "int32", "shape": "[B, N]", "doc": "op vocabulary index"},
+    {"name": "a", "dtype": "float32", "shape": "[B, N, N]", "doc": "symmetric 0/1 adjacency"},
+    {"name": "mask", "dtype": "float32", "shape": "[B, N]", "doc": "1 real node, 0 padding"},
+]
+
+_REQUIRED = ("format", "bundle_version", "feature_schema_version", "target", "features",
+             "op_vocab", "categories", "metrics", "buckets")
+
+
+class Bucket(object):
+    """One bucket file: graphs of up to ``nodes`` operators, ``batch`` graphs per invoke.
+
+    Attributes:
+        file: file name inside the bundle.
+        path: absolute path.
+        nodes: N, padded node count.
+        batch: B, graphs per invocation.
+        sha256: hex digest of the file.
+        content: the verified file bytes (kept so that interpreters need no further file I/O).
+    """
+
+    def __init__(self, file, path, nodes, batch, sha256, content=None):
+        self.file = file
+        self.path = path
+        self.nodes = int(nodes)
+        self.batch = int(batch)
+        self.sha256 = sha256
+        self.content = content
+
+    def __repr__(self):
+        return "Bucket({}, nodes={}, batch={})".format(self.file, self.nodes, self.batch)
+
+
+class Bundle(object):
+    """A loaded, verified bundle.
+
+    Attributes:
+        path: the bundle folder.
+        meta: the parsed ``meta.json``.
+        target: target id.
+        metrics: metric names in output-column order.
+        units: metric name -> unit.
+        estimates: names of metrics that are estimates, not measurements.
+        buckets: :class:`Bucket` list sorted by (nodes, batch).
+        ops_seen: set of op vocabulary indices seen in training, or None when unknown.
+    """
+
+    def __init__(self, path, meta, buckets):
+        self.path = path
+        self.meta = meta
+        self.target = str(meta["target"])
+        self.metrics = [str(m["name"]) for m in meta["metrics"]]
+        self.units = {str(m["name"]): str(m.get("unit", "")) for m in meta["metrics"]}
+        self.estimates = [str(m["name"]) for m in meta["metrics"] if m.get("estimate")]
+        self.buckets = sorted(buckets, key=lambda b: (b.nodes, b.batch))
+        seen = meta.get("ops_seen")
+        index = {op: i for i, op in enumerate(OP_VOCAB)}
+        self.ops_seen = None if seen is None else set(index[o] for o in seen if o in index)
+        self.quantized_only = bool(meta.get("training_data", {}).get("quantized", True))
+
+    @property
+    def max_nodes(self):
+        """The largest bucket's node count."""
+        return self.buckets[-1].nodes
+
+    def bucket_for(self, n_nodes, batched=False):
+        """The bucket for a graph of ``n_nodes`` operators, or None if none fits.
+
+        Args:
+            n_nodes: the graph's node count.
+            batched: prefer the largest batch among the smallest fitting node count
+                (``predict_many``); otherwise the smallest batch.
+        """
+        fits = [b for b in self.buckets if b.nodes >= n_nodes]
+        if not fits:
+            return None
+        same = [b for b in fits if b.nodes == fits[0].nodes]
+        return same[-1] if batched else same[0]
+
+    def buckets_of(self, nodes):
+        """All buckets with exactly ``nodes`` padded nodes, smallest batch first."""
+        return [b for b in self.buckets if b.nodes == nodes]
+
+
+def _read_meta(path):
+    meta_path = os.path.join(path, META_FILE)
+    if not os.path.isfile(meta_path):
+        raise BundleError("{}: not a predictor bundle (no {})".format(path, META_FILE))
+    try:
+        with open(meta_path) as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as err:
+        raise BundleError("{}: unreadable ({})".format(meta_path, err)) from None
+    missing = [k for k in _REQUIRED if k not in meta] if isinstance(meta, dict) else _REQUIRED
+    if missing:
+        raise BundleError("{}: missing fields {}".format(meta_path, ", ".join(missing)))
+    if meta["format"] != BUNDLE_FORMAT or meta["bundle_version"] != BUNDLE_VERSION:
+        raise BundleError("{}: bundle format {} v{} not supported (this code reads {} v{})".format(
+            meta_path, meta["format"], meta["bundle_version"], BUNDLE_FORMAT, BUNDLE_VERSION))
+    return meta_path, meta
+
+
+def load_bundle(path, verify=True):
+    """Load a bundle folder and check it against the running code.
+
+    Args:
+        path: the bundle folder.
+        verify: read every bucket file and check its sha256 (False: metadata only, no files read).
+
+    Returns:
+        A :class:`Bundle` (buckets carry their bytes when ``verify``).
+
+    Raises:
+        BundleError: missing/corrupt meta.json or bucket file, checksum, feature schema, feature
+            names, categories or op vocabulary differ from this code; the message names the file.
+    """
+    path = os.path.abspath(os.fspath(path))
+    meta_path, meta = _read_meta(path)
+    if meta["feature_schema_version"] != FEATURE_SCHEMA_VERSION:
+        raise BundleError("{}: feature schema version {} but this edge-perf featurizes with "
+                          "version {}; use a matching bundle or edge-perf version".format(
+                              meta_path, meta["feature_schema_version"], FEATURE_SCHEMA_VERSION))
+    for key, ours in (("features", FEATURE_NAMES), ("op_vocab", OP_VOCAB),
+                      ("categories", CATEGORIES)):
+        if list(meta[key]) != list(ours):
+            raise BundleError("{}: its {} differ from this edge-perf's ({} vs {} entries)".format(
+                meta_path, key, len(meta[key]), len(ours)))
+    if not meta["buckets"] or not meta["metrics"]:
+        raise BundleError("{}: no buckets or no metrics".format(meta_path))
+    buckets = []
+    for b in meta["buckets"]:
+        fpath = os.path.join(path, b["file"])
+        content = None
+        if verify:
+            try:
+                with open(fpath, "rb") as f:
+                    content = f.read()
+            except OSError as err:
+                raise BundleError("{}: cannot read bucket file ({})".format(
+                    fpath, err.strerror or err)) from None
+            digest = hashlib.sha256(content).hexdigest()
+            if digest != b["sha256"]:
+                raise BundleError("{}: sha256 {} does not match meta.json ({}); the bundle is "
+                                  "corrupt or was modified".format(fpath, digest[:12],
+                                                                   str(b["sha256"])[:12]))
+        buckets.append(Bucket(b["file"], fpath, b["nodes"], b["batch"], b["sha256"], content))
+    return Bundle(path, meta, buckets)
+
+
+def bundle_dirs():
+    """Folders searched for bundles: ``$EDGE_PERF_BUNDLE_PATH`` entries, then the packaged ones."""
+    dirs = [d for d in os.environ.get(BUNDLE_PATH_ENV, "").split(os.pathsep) if d]
+    dirs.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundles"))
+    return dirs
+
+
+def list_bundles():
+    """Available bundles by target id (metadata only; nothing is verified).
+
+    Returns:
+        Ordered dict-like ``{target: bundle folder}``; the first folder found for a target wins.
+    """
+    found = {}  # type: Dict[str, str]
+    for root in bundle_dirs():
+        if not os.path.isdir(root):
+            continue
+        candidates = [root] + [os.path.join(root, d) for d in sorted(os.listdir(root))]
+        for d in candidates:
+            meta_path = os.path.join(d, META_FILE)
+            if not os.path.isfile(meta_path):
+                continue
+            try:
+                with open(meta_path) as f:
+                    target = json.load(f).get("target")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if target and target not in found:
+                found[str(target)] = d
+    return found
+
+
+def resolve(target_or_path):
+    """The bundle folder for a target id or a path.
+
+    Args:
+        target_or_path: a bundled target id (``"ethos-u55-128"``) or a bundle folder.
+
+    Returns:
+        The folder path.
+
+    Raises:
+        UnknownTargetError: neither a bundle folder nor a known target; lists the known ones.
+    """
+    s = os.fspath(target_or_path)
+    if os.path.isfile(os.path.join(s, META_FILE)):
+        return s
+    known = list_bundles()
+    if s in known:
+        return known[s]
+    raise UnknownTargetError("unknown target {!r}: available targets: {}".format(
+        s, ", ".join(sorted(known)) or "none installed (pass a bundle folder)"))
+
+
+def describe(bundle):
+    """JSON-ready provenance of a bundle (what ``edge-perf targets`` shows).
+
+    Args:
+        bundle: a :class:`Bundle`.
+
+    Returns:
+        A dict: target, path, description, precision, metrics (name, unit, estimate),
+        buckets (nodes, batch), training_data, test_accuracy, created.
+    """
+    m = bundle.meta
+    return {
+        "target": bundle.target,
+        "path": bundle.path,
+        "description": m.get("description", ""),
+        "precision": m.get("precision", "float32"),
+        "created": m.get("created"),
+        "metrics": [{"name": x["name"], "unit": x.get("unit", ""),
+                     "estimate": bool(x.get("estimate"))} for x in m["metrics"]],
+        "buckets": [{"nodes": b.nodes, "batch": b.batch} for b in bundle.buckets],
+        "training_data": m.get("training_data", {}),
+        "test_accuracy": m.get("test_accuracy", {}),
+    }
+
+
+def _unused():  # keeps typing imports used on Python 3.7 checkers
+    return Optional[List[Any]]
