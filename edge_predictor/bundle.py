@@ -30,14 +30,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Dict, List, Optional
-
 from .errors import BundleError, UnknownTargetError
 from .featurize import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from .op_table import CATEGORIES, OP_VOCAB
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "META_FILE", "BUNDLE_PATH_ENV", "INPUT_DOC",
-           "Bucket", "Bundle", "load_bundle", "list_bundles", "resolve", "bundle_dirs"]
+           "Bucket", "Bundle", "load_bundle", "list_bundles", "resolve", "bundle_dirs",
+           "describe"]
 
 BUNDLE_FORMAT = "edge-perf-predictor-bundle"
 BUNDLE_VERSION = 1
@@ -210,7 +209,7 @@ def list_bundles():
     Returns:
         Ordered dict-like ``{target: bundle folder}``; the first folder found for a target wins.
     """
-    found = {}  # type: Dict[str, str]
+    found = {}
     for root in bundle_dirs():
         if not os.path.isdir(root):
             continue
@@ -274,7 +273,3 @@ def describe(bundle):
         "training_data": m.get("training_data", {}),
         "test_accuracy": m.get("test_accuracy", {}),
     }
-
-
-def _unused():  # keeps typing imports used on Python 3.7 checkers
-    return Optional[List[Any]]
