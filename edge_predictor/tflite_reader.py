@@ -2,9 +2,10 @@
 
 The reader trusts nothing in the file: every table index is checked against the table it points
 into, every vector length against the file size, and every low-level decoding failure becomes a
-:class:`~edge_predictor.errors.ModelFormatError` that names the file and the reason. Reading uses
-the generated accessors of the ``tflite`` schema package (no TensorFlow) and vectorised
-``...AsNumpy()`` reads where the schema offers them.
+:class:`~edge_predictor.errors.ModelFormatError` that names the file and the reason. Tables are read
+with the bounds-checked :mod:`edge_predictor.flatbuf` (one vtable read per table); builtin
+options, which vary per operator, through the generated classes of the ``tflite`` schema
+package (no TensorFlow), with the list of fields cached per options type.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Dict, List, Tuple, Union
 import numpy as np
 
 from .errors import ModelFormatError
+from .flatbuf import FlatbufferError, Table, root_table
 from .graph import OpGraph, OpNode, SubgraphInfo, TensorInfo
 
 __all__ = ["read_model", "load_model_bytes", "builtin_op_names", "TFLITE_IDENTIFIER"]
@@ -35,9 +37,8 @@ def _schema():
     from tflite.BuiltinOperator import BuiltinOperator
     from tflite.BuiltinOptions import BuiltinOptions
     from tflite.BuiltinOptions2 import BuiltinOptions2
-    from tflite.Model import Model
     from tflite.TensorType import TensorType
-    return Model, BuiltinOperator, BuiltinOptions, BuiltinOptions2, TensorType
+    return BuiltinOperator, BuiltinOptions, BuiltinOptions2, TensorType
 
 
 def _enum_names(enum_cls) -> Dict[int, str]:
@@ -54,13 +55,13 @@ def builtin_op_names() -> Dict[int, str]:
         dict builtin code -> operator name, e.g. ``{3: "CONV_2D", ...}``.
     """
     if "ops" not in _CACHE:
-        _CACHE["ops"] = _enum_names(_schema()[1])
+        _CACHE["ops"] = _enum_names(_schema()[0])
     return _CACHE["ops"]
 
 
 def _tensor_type_names() -> Dict[int, str]:
     if "types" not in _CACHE:
-        _CACHE["types"] = _enum_names(_schema()[4])
+        _CACHE["types"] = _enum_names(_schema()[3])
     return _CACHE["types"]
 
 
@@ -150,141 +151,143 @@ def _check_header(buf: bytes, where: str) -> None:
                                "bytes".format(root, len(buf)))
 
 
-def _count(n: int, what: str, size: int, where: str, elem_bytes: int = 4) -> int:
-    if n < 0 or n * elem_bytes > size:
-        raise ModelFormatError(where, "truncated or corrupt: {} claims {} entries in a {}-byte "
-                               "file".format(what, n, size))
-    return n
-
-
-def _index_vector(arr, n: int, limit: int, what: str, where: str, allow_minus_one: bool):
+def _index_vector(arr: np.ndarray, limit: int, what: str, where: str, allow_minus_one: bool):
     """Tensor-index vector as a tuple, every entry checked to lie inside its table."""
-    if isinstance(arr, int):  # the generated accessor returns 0 for an absent vector
-        return ()
-    vals = tuple(int(v) for v in arr.tolist())
-    if len(vals) != n:
-        raise ModelFormatError(where, "corrupt {} vector".format(what))
+    vals = tuple(arr.tolist())
+    low = -1 if allow_minus_one else 0
     for v in vals:
-        if v >= limit or v < (-1 if allow_minus_one else 0):
+        if v >= limit or v < low:
             raise ModelFormatError(where, "{} refers to tensor {} but the subgraph has {} "
                                    "tensors".format(what, v, limit))
     return vals
 
 
-def _read_buffers(model, size: int, where: str) -> np.ndarray:
+# Field numbers in the TFLite schema (schema.fbs declaration order; a union takes two).
+_M_OPCODES, _M_SUBGRAPHS, _M_BUFFERS = 1, 2, 4
+_OC_DEPRECATED, _OC_CUSTOM, _OC_VERSION, _OC_BUILTIN = 0, 1, 2, 3
+_SG_TENSORS, _SG_INPUTS, _SG_OUTPUTS, _SG_OPERATORS, _SG_NAME = 0, 1, 2, 3, 4
+_T_SHAPE, _T_TYPE, _T_BUFFER, _T_NAME, _T_QUANT, _T_VARIABLE = 0, 1, 2, 3, 4, 5
+_Q_SCALE = 2
+_OP_OPCODE, _OP_INPUTS, _OP_OUTPUTS, _OP_OPT_TYPE, _OP_OPT = 0, 1, 2, 3, 4
+_OP_OPT2_TYPE, _OP_OPT2 = 11, 12
+_B_DATA, _B_OFFSET, _B_SIZE = 0, 1, 2
+
+
+def _read_buffers(model: Table, size: int, where: str) -> np.ndarray:
     """Whether each buffer holds data; checks the data lies inside the file."""
-    n = _count(model.BuffersLength(), "the buffer table", size, where)
-    has_data = np.zeros(n, dtype=bool)
-    for b in range(n):
-        buf = model.Buffers(b)
-        length = buf.DataLength()
+    has_data = []
+    for b, buf in enumerate(model.tables(_M_BUFFERS)):
+        start, length = buf.vector(_B_DATA, 1)  # raises if the data runs past the file
         if length:
-            o = buf._tab.Offset(4)
-            start = buf._tab.Vector(o)
-            if start + length > size:
-                raise ModelFormatError(where, "truncated: buffer {} needs bytes up to {} but the "
-                                       "file has {}".format(b, start + length, size))
-            has_data[b] = True
-        elif buf.Size() > 0:
-            if buf.Offset() + buf.Size() > size:
-                raise ModelFormatError(where, "truncated: buffer {} lies past the end of the "
-                                       "file".format(b))
-            has_data[b] = True
-    return has_data
+            has_data.append(True)
+            continue
+        n = buf.u64(_B_SIZE)
+        if n and buf.u64(_B_OFFSET) + n > size:
+            raise ModelFormatError(where, "truncated: buffer {} lies past the end of the "
+                                   "file".format(b))
+        has_data.append(n > 0)
+    return np.asarray(has_data, dtype=bool)
 
 
-def _read_tensors(sg, has_data: np.ndarray, size: int, where: str) -> List[TensorInfo]:
+def _read_tensors(sg: Table, has_data: np.ndarray, where: str) -> List[TensorInfo]:
     types = _tensor_type_names()
-    n = _count(sg.TensorsLength(), "the tensor table", size, where)
+    n_buffers = len(has_data)
     out = []
-    for i in range(n):
-        t = sg.Tensors(i)
-        shape_arr = t.ShapeAsNumpy()
-        shape = () if isinstance(shape_arr, int) else tuple(int(d) for d in shape_arr.tolist())
-        if any(d < -1 for d in shape):
+    for i, t in enumerate(sg.tables(_SG_TENSORS)):
+        shape = tuple(t.int32s(_T_SHAPE).tolist())
+        if shape and min(shape) < -1:
             raise ModelFormatError(where, "tensor {} has an invalid shape {}".format(i, shape))
-        shape = tuple(1 if d == -1 else d for d in shape)
-        b = t.Buffer()
-        if b >= len(has_data):
+        if -1 in shape:
+            shape = tuple(1 if d == -1 else d for d in shape)
+        b = t.u32(_T_BUFFER)
+        if b >= n_buffers:
             raise ModelFormatError(where, "tensor {} refers to buffer {} but the model has {} "
-                                   "buffers".format(i, b, len(has_data)))
-        q = t.Quantization()
-        n_scales = q.ScaleLength() if q is not None else 0
-        type_code = t.Type()
+                                   "buffers".format(i, b, n_buffers))
+        q = t.table(_T_QUANT)
+        n_scales = q.count(_Q_SCALE) if q is not None else 0
+        type_code = t.i8(_T_TYPE)
+        dtype = types.get(type_code)
+        if dtype is None:
+            dtype = "TYPE_{}".format(type_code)
         out.append(TensorInfo(
-            index=i, shape=shape, dtype=types.get(type_code, "TYPE_{}".format(type_code)),
-            is_constant=bool(b > 0 and has_data[b] and not t.IsVariable()),
+            index=i, shape=shape, dtype=dtype,
+            is_constant=bool(b > 0 and has_data[b] and not t.u8(_T_VARIABLE)),
             quantized=n_scales > 0, per_channel=n_scales > 1,
-            name=(t.Name() or b"").decode("utf-8", "replace")))
+            name=t.string(_T_NAME).decode("utf-8", "replace")))
     return out
 
 
-def _op_names(model, size: int, where: str) -> List[Tuple[str, int, int]]:
+def _op_names(model: Table) -> List[Tuple[str, int, int]]:
     """(name, builtin code, version) of every entry in the operator-code table."""
     known = builtin_op_names()
-    n = _count(model.OperatorCodesLength(), "the operator-code table", size, where)
     out = []
-    for i in range(n):
-        oc = model.OperatorCodes(i)
+    for oc in model.tables(_M_OPCODES):
         # Codes > 127 live in builtin_code; older writers only set deprecated_builtin_code.
-        code = max(int(oc.BuiltinCode()), int(oc.DeprecatedBuiltinCode()))
+        code = max(oc.i32(_OC_BUILTIN), oc.i8(_OC_DEPRECATED))
         if code == _CUSTOM_CODE:
-            custom = (oc.CustomCode() or b"").decode("utf-8", "replace")
-            name = "CUSTOM:" + custom
+            name = "CUSTOM:" + oc.string(_OC_CUSTOM).decode("utf-8", "replace")
         else:
             name = known.get(code, "BUILTIN_{}".format(code))
-        out.append((name, code, int(oc.Version())))
+        out.append((name, code, oc.i32(_OC_VERSION, 1)))
     return out
 
 
-def _read_ops(sg, opcodes, n_tensors: int, size: int, where: str) -> List[OpNode]:
-    _, _, opt_enum, opt2_enum, _ = _schema()
-    n = _count(sg.OperatorsLength(), "the operator list", size, where)
+class _OptTable:
+    """What the generated options classes need from a table: ``Bytes`` and ``Pos``."""
+
+    __slots__ = ("Bytes", "Pos")
+
+    def __init__(self, table: Table):
+        self.Bytes, self.Pos = table.buf, table.pos
+
+
+def _read_ops(sg: Table, opcodes, n_tensors: int, where: str) -> List[OpNode]:
+    _, opt_enum, opt2_enum, _ = _schema()
     ops = []
-    for i in range(n):
-        op = sg.Operators(i)
-        idx = op.OpcodeIndex()
+    for i, op in enumerate(sg.tables(_SG_OPERATORS)):
+        idx = op.u32(_OP_OPCODE)
         if idx >= len(opcodes):
             raise ModelFormatError(where, "operator {} uses operator code {} but the model has "
                                    "{}".format(i, idx, len(opcodes)))
         name, code, version = opcodes[idx]
-        n_in = _count(op.InputsLength(), "an operator's inputs", size, where)
-        n_out = _count(op.OutputsLength(), "an operator's outputs", size, where)
         what = "operator {} ({})".format(i, name)
-        inputs = _index_vector(op.InputsAsNumpy(), n_in, n_tensors, what + " input", where, True)
-        outputs = _index_vector(op.OutputsAsNumpy(), n_out, n_tensors, what + " output", where,
+        inputs = _index_vector(op.int32s(_OP_INPUTS), n_tensors, what + " input", where, True)
+        outputs = _index_vector(op.int32s(_OP_OUTPUTS), n_tensors, what + " output", where,
                                 True)
-        options = _read_options(op.BuiltinOptions(), opt_enum, op.BuiltinOptionsType())
-        if not options and op.BuiltinOptions2Type():
-            options = _read_options(op.BuiltinOptions2(), opt2_enum, op.BuiltinOptions2Type())
+        options = {}
+        opt_type = op.u8(_OP_OPT_TYPE)
+        if opt_type:
+            tab = op.table(_OP_OPT)
+            if tab is not None:
+                options = _read_options(_OptTable(tab), opt_enum, opt_type)
+        else:
+            opt_type = op.u8(_OP_OPT2_TYPE)
+            tab = op.table(_OP_OPT2) if opt_type else None
+            if tab is not None:
+                options = _read_options(_OptTable(tab), opt2_enum, opt_type)
         ops.append(OpNode(i, name, code, version, inputs, outputs, options))
     return ops
 
 
 def _parse(buf: bytes, where: str) -> OpGraph:
-    model_cls = _schema()[0]
-    model = model_cls.GetRootAs(buf, 0)
+    model = root_table(buf)
     size = len(buf)
-    n_sub = _count(model.SubgraphsLength(), "the subgraph table", size, where)
-    if n_sub == 0:
+    subgraphs = list(model.tables(_M_SUBGRAPHS))
+    if not subgraphs:
         raise ModelFormatError(where, "the model has no subgraph")
     has_data = _read_buffers(model, size, where)
-    opcodes = _op_names(model, size, where)
-    main = model.Subgraphs(0)
-    tensors = _read_tensors(main, has_data, size, where)
+    opcodes = _op_names(model)
+    main = subgraphs[0]
+    tensors = _read_tensors(main, has_data, where)
     nt = len(tensors)
-    g_in = _index_vector(main.InputsAsNumpy(), main.InputsLength(), nt, "graph input", where,
-                         False)
-    g_out = _index_vector(main.OutputsAsNumpy(), main.OutputsLength(), nt, "graph output", where,
-                          False)
-    ops = _read_ops(main, opcodes, nt, size, where)
+    g_in = _index_vector(main.int32s(_SG_INPUTS), nt, "graph input", where, False)
+    g_out = _index_vector(main.int32s(_SG_OUTPUTS), nt, "graph output", where, False)
+    ops = _read_ops(main, opcodes, nt, where)
     others = []
-    for s in range(1, n_sub):
-        sg = model.Subgraphs(s)
+    for s, sg in enumerate(subgraphs[1:], start=1):
         others.append(SubgraphInfo(
-            index=s, name=(sg.Name() or b"").decode("utf-8", "replace"),
-            operators=_count(sg.OperatorsLength(), "a subgraph's operators", size, where),
-            tensors=_count(sg.TensorsLength(), "a subgraph's tensors", size, where)))
+            index=s, name=sg.string(_SG_NAME).decode("utf-8", "replace"),
+            operators=sg.count(_SG_OPERATORS), tensors=sg.count(_SG_TENSORS)))
     graph = OpGraph(path=where, ops=ops, tensors=tensors, inputs=g_in, outputs=g_out,
                     subgraphs=others)
     if others:
@@ -318,7 +321,7 @@ def read_model(source: Source, name: str = "") -> OpGraph:
         return _parse(buf, where)
     except ModelFormatError:
         raise
-    except (struct.error, IndexError):
+    except (struct.error, IndexError, FlatbufferError):
         raise ModelFormatError(where, "truncated or corrupt: a table points past the end of the "
                                "{}-byte file".format(len(buf))) from None
     except _DECODE_ERRORS as err:
