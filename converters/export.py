@@ -4,12 +4,15 @@ Input: the folder the trainer writes (the names are the constants below, the one
 if the trainer's output moves)::
 
     config.json      trainer.model.PerfSAGEConfig (save_config)
-    weights.h5       model.save_weights (or a TF checkpoint with prefix "weights")
-    normalizer.json  {"feature_names": [F], "mean": [F], "std": [F]}   x_norm = (x - mean) / std
-    targets.json     {"target": id, "metrics": {name: {"transform": "log", "mu": m, "sigma": s,
-                      "unit": "ms"}}}            model space = (log(value) - mu) / sigma
-    training.json    optional: {"target", "training_data": {...}, "test_accuracy": {...},
-                      "ops_seen": [op names]}
+    weights.weights.h5  model.save_weights (or a TF checkpoint with prefix "weights")
+    normalizer.json  {"features": [F], "mean": [F], "std": [F]}   x_norm = (x - mean) / std
+    targets.json     {"target": id, "metrics": [{"name", "transform": "log", "mean", "std",
+                      "unit": "ms"}]}   model space z = (log(value) - mean) / std
+                      (a {name: {...}} mapping is accepted too); inverse exp(clip(z*std+mean))
+    metrics.json     optional, the trainer's result: "per_space" -> test_accuracy, "counts" ->
+                      training_data
+    training.json    optional overrides: {"target", "description", "training_data": {...},
+                      "test_accuracy": {...}, "ops_seen": [op names]}
 
 Output: a bundle (see :mod:`edge_predictor.bundle`): one float TFLite per (nodes, batch) bucket.
 Each is a ``tf.function`` with a fixed input signature ``x [B, N, F] float32`` (raw featurizer
@@ -25,6 +28,7 @@ difference) and one graph padded into every bucket (invariance).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -42,22 +46,29 @@ from edge_predictor.op_table import CATEGORIES, OP_VOCAB  # noqa: E402
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "NORMALIZER_FILE", "TARGETS_FILE", "TRAINING_FILE",
            "DEFAULT_BUCKETS", "TrainedModel", "load_trained", "export_bucket", "export_bundle",
-           "check_parity", "pad_batch", "random_graphs", "parse_buckets"]
+           "check_parity", "pad_batch", "random_graphs", "parse_buckets", "metric_specs",
+           "main"]
 
 # --- the trainer's output format (one place) ---------------------------------------------------
 CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "weights.h5"
+WEIGHTS_FILE = "weights.weights.h5"
 WEIGHTS_CKPT_PREFIX = "weights"
 NORMALIZER_FILE = "normalizer.json"
-NORM_MEAN, NORM_STD, NORM_NAMES = "mean", "std", "feature_names"
+NORM_MEAN, NORM_STD, NORM_NAMES = "mean", "std", "features"
 TARGETS_FILE = "targets.json"
 TGT_TARGET, TGT_METRICS = "target", "metrics"
-TGT_MU, TGT_SIGMA, TGT_UNIT, TGT_TRANSFORM, TGT_ESTIMATE = "mu", "sigma", "unit", "transform", \
-    "estimate"
+TGT_NAME, TGT_MU, TGT_SIGMA, TGT_UNIT, TGT_TRANSFORM, TGT_ESTIMATE = \
+    "name", "mean", "std", "unit", "transform", "estimate"
+RESULT_FILE, RES_ACCURACY, RES_COUNTS = "metrics.json", "per_space", "counts"
 TRAINING_FILE = "training.json"
+#: The inverse log transform clips its exponent like trainer.targets.Targets.from_model_tf.
+EXP_CLIP = 80.0
 
 #: (nodes, batch) buckets: batched small buckets for predict_many, batch 1 for single answers.
 DEFAULT_BUCKETS: Tuple[Tuple[int, int], ...] = ((64, 1), (64, 16), (256, 1), (256, 4), (1536, 1))
+
+#: Feature standard deviations at or below this are treated as constant columns (std 1).
+MIN_STD = 1e-6
 
 #: Metrics that are estimates rather than measurements, per target prefix.
 ESTIMATED = {"ethos-u": ("energy_mj",)}
@@ -76,14 +87,13 @@ class TrainedModel:
     """
 
     def __init__(self, model, config, mean, std, metrics, target, info=None):
-        self.model = model
-        self.config = config
+        self.model, self.config = model, config
         self.mean = np.asarray(mean, dtype=np.float64)
         self.std = np.asarray(std, dtype=np.float64)
-        self.std = np.where(self.std > 1e-12, self.std, 1.0)
-        self.metrics = metrics
-        self.target = target
-        self.info = info or {}
+        # a (near-)constant column: std 0, or float32 rounding noise such as 5e-8, would blow
+        # up (x - mean) / std, and overflow float16 constants; such columns get std 1.
+        self.std = np.where(self.std > MIN_STD, self.std, 1.0)
+        self.metrics, self.target, self.info = metrics, target, info or {}
 
     def keras_predict(self, x, cat, op, a, mask) -> np.ndarray:
         """Reference answer in units through the Keras model (float64 inverse transform).
@@ -105,7 +115,16 @@ def _inverse(z: np.ndarray, metrics: List[Dict[str, Any]]) -> np.ndarray:
     out = np.empty_like(z)
     for j, m in enumerate(metrics):
         v = z[:, j] * m["sigma"] + m["mu"]
-        out[:, j] = np.exp(v) if m["transform"] == "log" else v
+        out[:, j] = np.exp(np.clip(v, -EXP_CLIP, EXP_CLIP)) if m["transform"] == "log" else v
+    return out
+
+
+def _forward(v: np.ndarray, metrics: List[Dict[str, Any]]) -> np.ndarray:
+    """Units -> model space, float64 [B, M] (the inverse of :func:`_inverse`)."""
+    out = np.empty_like(v)
+    for j, m in enumerate(metrics):
+        u = np.log(np.maximum(v[:, j], 1e-300)) if m["transform"] == "log" else v[:, j]
+        out[:, j] = (u - m["mu"]) / m["sigma"]
     return out
 
 
@@ -113,14 +132,20 @@ def metric_specs(targets: Dict[str, Any], names: Sequence[str], target: str) -> 
     """Normalise ``targets.json`` into ordered metric dicts (output column order = ``names``)."""
     specs = []
     estimated = [m for prefix, ms in ESTIMATED.items() if target.startswith(prefix) for m in ms]
+    table = targets[TGT_METRICS]
+    if isinstance(table, list):
+        table = {t[TGT_NAME]: t for t in table}
     for name in names:
-        t = targets[TGT_METRICS][name]
+        t = table[name]
+        unit = str(t.get(TGT_UNIT, ""))
+        est = unit.endswith("(estimate)")
+        unit = unit.replace("(estimate)", "").strip()
         transform = t.get(TGT_TRANSFORM, "log")
         if transform not in ("log", "identity"):
             raise ValueError("metric {}: unsupported transform {!r}".format(name, transform))
-        specs.append({"name": name, "unit": t.get(TGT_UNIT, ""), "transform": transform,
+        specs.append({"name": name, "unit": unit, "transform": transform,
                       "mu": float(t.get(TGT_MU, 0.0)), "sigma": float(t.get(TGT_SIGMA, 1.0)),
-                      "estimate": bool(t.get(TGT_ESTIMATE, name in estimated))})
+                      "estimate": bool(t.get(TGT_ESTIMATE, est or name in estimated))})
     return specs
 
 
@@ -139,9 +164,14 @@ def load_trained(folder: str, target: Optional[str] = None) -> TrainedModel:
     with open(os.path.join(folder, TARGETS_FILE)) as f:
         targets = json.load(f)
     info: Dict[str, Any] = {}
+    if os.path.exists(os.path.join(folder, RESULT_FILE)):
+        with open(os.path.join(folder, RESULT_FILE)) as f:
+            res = json.load(f)
+        info = {"test_accuracy": res.get(RES_ACCURACY, {}), "training_data": {
+            k: res[k] for k in (RES_COUNTS, "space", "mode", "fraction", "loss") if k in res}}
     if os.path.exists(os.path.join(folder, TRAINING_FILE)):
         with open(os.path.join(folder, TRAINING_FILE)) as f:
-            info = json.load(f)
+            info.update(json.load(f))
     target = target or info.get("target") or targets.get(TGT_TARGET)
     if not target:
         raise ValueError("no target id in {} or {}; pass one".format(TARGETS_FILE, TRAINING_FILE))
@@ -171,9 +201,10 @@ def _serving_fn(tm: TrainedModel, nodes: int, batch: int):
         z = model({"x": xn, "cat": cat, "op": op, "a": a, "mask": mask}, training=False)
         v = z * sigma + mu
         if all(is_log):
-            out = tf.exp(v)
+            out = tf.exp(tf.clip_by_value(v, -EXP_CLIP, EXP_CLIP))
         elif any(is_log):
-            out = tf.where(tf.constant(is_log)[None, :], tf.exp(v), v)
+            out = tf.where(tf.constant(is_log)[None, :],
+                           tf.exp(tf.clip_by_value(v, -EXP_CLIP, EXP_CLIP)), v)
         else:
             out = v
         return {"metrics": out}
@@ -195,11 +226,8 @@ def export_bucket(tm: TrainedModel, nodes: int, batch: int, float16: bool = Fals
 
 def parse_buckets(spec: str) -> List[Tuple[int, int]]:
     """``"64x16,256,1536"`` -> [(64, 16), (256, 1), (1536, 1)]."""
-    out = []
-    for part in spec.split(","):
-        n, _, b = part.strip().partition("x")
-        out.append((int(n), int(b or 1)))
-    return sorted(set(out))
+    parts = [p.strip().partition("x") for p in spec.split(",")]
+    return sorted(set((int(n), int(b or 1)) for n, _, b in parts))
 
 
 def export_bundle(tm: TrainedModel, out_dir: str,
@@ -249,19 +277,13 @@ def export_bundle(tm: TrainedModel, out_dir: str,
         "training_data": dict(info.get("training_data", {})),
         "ops_seen": info.get("ops_seen"),
         "test_accuracy": info.get("test_accuracy", {}),
-        "model": _config_dict(tm.config),
+        "model": dataclasses.asdict(tm.config),
         "buckets": entries,
     }
     with open(os.path.join(out_dir, B.META_FILE), "w") as f:
         json.dump(meta, f, indent=1)
         f.write("\n")
     return meta
-
-
-def _config_dict(cfg) -> Dict[str, Any]:
-    import dataclasses
-
-    return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)
 
 
 def random_graphs(n_graphs: int, max_nodes: int, tm: TrainedModel, seed: int = 0,
@@ -305,7 +327,6 @@ def pad_batch(graphs: Sequence[Tuple[np.ndarray, ...]], nodes: int, batch: int):
 def _run_tflite(data: bytes, inputs) -> np.ndarray:
     from edge_predictor.interpreters import make_interpreter
     from edge_predictor.runtime import input_order
-
     it = make_interpreter(data)
     for idx, arr in zip(input_order(it), inputs):
         it.set_tensor(idx, arr)
@@ -321,12 +342,13 @@ def check_parity(tm: TrainedModel, bundle_dir: str, graphs_per_bucket: int = 6,
     graph small enough for every bucket is padded into all of them.
 
     Returns:
-        {"buckets": {file: max relative difference}, "invariance": max relative spread,
-        "max_rel_diff": the worst of all}.
+        {"buckets": {file: max rel. diff}, "invariance", "max_rel_diff" (worst of all),
+        "max_model_space_diff" (absolute, before exp(): random weights give large outputs)}.
     """
     with open(os.path.join(bundle_dir, B.META_FILE)) as f:
         meta = json.load(f)
     res: Dict[str, Any] = {"buckets": {}}
+    zdiff = 0.0
     smallest = min(b["nodes"] for b in meta["buckets"])
     probe = random_graphs(1, smallest, tm, seed=seed + 999, min_nodes=smallest)
     probe_out = []
@@ -342,9 +364,36 @@ def check_parity(tm: TrainedModel, bundle_dir: str, graphs_per_bucket: int = 6,
             ref = np.concatenate([tm.keras_predict(*pad_batch([g], g[0].shape[0], 1))
                                   for g in chunk])
             worst = max(worst, float(np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-12))))
+            zdiff = max(zdiff, float(np.max(np.abs(_forward(got, tm.metrics) -
+                                                   _forward(ref, tm.metrics)))))
         res["buckets"][b["file"]] = worst
         probe_out.append(_run_tflite(data, pad_batch(probe, b["nodes"], b["batch"]))[0])
     p = np.stack(probe_out)
     res["invariance"] = float(np.max(np.abs(p - p[0]) / np.maximum(np.abs(p[0]), 1e-12)))
     res["max_rel_diff"] = max([res["invariance"]] + list(res["buckets"].values()))
+    res["max_model_space_diff"] = zdiff
     return res
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m converters.export TRAINED OUT [--buckets 64x16,...] [--float16]``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m converters.export")
+    ap.add_argument("trained", help="the trainer's output folder")
+    ap.add_argument("out", help="bundle folder to write (replaced)")
+    ap.add_argument("--buckets", default="64x1,64x16,256x1,256x4,1536x1")
+    ap.add_argument("--float16", action="store_true", help="float16 weights (half the size)")
+    ap.add_argument("--target", default=None, help="target id (default: from the folder)")
+    ap.add_argument("--max-rel-diff", type=float, default=1e-4,
+                    help="fail when the parity check is worse (float16: use ~1e-2)")
+    args = ap.parse_args(argv)
+    tm = load_trained(args.trained, args.target)
+    export_bundle(tm, args.out, parse_buckets(args.buckets), args.float16)
+    res = check_parity(tm, args.out)
+    print(json.dumps(res, indent=1))  # the one place this module prints: its own CLI
+    return 0 if res["max_rel_diff"] <= args.max_rel_diff else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -238,6 +238,7 @@ def resolve(target_or_path):
         The folder path.
 
     Raises:
+        BundleError: a path that is not a bundle folder.
         UnknownTargetError: neither a bundle folder nor a known target; lists the known ones.
     """
     s = os.fspath(target_or_path)
@@ -246,6 +247,10 @@ def resolve(target_or_path):
     known = list_bundles()
     if s in known:
         return known[s]
+    if os.path.isdir(s):
+        raise BundleError("{}: not a predictor bundle (no {})".format(s, META_FILE))
+    if os.sep in s or (os.altsep and os.altsep in s):
+        raise BundleError("{}: no such bundle folder".format(s))
     raise UnknownTargetError("unknown target {!r}: available targets: {}".format(
         s, ", ".join(sorted(known)) or "none installed (pass a bundle folder)"))
 

@@ -37,13 +37,13 @@ def handled(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except EdgePerfError as err:
             typer.echo("edge-perf: error: {}".format(err), err=True)
-            raise typer.Exit(err.exit_code)
+            raise typer.Exit(err.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("edge-perf: interrupted", err=True)
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
         except OSError as err:  # e.g. a full disk while writing results
             typer.echo("edge-perf: error: {}".format(err), err=True)
-            raise typer.Exit(InputError.exit_code)
+            raise typer.Exit(InputError.exit_code) from None
 
     return wrapper
 
@@ -93,6 +93,118 @@ def inspect(model: str = typer.Argument(..., help="a .tflite file"),
     typer.echo("  operator counts")
     for op, n in s["op_counts"].items():
         typer.echo("    {:<28} {:>5}".format(op, n))
+
+
+def _load_predictors(targets: List[str], bundles: List[str], threads: int) -> list:
+    """Predictors for --target/--bundle; with neither, every bundled target."""
+    from .bundle import list_bundles
+    from .errors import BundleError
+    from .runtime import Predictor
+
+    names = list(targets) + list(bundles)
+    if not names:
+        names = sorted(list_bundles())
+        if not names:
+            raise BundleError("no bundled predictors are installed; pass --bundle PATH")
+    return [Predictor.load(n, threads=threads) for n in names]
+
+
+def _fmt(v: Optional[float]) -> str:
+    if v is None:
+        return "-"
+    return "{:.4g}".format(v)
+
+
+@app.command()
+@handled
+def predict(models: List[str] = typer.Argument(..., help=".tflite files"),
+            target: List[str] = typer.Option([], "--target", "-t",
+                                              help="target id (repeatable); default: all"),
+            bundle: List[str] = typer.Option([], "--bundle",
+                                              help="a predictor bundle folder (repeatable)"),
+            as_json: bool = typer.Option(False, "--json", help="print a JSON array"),
+            threads: int = typer.Option(1, "--threads", min=1,
+                                        help="interpreter CPU threads")) -> None:
+    """Predict latency, memory and energy of models on edge targets."""
+    from .featurize import featurize
+    from .tflite_reader import read_model
+
+    predictors = _load_predictors(target, bundle, threads)
+    graphs = []
+    for path in models:
+        g = read_model(path)
+        graphs.append((path, featurize(g), g.warnings))
+    metrics: List[str] = []
+    estimated = set()
+    for p in predictors:
+        metrics += [m for m in p.metrics if m not in metrics]
+        estimated.update(p.estimates)
+    rows = []
+    for path, feats, warnings in graphs:
+        for p in predictors:
+            ans = p.predict_features(feats, path, warnings)
+            row = {"model": path, "target": p.target}
+            row.update({m: ans.get(m) for m in metrics})
+            row["units"] = {m: p.units[m] for m in p.metrics}
+            row["estimates"] = list(p.estimates)
+            row["warnings"] = ans["warnings"]
+            rows.append(row)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        for w in row["warnings"]:
+            warn("{} ({}): {}".format(row["model"], row["target"], w))
+    units = {}
+    for p in predictors:
+        for m in p.metrics:
+            units.setdefault(m, p.units[m])
+    heads = ["{} [{}]{}".format(m, units[m], " (estimate)" if m in estimated else "")
+             for m in metrics]
+    width = max([len("model")] + [len(r["model"]) for r in rows])
+    twidth = max([len("target")] + [len(r["target"]) for r in rows])
+    typer.echo("  ".join(["{:<{}}".format("model", width), "{:<{}}".format("target", twidth)] +
+                         ["{:>{}}".format(h, max(10, len(h))) for h in heads]))
+    for r in rows:
+        cells = ["{:>{}}".format(_fmt(r[m]) + ("*" if m in r["estimates"] else ""),
+                                 max(10, len(h))) for m, h in zip(metrics, heads)]
+        typer.echo("  ".join(["{:<{}}".format(r["model"], width),
+                              "{:<{}}".format(r["target"], twidth)] + cells))
+    if estimated:
+        typer.echo("* estimate, not a measurement (see `edge-perf targets`)")
+
+
+@app.command()
+@handled
+def targets(as_json: bool = typer.Option(False, "--json", help="print a JSON array")) -> None:
+    """List the bundled predictors: metrics, provenance and test accuracy."""
+    from .bundle import describe, list_bundles, load_bundle
+
+    found = list_bundles()
+    infos = [describe(load_bundle(path)) for _, path in sorted(found.items())]
+    if as_json:
+        typer.echo(json.dumps(infos, indent=2))
+        return
+    if not infos:
+        typer.echo("no bundled predictors installed")
+        return
+    for d in infos:
+        typer.echo("{}  ({})".format(d["target"], d["description"] or d["path"]))
+        typer.echo("  metrics    " + ", ".join(
+            "{} [{}]{}".format(m["name"], m["unit"], " (estimate)" if m["estimate"] else "")
+            for m in d["metrics"]))
+        typer.echo("  buckets    " + ", ".join(
+            "{}x{}".format(b["nodes"], b["batch"]) for b in d["buckets"]) +
+            "  ({}, created {})".format(d["precision"], d["created"]))
+        td = d["training_data"]
+        typer.echo("  trained on {} models{}{}".format(
+            td.get("count", "?"),
+            " from " + ", ".join("{} ({})".format(k, v) for k, v in
+                                 td.get("spaces", {}).items()) if td.get("spaces") else "",
+            ", labelled on " + str(td["host"]) if td.get("host") else ""))
+        for space, acc in sorted(d["test_accuracy"].items()):
+            typer.echo("  test {:<12} {}".format(space, ", ".join(
+                "{} {}".format(m, json.dumps(v, sort_keys=True)) for m, v in acc.items())))
 
 
 def _register_heavy_verbs() -> None:

@@ -1,23 +1,22 @@
 """The EdgeDLPerf store as training arrays: featurize once, split by hash, upsample, batch.
 
-* :func:`load_table` featurizes every ``ok`` model record of the store once. Sealed shards are
-  immutable, so the arrays of each one are cached in ``<cache_dir>/<schema version>-<hash of the
-  shard name and size>.npz`` (numpy arrays only, no pickles); a growing store featurizes only its
-  new shards, and in-flight ``.partial`` records are featurized on every load.
-* :func:`select` picks a target and metrics and drops models missing a label.
-* :func:`split_of` is the fixed split: a sha256 of ``(space, seed)`` puts every model in
-  ``test`` (20%), ``val`` (10% of the other 80%) or ``train``, whatever else the store holds.
-* :func:`upsample` repeats small spaces until each is >= 10% of the training set (paper §4.4).
-* :func:`batches` pads each batch to its largest graph, batching graphs of similar size.
-* :class:`Normalizer`: per-feature mean/std of the training nodes, as JSON.
+:func:`load_table` featurizes every ``ok`` model once; sealed shards are immutable, so each one's
+arrays are cached as ``<cache_dir>/<schema version>-<hash of shard name and size>.npz`` (plain
+arrays, no pickles) and a growing store featurizes only its new shards (``.partial`` records on
+every load). :func:`select` picks a target's metrics, dropping unlabelled models;
+:func:`split_of` is the fixed sha256-of-``(space, seed)`` split (test 20%, val 10% of the rest);
+:func:`upsample` is paper §4.4; :func:`batches` pads each batch of similar-size graphs to its
+largest; :class:`Normalizer` holds per-feature mean/std as JSON.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
 import os
+import pathlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -34,7 +33,15 @@ __all__ = ["FeatureTable", "Dataset", "Normalizer", "load_table", "select", "spl
 
 TEST_FRACTION = 0.2
 VAL_FRACTION = 0.1  # of the 80% that is not test
-_ARRAYS = ("x", "cat", "op", "node_ptr", "edges", "edge_ptr", "seed", "space")
+_CACHE_FORMAT = 1  # bump when the cached arrays change
+
+
+@functools.lru_cache(maxsize=None)
+def _code_fingerprint() -> str:
+    """Hash of the featurizer's source: a cache never outlives a change made without a bump."""
+    here = pathlib.Path(graph_from_record.__code__.co_filename).parent
+    names = ("featurize.py", "op_features.py", "op_table.py", "graph.py")
+    return hashlib.sha256(b"".join((here / n).read_bytes() for n in names)).hexdigest()[:12]
 
 
 def default_cache_dir() -> str:
@@ -146,8 +153,7 @@ def upsample(ds: Dataset, min_share: float = 0.1) -> Dataset:
     if len(names) < 2:
         return ds
     if min_share * len(names) > 1.0:
-        raise ValueError("{} spaces cannot each be {:.0%} of the data".format(len(names),
-                                                                          min_share))
+        raise ValueError("{} spaces cannot each be {:.0%}".format(len(names), min_share))
     reps = np.ones(len(names), dtype=np.int64)
     for _ in range(100):
         total = float((reps * n).sum())
@@ -161,30 +167,19 @@ def upsample(ds: Dataset, min_share: float = 0.1) -> Dataset:
     rows = np.repeat(np.arange(len(ds)), [factor[s] for s in ds.spaces])
     return ds.subset(rows)
 
-
-# --- loading -----------------------------------------------------------------------------------
-
 def _featurize_records(recs: Sequence[Dict[str, Any]]) -> Dict[str, np.ndarray]:
-    xs, cats, ops, edges, n_nodes, n_edges = [], [], [], [], [0], [0]
-    for r in recs:
-        f = featurize(graph_from_record(r["graph"]))
-        xs.append(f.x)
-        cats.append(f.categories)
-        ops.append(f.op_ids)
-        edges.append(f.edges.astype(np.int32).reshape(-1, 2))
-        n_nodes.append(f.n_nodes)
-        n_edges.append(len(f.edges))
-    nf = len(FEATURE_NAMES)
-    return {
-        "x": np.concatenate(xs) if xs else np.zeros((0, nf), np.float32),
-        "cat": np.concatenate(cats).astype(np.int32) if cats else np.zeros(0, np.int32),
-        "op": np.concatenate(ops).astype(np.int32) if ops else np.zeros(0, np.int32),
-        "node_ptr": np.cumsum(n_nodes).astype(np.int64),
-        "edges": np.concatenate(edges) if edges else np.zeros((0, 2), np.int32),
-        "edge_ptr": np.cumsum(n_edges).astype(np.int64),
-        "seed": np.array([r["seed"] for r in recs], dtype=np.int64),
-        "space": np.array([r["space"] for r in recs], dtype=str),
-    }
+    fs = [featurize(graph_from_record(r["graph"])) for r in recs]
+    i32 = np.zeros(0, np.int32)
+    return {"x": np.concatenate([np.zeros((0, len(FEATURE_NAMES)), np.float32)] +
+                                [f.x for f in fs]),
+            "cat": np.concatenate([i32] + [f.categories for f in fs]).astype(np.int32),
+            "op": np.concatenate([i32] + [f.op_ids for f in fs]).astype(np.int32),
+            "edges": np.concatenate([np.zeros((0, 2), np.int32)] +
+                                    [f.edges.reshape(-1, 2) for f in fs]).astype(np.int32),
+            "node_ptr": np.cumsum([0] + [f.n_nodes for f in fs]).astype(np.int64),
+            "edge_ptr": np.cumsum([0] + [len(f.edges) for f in fs]).astype(np.int64),
+            "seed": np.array([r["seed"] for r in recs], dtype=np.int64),
+            "space": np.array([r["space"] for r in recs], dtype=str)}
 
 
 def _read_shard(path: str, sealed: bool) -> List[Dict[str, Any]]:
@@ -207,8 +202,9 @@ def _shard_arrays(path: str, sealed: bool, cache_dir: Optional[str]) -> Dict[str
     """Featurized ok records + ``keys_json`` (every record's key) + ``labels_json`` of a shard."""
     cache = None
     if sealed and cache_dir:
-        ident = "{}/{}:{}".format(os.path.basename(os.path.dirname(path)),
-                                  os.path.basename(path), os.path.getsize(path))
+        ident = "v{}-{}:{}/{}:{}".format(_CACHE_FORMAT, _code_fingerprint(),
+                                         os.path.basename(os.path.dirname(path)),
+                                         os.path.basename(path), os.path.getsize(path))
         cache = os.path.join(cache_dir, "{}-{}.npz".format(
             FEATURE_SCHEMA_VERSION, hashlib.sha256(ident.encode()).hexdigest()[:24]))
         if os.path.exists(cache):
@@ -219,8 +215,10 @@ def _shard_arrays(path: str, sealed: bool, cache_dir: Optional[str]) -> Dict[str
             except (OSError, ValueError, KeyError):
                 pass  # unreadable cache: rebuild it
     recs = _read_shard(path, sealed)
-    ok = [r for r in recs if r.get("status") == "ok" and r.get("graph")]
+    pos = [i for i, r in enumerate(recs) if r.get("status") == "ok" and r.get("graph")]
+    ok = [recs[i] for i in pos]
     arrays = _featurize_records(ok)
+    arrays["pos"] = np.array(pos, dtype=np.int64)  # position of each ok record in the shard
     arrays["keys_json"] = np.array(json.dumps([[r.get("space"), r.get("seed")] for r in recs]))
     arrays["labels_json"] = np.array(json.dumps([r.get("labels", {}) for r in ok]))
     if cache:
@@ -256,11 +254,10 @@ def load_table(root: Optional[str] = None, spaces: Optional[Sequence[str]] = Non
     for i, (path, sealed) in enumerate(files):
         a = _shard_arrays(path, sealed, cache_dir)
         keys = [tuple(k) for k in json.loads(str(a["keys_json"]))]
-        keep = np.array([(s, int(k)) not in seen for s, k in zip(a["space"], a["seed"])], bool)
-        seen.update(keys)
-        shard_labels = json.loads(str(a["labels_json"]))
+        first = [k not in seen and not seen.add(k) for k in keys]  # first occurrences only
+        keep = np.array(first + [False], bool)[a["pos"]]
         parts.append(_take(a, keep))
-        labels.extend(lab for lab, k in zip(shard_labels, keep) if k)
+        labels.extend(lab for lab, k in zip(json.loads(str(a["labels_json"])), keep) if k)
         if progress:
             progress(i + 1, len(files))
     table = _concat(parts)
@@ -269,50 +266,34 @@ def load_table(root: Optional[str] = None, spaces: Optional[Sequence[str]] = Non
 
 
 def _take(a: Dict[str, np.ndarray], keep: np.ndarray) -> Dict[str, np.ndarray]:
-    ptr, eptr = a["node_ptr"], a["edge_ptr"]
-    g = np.flatnonzero(keep)
-    nodes = np.concatenate([np.arange(ptr[i], ptr[i + 1]) for i in g]) if len(g) else []
-    edges = np.concatenate([np.arange(eptr[i], eptr[i + 1]) for i in g]) if len(g) else []
-    nodes, edges = np.asarray(nodes, np.int64), np.asarray(edges, np.int64)
+    n_nodes, n_edges = np.diff(a["node_ptr"]), np.diff(a["edge_ptr"])
+    nodes, edges = np.repeat(keep, n_nodes), np.repeat(keep, n_edges)
     return {"x": a["x"][nodes], "cat": a["cat"][nodes], "op": a["op"][nodes],
-            "edges": a["edges"][edges].reshape(-1, 2), "n_nodes": np.diff(ptr)[g],
-            "n_edges": np.diff(eptr)[g], "seed": a["seed"][g], "space": a["space"][g]}
+            "edges": a["edges"][edges].reshape(-1, 2), "n_nodes": n_nodes[keep],
+            "n_edges": n_edges[keep], "seed": a["seed"][keep], "space": a["space"][keep]}
 
 
 def _concat(parts: List[Dict[str, np.ndarray]]) -> FeatureTable:
-    def cat(k, empty):
-        arrs = [p[k] for p in parts if len(p[k])]
-        return np.concatenate(arrs) if arrs else empty
-
-    nf = len(FEATURE_NAMES)
-    n_nodes = cat("n_nodes", np.zeros(0, np.int64))
-    n_edges = cat("n_edges", np.zeros(0, np.int64))
+    parts = parts + [_take(_featurize_records([]), np.zeros(0, bool))]
+    c = {k: np.concatenate([p[k] for p in parts]) for k in parts[-1]}
     return FeatureTable(
-        x=cat("x", np.zeros((0, nf), np.float32)), cat=cat("cat", np.zeros(0, np.int32)),
-        op=cat("op", np.zeros(0, np.int32)),
-        node_ptr=np.concatenate([[0], np.cumsum(n_nodes)]).astype(np.int64),
-        edges=cat("edges", np.zeros((0, 2), np.int32)).astype(np.int32),
-        edge_ptr=np.concatenate([[0], np.cumsum(n_edges)]).astype(np.int64),
-        space=cat("space", np.zeros(0, str)).astype(str), seed=cat("seed", np.zeros(0, np.int64)))
+        x=c["x"].astype(np.float32), cat=c["cat"].astype(np.int32), op=c["op"].astype(np.int32),
+        node_ptr=np.concatenate([[0], np.cumsum(c["n_nodes"])]).astype(np.int64),
+        edges=c["edges"].astype(np.int32),
+        edge_ptr=np.concatenate([[0], np.cumsum(c["n_edges"])]).astype(np.int64),
+        space=c["space"].astype(str), seed=c["seed"].astype(np.int64))
 
 
 def _attach_labels(table: FeatureTable, labels: List[Dict[str, Any]], store: Store) -> None:
-    g = len(table.seed)
     row = {(s, int(k)): i for i, (s, k) in enumerate(zip(table.space, table.seed))}
-    for i, per_target in enumerate(labels):
+    cpu = [(row.get((r.get("space"), int(r.get("seed", -1)))), {r.get("target"): r["labels"]})
+           for r in store.records(LABELS) if r.get("pass", 1) == 1 and r.get("labels")]
+    for i, per_target in list(enumerate(labels)) + cpu:  # pass 2 re-measures, not a label
         for target, metrics in per_target.items():
-            for metric, v in metrics.items():
+            for metric, v in metrics.items() if i is not None else ():
                 col = table.labels.setdefault(target, {}).setdefault(
-                    metric, np.full(g, np.nan))
+                    metric, np.full(len(table.seed), np.nan))
                 col[i] = float(v) if v is not None else np.nan
-    for rec in store.records(LABELS):
-        i = row.get((rec.get("space"), int(rec.get("seed", -1))))
-        if i is None or rec.get("pass", 1) != 1:
-            continue  # pass 2 is the noise-floor re-measure, not a label
-        for metric, v in rec.get("labels", {}).items():
-            col = table.labels.setdefault(rec["target"], {}).setdefault(
-                metric, np.full(g, np.nan))
-            col[i] = float(v) if v is not None else np.nan
 
 
 def select(table: FeatureTable, target: str, metrics: Sequence[str],
@@ -322,22 +303,18 @@ def select(table: FeatureTable, target: str, metrics: Sequence[str],
     Raises:
         KeyError: the table has no such target or metric (message names what exists).
     """
-    if target not in table.labels:
-        raise KeyError("no labels for target {!r}; the store has: {}".format(
-            target, ", ".join(sorted(table.labels)) or "none"))
-    missing = [m for m in metrics if m not in table.labels[target]]
+    have = table.labels.get(target, {})
+    missing = [m for m in metrics if m not in have]
     if missing:
-        raise KeyError("target {!r} has no {}; it has: {}".format(
-            target, ", ".join(missing), ", ".join(sorted(table.labels[target]))))
+        raise KeyError("no {} labels for target {!r}; the store has: {}".format(
+            ", ".join(missing), target, ", ".join("{}/{}".format(t, m) for t in sorted(
+                table.labels) for m in sorted(table.labels[t])) or "none"))
     y = np.stack([table.labels[target][m] for m in metrics], axis=1)
     ok = np.isfinite(y).all(axis=1)
     if spaces:
         ok &= np.isin(table.space, list(spaces))
     idx = np.flatnonzero(ok)
     return Dataset(table, idx.astype(np.int64), y[idx], target, tuple(metrics))
-
-
-# --- normalisation and batching ----------------------------------------------------------------
 
 @dataclass
 class Normalizer:
@@ -355,12 +332,10 @@ class Normalizer:
     @classmethod
     def fit(cls, ds: Dataset) -> "Normalizer":
         """Statistics over the nodes of the distinct graphs of ``ds`` (repeats count once)."""
-        t = ds.table
-        g = np.unique(ds.index)
-        nodes = np.concatenate([np.arange(t.node_ptr[i], t.node_ptr[i + 1]) for i in g])
-        x = t.x[nodes].astype(np.float64)
-        std = x.std(axis=0)
-        std = np.where(std < cls.STD_FLOOR, 1.0, std)
+        used = np.zeros(len(ds.table.seed), bool)
+        used[ds.index] = True
+        x = ds.table.x[np.repeat(used, ds.table.n_nodes)].astype(np.float64)
+        std = np.where(x.std(axis=0) < cls.STD_FLOOR, 1.0, x.std(axis=0))
         return cls([float(v) for v in x.mean(axis=0)], [float(v) for v in std])
 
     def apply(self, x: np.ndarray) -> np.ndarray:
@@ -385,11 +360,8 @@ class Normalizer:
 def batches(ds: Dataset, batch_size: int, normalizer: Normalizer,
             rng: Optional[np.random.Generator] = None, pool: int = 32
             ) -> Iterator[Tuple[Dict[str, np.ndarray], np.ndarray]]:
-    """Padded batches of graphs of similar size.
-
-    With ``rng`` the examples are shuffled, then every ``pool`` batches' worth is sorted by size
-    and cut into batches whose order is shuffled again; without it, all examples are sorted by
-    size (deterministic, for evaluation).
+    """Padded batches of graphs of similar size: with ``rng``, shuffled, then every ``pool``
+    batches' worth sorted by size, cut, and the batch order shuffled; without, sorted by size.
 
     Yields:
         ``(inputs, rows)``: inputs as :data:`trainer.model.INPUT_NAMES` -- x float32 [B, N, F],
@@ -414,10 +386,8 @@ def batches(ds: Dataset, batch_size: int, normalizer: Normalizer,
         g = ds.index[rows]
         n = int(sizes[rows].max())
         b, f = len(rows), t.x.shape[1]
-        x = np.zeros((b, n, f), np.float32)
-        cat = np.zeros((b, n), np.int32)
-        op = np.zeros((b, n), np.int32)
-        a = np.zeros((b, n, n), np.float32)
+        x, a = np.zeros((b, n, f), np.float32), np.zeros((b, n, n), np.float32)
+        cat, op = np.zeros((b, n), np.int32), np.zeros((b, n), np.int32)
         mask = np.zeros((b, n), np.float32)
         for j, gi in enumerate(g):
             lo, hi = t.node_ptr[gi], t.node_ptr[gi + 1]

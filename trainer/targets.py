@@ -78,7 +78,7 @@ class Targets:
         cols = []
         for j, (m, tr) in enumerate(zip(metrics, transforms)):
             if tr == "log" and (y[:, j] <= 0).any():
-                raise ValueError("metric {} has labels <= 0; it cannot be log-transformed".format(m))
+                raise ValueError("metric {} has labels <= 0: no log transform".format(m))
             cols.append(np.log(y[:, j]) if tr == "log" else y[:, j])
         t = np.stack(cols, axis=1) if cols else np.zeros((0, 0))
         return cls(target, list(metrics), transforms, [float(v) for v in t.mean(axis=0)],

@@ -1,0 +1,270 @@
+"""Predict a TFLite model's cost with a bundled PerfSAGE: reader -> featurize -> pad -> interpreter.
+
+::
+
+    p = Predictor.load("ethos-u55-128")        # or a bundle folder
+    p.predict("candidate.tflite")              # {"target", "latency_ms", ..., "warnings": [...]}
+    p.predict_many([path_or_bytes, ...])       # batched per bucket
+
+Loading verifies the bundle (checksums, schema) once and keeps the bucket files in memory; each
+bucket's interpreter is created on first use and reused, so a call does no file I/O beyond
+reading the candidate. No TensorFlow import (numpy + one TFLite interpreter).
+
+Thread safety: TFLite interpreters are not thread-safe. A :class:`Predictor` guards its
+interpreters and input buffers with one lock, so concurrent calls are safe but run one at a
+time; for parallel throughput use one ``Predictor`` per thread (or process).
+
+Python 3.7 compatible.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .bundle import load_bundle, resolve
+from .errors import GraphTooLargeError, ModelFormatError
+from .featurize import FEATURE_NAMES, featurize
+from .interpreters import make_interpreter
+from .op_table import CATEGORIES, OP_VOCAB
+from .tflite_reader import read_model
+
+__all__ = ["Predictor", "input_order", "INPUT_NAMES"]
+
+#: Bucket-file inputs, in the order :func:`input_order` returns them.
+INPUT_NAMES = ("x", "cat", "op", "a", "mask")
+
+_FLOAT_COL = FEATURE_NAMES.index("dtype_float")
+_QUANTIZE_CAT = CATEGORIES.index("QUANTIZE")
+
+
+def _base_name(name):
+    """``serving_default_x:0`` -> ``x``."""
+    name = name.split(":")[0]
+    for prefix in ("serving_default_", "serve_"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name
+
+
+def input_order(interpreter):
+    """Tensor indices of an exported bucket's inputs in :data:`INPUT_NAMES` order.
+
+    Raises:
+        ModelFormatError: the interpreter's inputs are not the five named ones.
+    """
+    by_name = {_base_name(d["name"]): d["index"] for d in interpreter.get_input_details()}
+    missing = [n for n in INPUT_NAMES if n not in by_name]
+    if missing:
+        raise ModelFormatError("<bundle>", "bucket file lacks inputs {} (has {})".format(
+            ", ".join(missing), ", ".join(sorted(by_name))))
+    return [by_name[n] for n in INPUT_NAMES]
+
+
+class _Runner(object):
+    """One bucket's interpreter and reusable padded input buffers."""
+
+    def __init__(self, bucket, n_features, threads):
+        self.bucket = bucket
+        self.it = make_interpreter(bucket.content, threads=threads)
+        self.inputs = input_order(self.it)
+        self.output = self.it.get_output_details()[0]["index"]
+        b, n = bucket.batch, bucket.nodes
+        self.x = np.zeros((b, n, n_features), np.float32)
+        self.cat = np.zeros((b, n), np.int32)
+        self.op = np.zeros((b, n), np.int32)
+        self.a = np.zeros((b, n, n), np.float32)
+        self.mask = np.zeros((b, n), np.float32)
+        self.used = [0] * b  # node count written into each slot by the last call
+
+    def run(self, feats):
+        """Invoke on up to ``batch`` GraphFeatures; returns float32 [len(feats), M]."""
+        for i in range(self.bucket.batch):
+            old = self.used[i]
+            if old:
+                self.x[i, :old] = 0.0
+                self.cat[i, :old] = 0
+                self.op[i, :old] = 0
+                self.a[i, :old, :old] = 0.0
+                self.mask[i, :old] = 0.0
+                self.used[i] = 0
+        for i, g in enumerate(feats):
+            n = g.n_nodes
+            self.x[i, :n] = g.x
+            self.cat[i, :n] = g.categories
+            self.op[i, :n] = g.op_ids
+            self.mask[i, :n] = 1.0
+            if len(g.edges):
+                self.a[i, g.edges[:, 0], g.edges[:, 1]] = 1.0
+                self.a[i, g.edges[:, 1], g.edges[:, 0]] = 1.0
+            self.used[i] = n
+        for idx, arr in zip(self.inputs, (self.x, self.cat, self.op, self.a, self.mask)):
+            self.it.set_tensor(idx, arr)
+        self.it.invoke()
+        return np.array(self.it.get_tensor(self.output)[:len(feats)], dtype=np.float64)
+
+
+class Predictor(object):
+    """A loaded predictor bundle for one target.
+
+    Attributes:
+        bundle: the verified :class:`~edge_predictor.bundle.Bundle`.
+        target: target id.
+        metrics: metric names, in answer order.
+        units: metric name -> unit.
+        estimates: metrics that are estimates (e.g. NPU energy), not measurements.
+    """
+
+    def __init__(self, bundle, threads=1):
+        self.bundle = bundle
+        self.threads = int(threads)
+        self.target = bundle.target
+        self.metrics = list(bundle.metrics)
+        self.units = dict(bundle.units)
+        self.estimates = list(bundle.estimates)
+        self._runners = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, target_or_path, threads=1):
+        """Load a bundled target (``"ethos-u55-128"``) or a bundle folder.
+
+        Args:
+            target_or_path: target id or folder.
+            threads: CPU threads per interpreter.
+
+        Raises:
+            UnknownTargetError: not a folder and not a bundled target (lists the known ones).
+            BundleError: the bundle is corrupt or does not match this edge-perf.
+        """
+        return cls(load_bundle(resolve(target_or_path)), threads=threads)
+
+    def _runner(self, bucket):
+        key = (bucket.nodes, bucket.batch)
+        r = self._runners.get(key)
+        if r is None:
+            r = _Runner(bucket, len(FEATURE_NAMES), self.threads)
+            self._runners[key] = r
+        return r
+
+    def _check(self, feats, name):
+        """Raise for graphs no bucket takes; return out-of-distribution warnings."""
+        n = feats.n_nodes
+        if n == 0:
+            raise ModelFormatError(name, "has no operators to predict from")
+        if n > self.bundle.max_nodes:
+            raise GraphTooLargeError(
+                "{}: {} operators, more than the largest {} predictor bucket ({} nodes)".format(
+                    name, n, self.target, self.bundle.max_nodes))
+        warnings = []
+        if self.bundle.quantized_only:
+            fl = (feats.x[:, _FLOAT_COL] > 0) & (feats.categories != _QUANTIZE_CAT)
+            if fl.any():
+                warnings.append(
+                    "float (non-quantized) model: {} of {} operators compute in float, but the "
+                    "{} predictor was trained on INT8 models; the answer lies outside the "
+                    "training distribution".format(int(fl.sum()), n, self.target))
+        seen = self.bundle.ops_seen
+        if seen is not None:
+            new = sorted(set(OP_VOCAB[i] for i in np.unique(feats.op_ids) if int(i) not in seen))
+            if new:
+                warnings.append("operators never seen in training ({}): the answer lies "
+                                "outside the training distribution".format(", ".join(new)))
+        return warnings
+
+    def _answer(self, row, warnings):
+        out = {"target": self.target}
+        for name, v in zip(self.metrics, row):
+            out[name] = float(v)
+        out["warnings"] = warnings
+        return out
+
+    def predict_features(self, feats, name="<features>", warnings=()):
+        """Predict from an already featurized graph.
+
+        Args:
+            feats: :class:`~edge_predictor.featurize.GraphFeatures` (x [N, F], categories [N],
+                op_ids [N], edges [E, 2]).
+            name: how to name the graph in errors and warnings.
+            warnings: earlier warnings (reader, featurizer) to pass through.
+
+        Returns:
+            ``{"target": id, <metric>: float, ..., "warnings": [str]}``.
+
+        Raises:
+            GraphTooLargeError: N exceeds the largest bucket.
+        """
+        w = list(warnings) + self._check(feats, name)
+        bucket = self.bundle.bucket_for(feats.n_nodes)
+        with self._lock:
+            row = self._runner(bucket).run([feats])[0]
+        return self._answer(row, w)
+
+    def predict(self, model, name=""):
+        """Predict the target's metrics for one TFLite model.
+
+        Args:
+            model: path to a ``.tflite`` file, or its bytes.
+            name: how to name in-memory models in errors.
+
+        Returns:
+            ``{"target": id, <metric>: float in its unit, ..., "warnings": [str]}``; warnings
+            include reader/featurizer findings and out-of-distribution notes.
+
+        Raises:
+            ModelFormatError: unreadable or not a TFLite model.
+            GraphTooLargeError: more operators than the largest bucket.
+        """
+        graph = read_model(model, name=name)
+        feats = featurize(graph)
+        return self.predict_features(feats, graph.path, graph.warnings)
+
+    def predict_many_features(self, items):
+        """Batched :meth:`predict_features` over ``(feats, name, warnings)`` triples.
+
+        Graphs are grouped by bucket node count; full groups run in the largest batch file,
+        a small remainder (at most a quarter of that batch) in the smallest one.
+
+        Returns:
+            One answer dict per item, in input order.
+        """
+        warns = [list(w) + self._check(f, name) for f, name, w in items]
+        groups = {}
+        for i, (f, _, _) in enumerate(items):
+            groups.setdefault(self.bundle.bucket_for(f.n_nodes).nodes, []).append(i)
+        rows = [None] * len(items)
+        with self._lock:
+            for nodes, idx in sorted(groups.items()):
+                choices = self.bundle.buckets_of(nodes)
+                big, small = choices[-1], choices[0]
+                start = 0
+                while start < len(idx):
+                    left = len(idx) - start
+                    use = big if (left > big.batch // 4 or big is small) else small
+                    chunk = idx[start:start + use.batch]
+                    out = self._runner(use).run([items[i][0] for i in chunk])
+                    for k, i in enumerate(chunk):
+                        rows[i] = out[k]
+                    start += len(chunk)
+        return [self._answer(r, w) for r, w in zip(rows, warns)]
+
+    def predict_many(self, models, names=None):
+        """Predict many models, batched per bucket (for search loops).
+
+        Args:
+            models: paths or bytes.
+            names: optional names for in-memory models (errors, warnings).
+
+        Returns:
+            One answer dict per model, in input order (see :meth:`predict`).
+
+        Raises:
+            ModelFormatError, GraphTooLargeError: for the first model that fails; nothing is
+            returned then.
+        """
+        items = []
+        for k, m in enumerate(models):
+            graph = read_model(m, name=names[k] if names else "")
+            items.append((featurize(graph), graph.path, graph.warnings))
+        return self.predict_many_features(items)

@@ -1,0 +1,86 @@
+"""``edge-perf validate``: predict and measure many models, store the pairs, report accuracy.
+
+The lead registers :func:`validate` on the ``edge-perf`` app; this module only defines it. The
+work is :func:`edge_predictor.validate.validate`; progress goes to stderr, one line per model.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import List, Optional
+
+import typer
+
+from .cli import handled
+
+__all__ = ["validate", "format_summary"]
+
+
+def _pct(v):
+    return "-" if v is None else "{:.1f}%".format(v)
+
+
+def format_summary(summary):
+    """The text report of a validation summary, as a list of lines."""
+    lines = ["target {}: {} model(s) ({} measured now, {} done before), {} failed; db {}".format(
+        summary["target"], summary["models"], summary["measured"], summary["skipped"],
+        summary["failed"], summary["db"])]
+    lines.append("{:<14} {:>6} {:>8} {:>8} {:>8} {:>9}".format(
+        "metric", "n", "MAPE", "+-5%", "+-10%", "spearman"))
+    for metric, s in summary["metrics"].items():
+        rho = "-" if s["spearman"] is None else "{:.3f}".format(s["spearman"])
+        lines.append("{:<14} {:>6} {:>8} {:>8} {:>8} {:>9}".format(
+            metric, s["n"], _pct(s["mape"]), _pct(s["within_5"]), _pct(s["within_10"]), rho))
+    if not summary["metrics"]:
+        lines.append("(no results)")
+    for f in summary["failures"]:
+        lines.append("failed{}: {}: {}".format(" earlier" if f.get("earlier") else "",
+                                               f["model"], f["error"]))
+    if summary.get("plot"):
+        lines.append("plot written to {}".format(summary["plot"]))
+    return lines
+
+
+def _progress(index, total, path, status, detail):
+    if status == "ok":
+        text = ", ".join("{} pred {:.4g} meas {:.4g}".format(m, p, v) for m, p, v in detail)
+    else:
+        text = str(detail)
+    typer.echo("[{}/{}] {} {}: {}".format(index + 1, total, status, path, text), err=True)
+
+
+@handled
+def validate(paths: List[str] = typer.Argument(..., help=".tflite files or folders"),
+             target: str = typer.Option(..., "--target", "-t",
+                                        help="ethos-u55-128 (Vela), cpu-... (this host), "
+                                             "edgetpu"),
+             db: str = typer.Option("edge-perf-validate.sqlite", "--db",
+                                    help="SQLite store; rerunning resumes it"),
+             plot: Optional[str] = typer.Option(None, "--plot",
+                                                help="write a PNG: scatter + error by magnitude"),
+             as_json: bool = typer.Option(False, "--json",
+                                          help="print a JSON summary object"),
+             bundle: Optional[str] = typer.Option(None, "--bundle",
+                                                  help="predictor bundle folder "
+                                                       "(default: the bundled target)"),
+             retry_failed: bool = typer.Option(False, "--retry-failed",
+                                               help="run again models that failed before"),
+             runs: int = typer.Option(30, "--runs", min=1,
+                                      help="live targets: minimum timed runs"),
+             warmup: int = typer.Option(10, "--warmup", min=0,
+                                        help="live targets: warm-up runs"),
+             min_time: float = typer.Option(1.0, "--min-time", min=0.0,
+                                            help="live targets: minimum timed seconds"),
+             quiet: bool = typer.Option(False, "--quiet", "-q",
+                                        help="no per-model progress on stderr")) -> None:
+    """Predict and measure models on a target; report MAPE, +-5/10 % shares and Spearman."""
+    from . import validate as lib
+
+    summary = lib.validate(paths, target, db, bundle=bundle, retry_failed=retry_failed,
+                           progress=None if quiet else _progress, plot_path=plot,
+                           warmup=warmup, runs=runs, min_time_s=min_time)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    for line in format_summary(summary):
+        typer.echo(line)

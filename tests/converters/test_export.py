@@ -1,0 +1,114 @@
+"""PerfSAGE Keras -> padded TFLite bundle: parity with Keras, bucket invariance, checksums."""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+pytestmark = pytest.mark.train
+
+tf = pytest.importorskip("tensorflow")
+pytest.importorskip("spektral")
+
+from converters import export as E  # noqa: E402
+from edge_predictor.bundle import META_FILE, load_bundle  # noqa: E402
+from edge_predictor.featurize import FEATURE_NAMES  # noqa: E402
+from edge_predictor.op_table import CATEGORIES, OP_VOCAB  # noqa: E402
+
+BUCKETS = ((16, 1), (16, 4), (48, 1))
+
+
+def _tiny(tmp_path=None):
+    import tf_keras
+
+    from trainer.model import PerfSAGEConfig, build_perfsage, save_config
+
+    tf_keras.utils.set_random_seed(1)
+    cfg = PerfSAGEConfig(n_features=len(FEATURE_NAMES), n_categories=len(CATEGORIES),
+                         n_ops=len(OP_VOCAB), metrics=["latency_ms", "sram_kib"], hidden=16,
+                         gnn_layers=2, dense_layers=2, dense_width=32)
+    model = build_perfsage(cfg)
+    rng = np.random.default_rng(1)
+    norm = {E.NORM_NAMES: list(FEATURE_NAMES),
+            E.NORM_MEAN: rng.normal(size=cfg.n_features).tolist(),
+            E.NORM_STD: rng.uniform(0.5, 2.0, cfg.n_features).tolist()}
+    targets = {E.TGT_TARGET: "ethos-u55-128", E.TGT_METRICS: [  # trainer.targets.to_json form
+        {E.TGT_NAME: "latency_ms", E.TGT_TRANSFORM: "log", E.TGT_MU: 0.3, E.TGT_SIGMA: 1.1,
+         E.TGT_UNIT: "ms"},
+        {E.TGT_NAME: "sram_kib", E.TGT_TRANSFORM: "log", E.TGT_MU: 4.0, E.TGT_SIGMA: 0.7,
+         E.TGT_UNIT: "KiB"}]}
+    if tmp_path is None:
+        return E.TrainedModel(model, cfg, norm[E.NORM_MEAN], norm[E.NORM_STD],
+                              E.metric_specs(targets, cfg.metrics, "ethos-u55-128"),
+                              "ethos-u55-128", {"ops_seen": ["CONV_2D"]})
+    folder = tmp_path / "trained"
+    folder.mkdir()
+    save_config(cfg, str(folder / E.CONFIG_FILE))
+    model.save_weights(str(folder / E.WEIGHTS_FILE))
+    (folder / E.NORMALIZER_FILE).write_text(json.dumps(norm))
+    (folder / E.TARGETS_FILE).write_text(json.dumps(targets))
+    return str(folder), model
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("bundle") / "b")
+    tm = _tiny()
+    meta = E.export_bundle(tm, out, buckets=BUCKETS)
+    return tm, out, meta
+
+
+def test_parity_and_invariance(exported):
+    tm, out, _ = exported
+    res = E.check_parity(tm, out)
+    assert set(res["buckets"]) == {"perfsage_n{}_b{}.tflite".format(n, b) for n, b in BUCKETS}
+    assert res["max_rel_diff"] <= 1e-4, res
+    assert res["invariance"] <= 1e-4
+
+
+def test_meta_sha256_and_loadable(exported):
+    _, out, meta = exported
+    for b in meta["buckets"]:
+        data = open(os.path.join(out, b["file"]), "rb").read()
+        assert hashlib.sha256(data).hexdigest() == b["sha256"]
+    on_disk = json.load(open(os.path.join(out, META_FILE)))
+    assert on_disk["buckets"] == meta["buckets"]
+    bundle = load_bundle(out)
+    assert bundle.target == "ethos-u55-128" and bundle.metrics == ["latency_ms", "sram_kib"]
+
+
+def test_runtime_matches_keras_on_real_model(exported):
+    from conftest import fixture_path
+
+    from edge_predictor import Predictor, featurize, read_model
+
+    tm, out, _ = exported
+    g = featurize(read_model(fixture_path("attention")))  # 23 operators -> the 48 bucket
+    ref = tm.keras_predict(*E.pad_batch([(g.x, g.categories, g.op_ids, g.edges)], g.n_nodes, 1))
+    got = Predictor.load(out).predict(fixture_path("attention"))
+    assert [got[m] for m in ("latency_ms", "sram_kib")] == pytest.approx(list(ref[0]), rel=1e-4)
+
+
+def test_load_trained_folder_round_trip(tmp_path):
+    folder, model = _tiny(tmp_path)
+    tm = E.load_trained(folder)
+    assert tm.target == "ethos-u55-128"
+    assert [m["name"] for m in tm.metrics] == ["latency_ms", "sram_kib"]
+    for w0, w1 in zip(model.get_weights(), tm.model.get_weights()):
+        np.testing.assert_array_equal(w0, w1)
+    assert E.main([folder, str(tmp_path / "b"), "--buckets", "16x1,32x2"]) == 0
+    assert [b.nodes for b in load_bundle(str(tmp_path / "b")).buckets] == [16, 32]
+
+
+def test_float16_weights(tmp_path):
+    tm = _tiny()
+    meta = E.export_bundle(tm, str(tmp_path / "f16"), buckets=((16, 1),), float16=True)
+    assert meta["precision"] == "float16"
+    assert E.check_parity(tm, str(tmp_path / "f16"))["max_rel_diff"] <= 1e-2
+
+
+def test_parse_buckets():
+    assert E.parse_buckets("64x16, 256,1536x1") == [(64, 16), (256, 1), (1536, 1)]

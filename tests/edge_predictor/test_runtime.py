@@ -1,0 +1,167 @@
+"""Predictor runtime and ``edge-perf predict``/``targets`` on the committed tiny bundle.
+
+Runs without TensorFlow (numpy + any TFLite interpreter): CI runs it on a board-like env.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from conftest import FIXTURES, fixture_path
+
+from edge_predictor import Predictor, featurize, read_model
+from edge_predictor.bundle import BUNDLE_PATH_ENV
+from edge_predictor.cli import main
+from edge_predictor.errors import GraphTooLargeError, ModelFormatError, UnknownTargetError
+
+TINY = os.path.join(FIXTURES, "tiny_bundle")
+with open(os.path.join(FIXTURES, "tiny_bundle_expected.json")) as _f:
+    EXPECTED = json.load(_f)["models"]
+FITS = sorted(EXPECTED)  # fixture models with <= 16 operators
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return Predictor.load(TINY)
+
+
+def test_no_tensorflow_import():
+    code = ("import sys; from edge_predictor import Predictor;"
+            "from edge_predictor.interpreters import interpreter_info;"
+            "p = Predictor.load({!r}); p.predict({!r});"
+            "assert 'tensorflow' not in sys.modules or interpreter_info()['name'] == 'tensorflow'"
+            ).format(TINY, fixture_path("conv"))
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("name", FITS)
+def test_matches_keras(tiny, name):
+    ans = tiny.predict(fixture_path(name))
+    assert ans["target"] == "tiny-test"
+    for metric, ref in EXPECTED[name].items():
+        assert ans[metric] == pytest.approx(ref, rel=1e-4)
+    assert isinstance(ans["warnings"], list)
+
+
+def test_bytes_and_path_agree(tiny):
+    data = open(fixture_path("conv"), "rb").read()
+    assert tiny.predict(data)["latency_ms"] == tiny.predict(fixture_path("conv"))["latency_ms"]
+
+
+def test_predict_many_equals_one_by_one(tiny):
+    paths = [fixture_path(n) for n in FITS] * 3  # 15 graphs: full 8x4 batches and a remainder
+    many = tiny.predict_many(paths)
+    assert len(many) == len(paths)
+    for path, got in zip(paths, many):
+        one = tiny.predict(path)
+        for m in tiny.metrics:
+            assert got[m] == pytest.approx(one[m], rel=1e-5)
+        assert got["warnings"] == one["warnings"]
+
+
+def test_too_large_graph(tiny):
+    with pytest.raises(GraphTooLargeError, match=r"attention.tflite.*23 operators.*16 nodes"):
+        tiny.predict(fixture_path("attention"))
+    with pytest.raises(GraphTooLargeError):
+        tiny.predict_many([fixture_path("conv"), fixture_path("attention")])
+
+
+def test_float_model_warns(tiny):
+    ans = tiny.predict(fixture_path("float_mlp"))
+    assert any("float" in w and "training distribution" in w for w in ans["warnings"])
+    assert ans["latency_ms"] > 0
+    assert not any("float" in w for w in tiny.predict(fixture_path("conv"))["warnings"])
+
+
+def test_unseen_operator_warns(tiny):
+    ans = tiny.predict(fixture_path("transpose_conv"))
+    assert any("TRANSPOSE_CONV" in w and "never seen" in w for w in ans["warnings"])
+
+
+def test_bad_model(tiny, tmp_path):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model at all" * 4)
+    with pytest.raises(ModelFormatError, match="bad.tflite"):
+        tiny.predict(str(bad))
+
+
+def test_unknown_target_lists_targets(monkeypatch):
+    monkeypatch.setenv(BUNDLE_PATH_ENV, FIXTURES)
+    with pytest.raises(UnknownTargetError, match="tiny-test"):
+        Predictor.load("no-such-board")
+    assert Predictor.load("tiny-test").target == "tiny-test"
+
+
+def test_padding_reuse_does_not_leak(tiny):
+    g_big = featurize(read_model(fixture_path("conv")))
+    g_small = featurize(read_model(fixture_path("float_mlp")))
+    first = tiny.predict_features(g_small)["latency_ms"]
+    tiny.predict_features(g_big)
+    tiny.predict_many_features([(g_big, "a", []), (g_big, "b", []), (g_small, "c", [])])
+    assert tiny.predict_features(g_small)["latency_ms"] == first
+
+
+def test_threads_share_one_predictor(tiny):
+    g = featurize(read_model(fixture_path("conv")))
+    ref = tiny.predict_features(g)["latency_ms"]
+    out = []
+
+    def work():
+        out.extend(tiny.predict_features(g)["latency_ms"] for _ in range(20))
+
+    ts = [threading.Thread(target=work) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert np.allclose(out, ref, rtol=0) and len(out) == 80
+
+
+def test_cli_predict_json(capsys):
+    code = main(["predict", fixture_path("conv"), fixture_path("float_mlp"), "--bundle", TINY,
+                 "--json"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["model"] for r in rows] == [fixture_path("conv"), fixture_path("float_mlp")]
+    for r in rows:
+        assert r["target"] == "tiny-test"
+        assert set(r) >= {"latency_ms", "sram_kib", "energy_mj", "estimates", "warnings"}
+        assert r["estimates"] == ["energy_mj"]
+    assert rows[0]["latency_ms"] == pytest.approx(EXPECTED["conv"]["latency_ms"], rel=1e-4)
+    assert rows[1]["warnings"]
+
+
+def test_cli_predict_table_labels_estimates(capsys):
+    assert main(["predict", fixture_path("conv"), "--bundle", TINY]) == 0
+    out = capsys.readouterr().out
+    assert "energy_mj [mJ] (estimate)" in out and "tiny-test" in out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["predict", "ATTN", "--bundle", TINY], "23 operators"),
+    (["predict", "MISSING", "--bundle", TINY], "MISSING"),
+    (["predict", "CONV", "--target", "no-such-board"], "available targets"),
+    (["predict", "CONV", "--bundle", FIXTURES], "no meta.json"),
+])
+def test_cli_predict_bad_input_exit_2(capsys, tmp_path, args, needle):
+    subst = {"ATTN": fixture_path("attention"), "CONV": fixture_path("conv"),
+             "MISSING": str(tmp_path / "MISSING.tflite")}
+    assert main([subst.get(a, a) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_targets(monkeypatch, capsys):
+    monkeypatch.setenv(BUNDLE_PATH_ENV, FIXTURES)
+    assert main(["targets", "--json"]) == 0
+    infos = json.loads(capsys.readouterr().out)
+    tiny = [d for d in infos if d["target"] == "tiny-test"][0]
+    assert tiny["training_data"]["quantized"] is True
+    assert "test_accuracy" in tiny
+    assert main(["targets"]) == 0
+    assert "energy_mj [mJ] (estimate)" in capsys.readouterr().out

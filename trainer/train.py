@@ -1,0 +1,378 @@
+"""Train PerfSAGE on the EdgeDLPerf store: specialized (one space) or generalized (all spaces).
+
+:func:`train` runs a resumable training loop (Adam, the hybrid loss, early stopping on the
+validation slice, a checkpoint every epoch) and writes an output folder::
+
+    train_config.json   the TrainConfig (what evaluate() and a resume read back)
+    config.json         the PerfSAGEConfig (trainer.model.save_config)
+    normalizer.json     per-feature mean/std (trainer.dataset.Normalizer)
+    targets.json        metric transforms and units (trainer.targets.Targets)
+    weights.weights.h5  Keras weights of the best validation epoch
+    metrics.json        per-space test accuracy, train time, counts
+    state.json          epoch, best validation score, optimizer step, history
+    checkpoints/        TF checkpoint (model + optimizer) of the last finished epoch
+
+Everything is JSON, HDF5 or a TF checkpoint: no pickles. :func:`evaluate` re-scores a finished
+folder on any split, per space (the accuracy bench reuses it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+
+from edge_predictor.errors import InputError
+from edge_predictor.featurize import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
+from edge_predictor.op_table import CATEGORIES, OP_VOCAB
+
+from . import dataset as D
+from .losses import DEFAULT_ALPHA, LOSSES, hybrid_loss, mape_np
+from .model import PerfSAGEConfig, build_perfsage, load_config, save_config
+from .targets import Targets
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Spektral needs Keras 2
+
+__all__ = ["TrainConfig", "train", "evaluate", "score", "MODES"]
+
+MODES = ("specialized", "generalized")
+WEIGHTS = "weights.weights.h5"
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Architecture fields mirror :class:`trainer.model.PerfSAGEConfig`.
+
+    Attributes:
+        target: target name; metrics: label columns, in output order.
+        mode: ``"specialized"`` (needs ``space``) or ``"generalized"`` (every space).
+        out: output folder (resumed when it holds an unfinished run of the same config).
+        epochs: maximum epochs; patience: early-stopping patience in epochs (val MAPE).
+        batch_size: graphs per batch; lr: Adam learning rate; seed: every random choice.
+        loss: ``"hybrid"`` or ``"mape"``; alpha: the hybrid loss's MSE weight.
+        upsampling: in generalized mode, repeat small spaces to ``min_share`` of the training set.
+        fraction: train on this hash-chosen fraction of the training split (learning curves).
+        data: store root (None: the default); cache_dir: feature cache ("" default, None off).
+    """
+
+    target: str = "ethos-u55-128"
+    metrics: List[str] = field(default_factory=lambda: ["latency_ms"])
+    mode: str = "specialized"
+    space: Optional[str] = None
+    out: str = "runs/perfsage"
+    epochs: int = 100
+    patience: int = 15
+    batch_size: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+    loss: str = "hybrid"
+    alpha: float = DEFAULT_ALPHA
+    upsampling: bool = True
+    min_share: float = 0.1
+    fraction: float = 1.0
+    data: Optional[str] = None
+    cache_dir: Optional[str] = ""
+    hidden: int = 128
+    op_embedding: int = 16
+    gnn_layers: int = 8
+    dense_layers: int = 4
+    dense_width: int = 1024
+    dropout: float = 0.0
+    l2: float = 0.0
+    cfe: bool = True
+
+    def check(self) -> None:
+        """Raise :class:`InputError` for an inconsistent config."""
+        if self.mode not in MODES:
+            raise InputError("mode must be one of {}, got {!r}".format(", ".join(MODES),
+                                                                        self.mode))
+        if self.mode == "specialized" and not self.space:
+            raise InputError("specialized mode needs a design space (--space)")
+        if self.loss not in LOSSES:
+            raise InputError("loss must be one of {}, got {!r}".format(", ".join(LOSSES),
+                                                                        self.loss))
+        if not self.metrics:
+            raise InputError("at least one metric is needed")
+        if not 0.0 < self.fraction <= 1.0:
+            raise InputError("fraction must be in (0, 1], got {}".format(self.fraction))
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
+            raise InputError("epochs, batch size and patience must be positive")
+
+    def model_config(self) -> PerfSAGEConfig:
+        """The architecture for this run."""
+        return PerfSAGEConfig(
+            n_features=len(FEATURE_NAMES), n_categories=len(CATEGORIES), n_ops=len(OP_VOCAB),
+            metrics=list(self.metrics), hidden=self.hidden, op_embedding=self.op_embedding,
+            gnn_layers=self.gnn_layers, dense_layers=self.dense_layers,
+            dense_width=self.dense_width, dropout=self.dropout, l2=self.l2, cfe=self.cfe)
+
+
+_RESUMABLE_CHANGES = ("epochs", "patience", "out", "data", "cache_dir")
+
+
+def _dump(obj: Any, path: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True, allow_nan=False)
+    os.replace(tmp, path)
+
+
+def _finite(v: float) -> Optional[float]:
+    return float(v) if v is not None and math.isfinite(v) else None
+
+
+def _load_splits(cfg: TrainConfig) -> Dict[str, D.Dataset]:
+    spaces = [cfg.space] if cfg.mode == "specialized" else None
+    table = D.load_table(cfg.data, spaces=spaces, cache_dir=cfg.cache_dir)
+    try:
+        ds = D.select(table, cfg.target, cfg.metrics, spaces=spaces)
+    except KeyError as err:
+        raise InputError("{}: {}".format(D.Store(cfg.data).root, err.args[0])) from None
+    parts = D.split(ds)
+    if len(parts["train"]) == 0 or len(parts["val"]) == 0:
+        raise InputError("too few labelled models to train on ({} in total)".format(len(ds)))
+    return parts
+
+
+def _predict(model, ds: D.Dataset, norm: D.Normalizer, batch_size: int, fn) -> np.ndarray:
+    """float32 [G', M] model-space predictions, in ``ds`` order."""
+    out = np.zeros((len(ds), len(ds.metrics)), np.float32)
+    for inputs, rows in D.batches(ds, batch_size, norm):
+        out[rows] = fn(inputs).numpy()
+    return out
+
+
+def score(y_true: np.ndarray, y_pred: np.ndarray, spaces: np.ndarray, metrics: List[str]
+          ) -> Dict[str, Dict[str, Dict[str, Any]]]:
+    """Accuracy per space (and ``"all"``) and metric.
+
+    Args:
+        y_true, y_pred: float [G, M] in units; spaces: str [G]; metrics: M names.
+
+    Returns:
+        ``{space: {metric: {"n", "mape", "within_5", "within_10", "spearman"}}}``; MAPE and the
+        within-shares are fractions; an undefined rho (fewer than 2 models) is None.
+    """
+    from scipy.stats import spearmanr
+
+    out: Dict[str, Dict[str, Dict[str, Any]]] = {}
+    for name in sorted(set(spaces.tolist())) + ["all"]:
+        sel = np.ones(len(spaces), bool) if name == "all" else spaces == name
+        out[name] = {}
+        for j, m in enumerate(metrics):
+            t, p = y_true[sel, j], y_pred[sel, j]
+            ape = np.abs(p - t) / np.maximum(np.abs(t), 1e-12)
+            rho = spearmanr(t, p)[0] if len(t) > 1 else float("nan")
+            out[name][m] = {"n": int(sel.sum()), "mape": _finite(float(ape.mean())),
+                            "within_5": _finite(float((ape <= 0.05).mean())),
+                            "within_10": _finite(float((ape <= 0.10).mean())),
+                            "spearman": _finite(float(rho))}
+    return out
+
+
+def _compiled(model, loss_fn, opt, n_features: int, n_metrics: int):
+    import tensorflow as tf
+
+    spec = {"x": tf.TensorSpec([None, None, n_features], tf.float32),
+            "cat": tf.TensorSpec([None, None], tf.int32),
+            "op": tf.TensorSpec([None, None], tf.int32),
+            "a": tf.TensorSpec([None, None, None], tf.float32),
+            "mask": tf.TensorSpec([None, None], tf.float32)}
+
+    @tf.function(input_signature=[spec, tf.TensorSpec([None, n_metrics], tf.float32)])
+    def step(inputs, z):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(z, model(inputs, training=True))
+            total = loss + tf.add_n(model.losses) if model.losses else loss
+        grads = tape.gradient(total, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    @tf.function(input_signature=[spec])
+    def predict(inputs):
+        return model(inputs, training=False)
+
+    return step, predict
+
+
+def _resume_state(cfg: TrainConfig) -> Optional[Dict[str, Any]]:
+    path = os.path.join(cfg.out, "state.json")
+    if not os.path.exists(path):
+        return None
+    with open(os.path.join(cfg.out, "train_config.json")) as f:
+        old = json.load(f)
+    new = dataclasses.asdict(cfg)
+    diff = [k for k in new if k not in _RESUMABLE_CHANGES and old.get(k) != new[k]]
+    if diff:
+        raise InputError("{} holds a run with another {}; use a new --out folder".format(
+            cfg.out, ", ".join(diff)))
+    with open(path) as f:
+        return json.load(f)
+
+
+def train(cfg: TrainConfig, progress: Optional[Callable[[Dict[str, Any]], None]] = None
+          ) -> Dict[str, Any]:
+    """Train (or resume) one PerfSAGE run and write its output folder.
+
+    Args:
+        cfg: the run.
+        progress: called with ``{"event": "data", "counts"}`` once and ``{"event": "epoch",
+            "epoch", "epochs", "train_loss", "val_mape": {metric: fraction}, "best_epoch",
+            "epoch_s", "eta_s"}`` after every epoch. Library code prints nothing.
+
+    Returns:
+        The content of ``metrics.json`` (plus ``"out"``).
+    """
+    cfg.check()
+    t_wall = time.time()
+    state = _resume_state(cfg)
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(cfg.seed)
+    parts = _load_splits(cfg)
+    train_ds = D.take_fraction(parts["train"], cfg.fraction)
+    unique_train = train_ds
+    if cfg.mode == "generalized" and cfg.upsampling:
+        train_ds = D.upsample(train_ds, cfg.min_share)
+    counts = {"train": unique_train.counts(), "train_upsampled": train_ds.counts(),
+              "val": parts["val"].counts(), "test": parts["test"].counts()}
+    if progress:
+        progress({"event": "data", "counts": counts})
+    os.makedirs(os.path.join(cfg.out, "checkpoints"), exist_ok=True)
+    if state is None:
+        norm = D.Normalizer.fit(unique_train)
+        targets = Targets.fit(cfg.target, cfg.metrics, unique_train.y)
+        _dump(dataclasses.asdict(cfg), os.path.join(cfg.out, "train_config.json"))
+        save_config(cfg.model_config(), os.path.join(cfg.out, "config.json"))
+        _dump(norm.to_json(), os.path.join(cfg.out, "normalizer.json"))
+        targets.save(os.path.join(cfg.out, "targets.json"))
+        state = {"epoch": 0, "best_val": None, "best_epoch": 0, "bad_epochs": 0, "step": 0,
+                 "stopped_early": False, "train_s": 0.0, "history": [], "checkpoint": None}
+    else:  # resume: the statistics of the first run, whatever the store holds now
+        with open(os.path.join(cfg.out, "normalizer.json")) as f:
+            norm = D.Normalizer.from_json(json.load(f))
+        targets = Targets.load(os.path.join(cfg.out, "targets.json"))
+        _dump(dataclasses.asdict(cfg), os.path.join(cfg.out, "train_config.json"))
+
+    mcfg = cfg.model_config()
+    model = build_perfsage(mcfg)
+    opt = keras.optimizers.Adam(cfg.lr)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=opt)
+    if state["checkpoint"]:
+        ckpt.read(os.path.join(cfg.out, "checkpoints", state["checkpoint"])).expect_partial()
+    step, predict = _compiled(model, hybrid_loss(targets, cfg.alpha, cfg.loss), opt,
+                              mcfg.n_features, len(cfg.metrics))
+    z_train = targets.to_model(train_ds.y)
+    y_val = parts["val"].y
+    n_batches = int(math.ceil(len(train_ds) / cfg.batch_size))
+    resumed_from = state["epoch"]
+
+    for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
+        if state["stopped_early"]:
+            break
+        t0 = time.time()
+        rng = np.random.default_rng([cfg.seed, epoch])
+        total = 0.0
+        for inputs, rows in D.batches(train_ds, cfg.batch_size, norm, rng=rng):
+            total += float(step(inputs, z_train[rows]))
+        val_pred = targets.from_model(_predict(model, parts["val"], norm, 256, predict))
+        val_mape = mape_np(y_val, val_pred)
+        val = float(val_mape.mean())
+        if state["best_val"] is None or val < state["best_val"]:
+            state.update(best_val=val, best_epoch=epoch, bad_epochs=0)
+            model.save_weights(os.path.join(cfg.out, "tmp." + WEIGHTS))  # atomic replace
+            os.replace(os.path.join(cfg.out, "tmp." + WEIGHTS), os.path.join(cfg.out, WEIGHTS))
+        else:
+            state["bad_epochs"] += 1
+        epoch_s = time.time() - t0
+        name = "ckpt-{}".format(epoch)
+        ckpt.write(os.path.join(cfg.out, "checkpoints", name))
+        old = state["checkpoint"]
+        state.update(epoch=epoch, step=int(opt.iterations.numpy()), checkpoint=name,
+                     train_s=state["train_s"] + epoch_s,
+                     stopped_early=state["bad_epochs"] >= cfg.patience)
+        state["history"].append({"epoch": epoch, "train_loss": total / max(n_batches, 1),
+                                 "val_mape": dict(zip(cfg.metrics, val_mape.tolist())),
+                                 "epoch_s": epoch_s})
+        _dump(state, os.path.join(cfg.out, "state.json"))
+        if old and old != name:
+            for fname in os.listdir(os.path.join(cfg.out, "checkpoints")):
+                if fname.startswith(old + "."):
+                    os.unlink(os.path.join(cfg.out, "checkpoints", fname))
+        if progress:
+            done = epoch - resumed_from
+            per = state["train_s"] / max(epoch, 1)
+            progress({"event": "epoch", "epoch": epoch, "epochs": cfg.epochs,
+                      "train_loss": state["history"][-1]["train_loss"],
+                      "val_mape": state["history"][-1]["val_mape"], "best_epoch":
+                      state["best_epoch"], "epoch_s": epoch_s, "done": done,
+                      "eta_s": per * (cfg.epochs - epoch), "stopped_early":
+                      state["stopped_early"]})
+
+    model.load_weights(os.path.join(cfg.out, WEIGHTS))
+    test = parts["test"]
+    result = {
+        "target": cfg.target, "metrics": list(cfg.metrics), "mode": cfg.mode,
+        "space": cfg.space, "split": "test", "loss": cfg.loss, "cfe": cfg.cfe,
+        "upsampling": cfg.upsampling, "fraction": cfg.fraction,
+        "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        "per_space": score(test.y, targets.from_model(_predict(model, test, norm, 256, predict)),
+                           test.spaces, list(cfg.metrics)) if len(test) else {},
+        "epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
+        "best_val_mape": state["best_val"], "stopped_early": state["stopped_early"],
+        "train_time_s": state["train_s"], "s_per_epoch": state["train_s"] / max(state["epoch"], 1),
+        "wall_time_s": time.time() - t_wall, "resumed_from_epoch": resumed_from,
+        "counts": counts, "n_params": int(model.count_params()),
+    }
+    _dump(result, os.path.join(cfg.out, "metrics.json"))
+    return dict(result, out=cfg.out)
+
+
+def evaluate(model_dir: str, split: str = "test", data: Optional[str] = None,
+             cache_dir: Optional[str] = "", batch_size: int = 256) -> Dict[str, Any]:
+    """Score a trained output folder on one split of the store, per space.
+
+    Args:
+        model_dir: a folder written by :func:`train`.
+        split: ``"test"``, ``"val"`` or ``"train"``.
+        data: store root (default: the one the run trained on).
+        cache_dir: feature cache, as in :func:`trainer.dataset.load_table`.
+
+    Returns:
+        ``{"split", "target", "metrics", "per_space": score(...), "predictions": {"space",
+        "seed", "y_true", "y_pred"}}`` with predictions as JSON lists ([G], [G, M]).
+    """
+    if split not in ("train", "val", "test"):
+        raise InputError("split must be train, val or test, got {!r}".format(split))
+    path = os.path.join(model_dir, "train_config.json")
+    if not os.path.exists(path):
+        raise InputError("{}: not a training output folder (no train_config.json)".format(
+            model_dir))
+    with open(path) as f:
+        cfg = TrainConfig(**json.load(f))
+    cfg.data, cfg.cache_dir = data or cfg.data, cache_dir
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+
+    with open(os.path.join(model_dir, "normalizer.json")) as f:
+        norm = D.Normalizer.from_json(json.load(f))
+    targets = Targets.load(os.path.join(model_dir, "targets.json"))
+    model = build_perfsage(load_config(os.path.join(model_dir, "config.json")))
+    model.load_weights(os.path.join(model_dir, WEIGHTS))
+    ds = _load_splits(cfg)[split]
+    fn = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+    y_pred = targets.from_model(_predict(model, ds, norm, batch_size, fn))
+    return {"split": split, "target": cfg.target, "metrics": list(cfg.metrics),
+            "per_space": score(ds.y, y_pred, ds.spaces, list(cfg.metrics)),
+            "predictions": {"space": ds.spaces.tolist(),
+                            "seed": ds.table.seed[ds.index].tolist(),
+                            "y_true": ds.y.tolist(), "y_pred": y_pred.tolist()}}
+

@@ -1,0 +1,131 @@
+"""``edge-perf train``: fit PerfSAGE on the store (registered by the main CLI; needs .[train]).
+
+TensorFlow is imported only when the command runs. The only printing happens here: one line
+per epoch on stderr (epoch, train loss, validation MAPE per metric, s/epoch, ETA) and the test
+accuracy table at the end (or the metrics as JSON with ``--json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Dict, Optional
+
+import typer
+
+from edge_predictor.cli import handled
+from edge_predictor.errors import InputError, UnavailableError
+
+__all__ = ["train"]
+
+
+def _hms(s: float) -> str:
+    s = int(max(s, 0))
+    return "{}:{:02d}:{:02d}".format(s // 3600, s % 3600 // 60, s % 60)
+
+
+def _print_progress(info: Dict[str, Any]) -> None:
+    if info["event"] == "data":
+        typer.echo("data: " + "; ".join("{} {}".format(k, v) for k, v in info["counts"].items()),
+                   err=True)
+        return
+    val = " ".join("{} {:.2%}".format(m, v) for m, v in info["val_mape"].items())
+    typer.echo("epoch {}/{}  loss {:.4f}  val MAPE {}  best@{}  {:.1f} s/epoch  ETA {}{}".format(
+        info["epoch"], info["epochs"], info["train_loss"], val, info["best_epoch"],
+        info["epoch_s"], _hms(info["eta_s"]),
+        "  (early stop)" if info["stopped_early"] else ""), err=True)
+
+
+@handled
+def train(target: str = typer.Option("ethos-u55-128", "--target", help="target name"),
+          metrics: Optional[str] = typer.Option(
+              None, "--metrics", help="comma-separated metrics (default: all of the target)"),
+          mode: str = typer.Option("specialized", "--mode", help="specialized | generalized"),
+          space: Optional[str] = typer.Option(None, "--space", help="space (specialized)"),
+          out: str = typer.Option(..., "--out", help="output folder (resumed if unfinished)"),
+          epochs: int = typer.Option(100, "--epochs", help="maximum epochs"),
+          patience: int = typer.Option(15, "--patience", help="early-stopping patience"),
+          hidden: int = typer.Option(128, "--hidden", help="node hidden width"),
+          gnn_layers: int = typer.Option(8, "--gnn-layers", help="GCS layers"),
+          dense_layers: int = typer.Option(4, "--dense-layers", help="dense layers"),
+          dense_width: int = typer.Option(1024, "--dense-width", help="dense layer width"),
+          dropout: float = typer.Option(0.0, "--dropout", help="dropout after dense layers"),
+          l2: float = typer.Option(0.0, "--l2", help="L2 weight decay"),
+          batch_size: int = typer.Option(32, "--batch-size", help="graphs per batch"),
+          lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate"),
+          seed: int = typer.Option(0, "--seed", help="random seed"),
+          no_cfe: bool = typer.Option(False, "--no-cfe", help="ablation: no categorical "
+                                      "feature encoding"),
+          loss: str = typer.Option("hybrid", "--loss", help="hybrid | mape"),
+          alpha: float = typer.Option(10.0, "--alpha", help="MSE weight of the hybrid loss"),
+          no_upsampling: bool = typer.Option(False, "--no-upsampling",
+                                             help="ablation: no dataset upsampling"),
+          fraction: float = typer.Option(1.0, "--fraction",
+                                         help="train on this fraction of the training split"),
+          data: Optional[str] = typer.Option(None, "--data", help="data folder"),
+          as_json: bool = typer.Option(False, "--json", help="print metrics.json")) -> None:
+    """Train PerfSAGE (specialized on one space, or generalized) and write OUT."""
+    from .spaces import SPACES
+    from .targets import default_metrics
+
+    if mode not in ("specialized", "generalized"):
+        raise InputError("--mode must be specialized or generalized, got {!r}".format(mode))
+    if mode == "specialized" and space is None:
+        raise InputError("--mode specialized needs --space ({})".format(", ".join(SPACES)))
+    if space is not None and space not in SPACES:
+        raise InputError("unknown design space '{}'; known: {}".format(space, ", ".join(SPACES)))
+    if mode == "generalized" and space is not None:
+        raise InputError("--space is for --mode specialized; generalized uses every space")
+    if loss not in ("hybrid", "mape"):
+        raise InputError("--loss must be hybrid or mape, got {!r}".format(loss))
+    if not 0.0 < fraction <= 1.0:
+        raise InputError("--fraction must be in (0, 1], got {}".format(fraction))
+    for name, v in (("--epochs", epochs), ("--batch-size", batch_size), ("--hidden", hidden),
+                    ("--patience", patience), ("--dense-width", dense_width)):
+        if v < 1:
+            raise InputError("{} must be positive, got {}".format(name, v))
+    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else \
+        list(default_metrics(target))
+    if not names:
+        raise InputError("--metrics names no metric")
+    if data is not None and not os.path.isdir(data):
+        raise InputError("{}: no such data folder".format(data))
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    try:
+        import tensorflow  # noqa: F401
+        import tf_keras  # noqa: F401
+        import spektral  # noqa: F401
+    except ImportError as err:
+        raise UnavailableError("training needs TensorFlow, tf-keras and Spektral ({}); install "
+                               "them with pip install 'edge-perf[train]'".format(err.name)) \
+            from None
+    import warnings
+
+    from .train import TrainConfig
+    from .train import train as run
+
+    warnings.filterwarnings("ignore", message="The initializer .* is unseeded")
+    cfg = TrainConfig(target=target, metrics=names, mode=mode, space=space, out=out,
+                      epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, seed=seed,
+                      loss=loss, alpha=alpha, upsampling=not no_upsampling, fraction=fraction,
+                      data=data, hidden=hidden, gnn_layers=gnn_layers,
+                      dense_layers=dense_layers, dense_width=dense_width, dropout=dropout,
+                      l2=l2, cfe=not no_cfe)
+    result = run(cfg, progress=_print_progress)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo("{}: trained {} epochs (best {}) in {:.0f} s ({:.2f} s/epoch), wall {:.0f} s"
+               .format(out, result["epochs_run"], result["best_epoch"], result["train_time_s"],
+                       result["s_per_epoch"], result["wall_time_s"]))
+    typer.echo("{:<14} {:<12} {:>6} {:>8} {:>7} {:>7} {:>8}".format(
+        "space", "metric", "n", "MAPE", "<=5%", "<=10%", "rho"))
+    for sp, per in result["per_space"].items():
+        for m, s in per.items():
+            typer.echo("{:<14} {:<12} {:>6} {:>7.2%} {:>6.0%} {:>6.0%} {:>8}".format(
+                sp, m, s["n"], s["mape"] or 0.0, s["within_5"] or 0.0, s["within_10"] or 0.0,
+                "-" if s["spearman"] is None else "{:.3f}".format(s["spearman"])))
+    sys.stdout.flush()
