@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 
 from .errors import ModelFormatError, UnavailableError
 
@@ -192,6 +193,31 @@ def interpreter_info():
     return {"name": name, "version": version}
 
 
+class _QuietStderr(object):
+    """Silence file descriptor 2 for a block (the runtimes print "INFO: Created TensorFlow Lite
+    XNNPACK delegate" from C++). Process-wide while it lasts; ``EDGE_PERF_VERBOSE=1`` keeps it."""
+
+    def __enter__(self):
+        self.saved = None
+        if os.environ.get("EDGE_PERF_VERBOSE"):
+            return self
+        try:
+            sys.stderr.flush()
+            self.saved = os.dup(2)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 2)
+            os.close(null)
+        except (OSError, ValueError, AttributeError):
+            self.saved = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            os.dup2(self.saved, 2)
+            os.close(self.saved)
+        return False
+
+
 def make_interpreter(model_content, threads=1, default_delegates=True):
     """Build a TFLite interpreter for a model and allocate its tensors.
 
@@ -216,8 +242,9 @@ def make_interpreter(model_content, threads=1, default_delegates=True):
         if resolver is not None and hasattr(resolver, "BUILTIN_WITHOUT_DEFAULT_DELEGATES"):
             kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        interpreter = mod.Interpreter(**kwargs)
-        interpreter.allocate_tensors()
+        with _QuietStderr():
+            interpreter = mod.Interpreter(**kwargs)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise ModelFormatError("<bytes>", "interpreter rejects the model: {}".format(
             str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)) from exc
