@@ -207,13 +207,21 @@ def targets(as_json: bool = typer.Option(False, "--json", help="print a JSON arr
                 "{} {}".format(m, json.dumps(v, sort_keys=True)) for m, v in acc.items())))
 
 
+_REGISTERED = []
+
+
 def _register_heavy_verbs() -> None:
-    """Attach verbs whose implementation lives outside the runtime package, if installed."""
+    """Attach verbs whose implementation lives outside the runtime package (once)."""
+    if _REGISTERED:
+        return
+    _REGISTERED.append(True)
     try:
         from trainer.cli import dataset_app
-    except ImportError:
+        from trainer.train_cli import train
+    except ImportError:  # a runtime-only install without the trainer package
         return
     app.add_typer(dataset_app, name="dataset")
+    app.command("train")(train)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -13,29 +13,20 @@ percent) and Spearman's rank correlation (ties get average ranks), in numpy. Pyt
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import os
 import re
 import sqlite3
+import time
 
 import numpy as np
 
-from .errors import EdgePerfError, InputError, UnavailableError, UnknownTargetError
+from .errors import (EdgePerfError, InputError, LabelError, ModelFormatError, UnavailableError,
+                     UnknownTargetError)
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "collect_models",
-    "sha256_file",
-    "rankdata",
-    "spearman",
-    "error_stats",
-    "ResultStore",
-    "make_measurer",
-    "load_predictor",
-    "validate",
-]
+__all__ = ["SCHEMA_VERSION", "collect_models", "sha256_file", "rankdata", "spearman",
+           "error_stats", "ResultStore", "make_measurer", "load_predictor", "validate"]
 
 SCHEMA_VERSION = 1
 
@@ -53,8 +44,7 @@ CREATE TABLE IF NOT EXISTS runs (
 
 
 def _now():
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0, tzinfo=None)
-    return now.isoformat() + "Z"
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def collect_models(paths):
@@ -262,9 +252,15 @@ def _cpu_measurer(target, warmup, runs, min_time_s):
     def run(path):
         with open(path, "rb") as f:
             content = f.read()
-        it = interpreters.make_interpreter(content, threads=threads, default_delegates=delegates)
-        stats = power.benchmark_with_power(it, sensor=sensor, warmup=warmup, runs=runs,
-                                           min_time_s=min_time_s)
+        try:
+            it = interpreters.make_interpreter(content, threads=threads,
+                                               default_delegates=delegates)
+            stats = power.benchmark_with_power(it, sensor=sensor, warmup=warmup, runs=runs,
+                                               min_time_s=min_time_s)
+        except ModelFormatError as exc:
+            raise LabelError("{}: {}".format(path, exc.reason)) from None
+        except (RuntimeError, ValueError) as exc:  # interpreter failures vary by backend
+            raise LabelError("{}: measurement failed: {}".format(path, exc)) from None
         labels = {"latency_ms": stats["median_ms"]}
         if stats["energy"]:
             labels["energy_mj"] = stats["energy"]["energy_mj"]

@@ -342,6 +342,34 @@ def test_not_a_database_is_input_error(tmp_path, capsys):
         v.ResultStore(str(bad))
 
 
+def test_cpu_target_measured_live_on_this_host(tmp_path, monkeypatch):
+    from edge_predictor import measure, power
+    from edge_predictor.errors import UnavailableError
+
+    try:
+        target = measure.cpu_target_id(measure.host_fingerprint(threads=1))
+    except UnavailableError:
+        pytest.skip("no TFLite interpreter installed")
+    monkeypatch.setenv(power.ROOT_ENV_VAR, str(tmp_path))  # no power sensor
+    bad = tmp_path / "broken.tflite"
+    bad.write_bytes(b"garbage" * 50)
+
+    class Pred(object):
+        def __init__(self):
+            self.target = target
+
+        def predict(self, path):
+            return {"latency_ms": 0.05, "energy_mj": 1.0}
+
+    s = v.validate([fixture_path("conv"), str(bad)], target, str(tmp_path / "v.sqlite"),
+                   predictor=Pred(), warmup=1, runs=3, min_time_s=0.0)
+    assert s["measured"] == 1 and s["failed"] == 1
+    assert "broken.tflite" in s["failures"][0]["error"]
+    assert list(s["metrics"]) == ["latency_ms"]  # no sensor: energy is not measured
+    host = json.loads(_db_rows(str(tmp_path / "v.sqlite"))[0][6])
+    assert host["threads"] == 1 and "cpu_model" in host
+
+
 @pytest.mark.train
 def test_vela_measurer_on_a_fixture(tmp_path):
     pytest.importorskip("ethosu.vela")
