@@ -215,6 +215,11 @@ def _register_heavy_verbs() -> None:
     if _REGISTERED:
         return
     _REGISTERED.append(True)
+    from .measure_cli import measure
+    from .validate_cli import validate
+
+    app.command("measure")(measure)
+    app.command("validate")(validate)
     try:
         from trainer.cli import dataset_app
         from trainer.train_cli import train
