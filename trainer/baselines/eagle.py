@@ -70,12 +70,13 @@ class EagleConfig:
 
 @dataclass
 class EagleModel:
-    """A trained Eagle: its config, target transforms, weights and training history."""
+    """A trained Eagle: config, target transforms, weights (those of ``best_epoch``), history."""
 
     config: EagleConfig
     targets: Targets
     weights: List[np.ndarray]
     history: List[Dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
     keras: Any = None  # the built model (not saved)
 
 
@@ -201,7 +202,8 @@ def fit(train: D.Dataset, val: Optional[D.Dataset] = None, config: Optional[Eagl
         if bad >= cfg.patience:
             break
     model.set_weights(best_weights)
-    return EagleModel(cfg, targets, [np.asarray(w) for w in best_weights], history, model)
+    return EagleModel(cfg, targets, [np.asarray(w) for w in best_weights], history, best_epoch,
+                      model)
 
 
 def _keras_of(model: EagleModel):
@@ -223,7 +225,8 @@ def predict(model: EagleModel, ds: D.Dataset, batch_size: int = 64) -> np.ndarra
 def save(model: EagleModel, folder: str) -> None:
     """Write ``model.json`` (config, target transforms, history) and ``weights.npz``."""
     write_json({"baseline": "eagle", "config": dataclasses.asdict(model.config),
-                "targets": model.targets.to_json(), "history": model.history}, folder)
+                "targets": model.targets.to_json(), "history": model.history,
+                "best_epoch": model.best_epoch}, folder)
     np.savez(os.path.join(folder, "weights.npz"),
              **{"w{:03d}".format(i): w for i, w in enumerate(model.weights)})
 
@@ -236,4 +239,4 @@ def load(folder: str) -> EagleModel:
     with np.load(os.path.join(folder, "weights.npz"), allow_pickle=False) as z:
         weights = [z[k] for k in sorted(z.files)]
     return EagleModel(EagleConfig(**meta["config"]), Targets.from_json(meta["targets"]),
-                      weights, meta.get("history", []))
+                      weights, meta.get("history", []), meta.get("best_epoch", 0))

@@ -1,0 +1,397 @@
+"""Accuracy bench (issue 4): PerfSAGE against baselines and ablations, the paper's Table 6 shape.
+
+One command runs everything (``--help`` for the options)::
+
+    python -m benches.accuracy [--quick] [--targets T ...] [--epochs N] [--only GLOB ...]
+
+Per labelled target, on the fixed split of :func:`trainer.dataset.split_of`: PerfSAGE specialized
+and generalized (:func:`trainer.train.train`); the baselines of :mod:`trainer.baselines` (totals
+log-log and boosted trees, nn-Meter-style kernel sum: specialized and generalized; Eagle:
+specialized, as in the paper's Table 6); the ablations of Tables 4-5 (w/o CFE, MAPE-only loss,
+w/o upsampling); a learning curve (generalized PerfSAGE and kernel sum on nested fractions of the
+training split); the zoo (``benches/zoo_manifest.json``, ``.cache/zoo/*.tflite``), labelled by
+Vela and predicted by every generalized model, never trained on (NPU targets).
+
+Every result is cached as ``<out>/accuracy_runs/<name>.json`` under a key of its settings and of
+the exact (space, seed) list it saw: a rerun reuses finished experiments (a grown store changes
+the keys). Models go to ``.cache/accuracy/`` (an interrupted PerfSAGE run resumes there).
+``--set KEY=VALUE`` overrides a :class:`trainer.train.TrainConfig` field of every PerfSAGE run;
+``--spaces`` limits the specialized experiments (generalized ones use every labelled space, as the
+trainer does); ``--quick`` shrinks models and epochs and writes to ``.cache/accuracy/quick``.
+Outputs in ``--out`` (default ``benches/results``): ``accuracy.json``, ``accuracy.md``,
+``accuracy_learning_curve.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import fnmatch
+import hashlib
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+import traceback
+from typing import Any, Callable, Dict, List, Optional
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from benches import accuracy_report as R  # noqa: E402
+from trainer import dataset as D  # noqa: E402
+from trainer.baselines import write_json  # noqa: E402
+from trainer.metrics import score  # noqa: E402
+from trainer.targets import default_metrics  # noqa: E402
+
+__all__ = ["main", "Bench", "predict_perfsage", "FRACTIONS"]
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(REPO, "benches", "results")
+MODELS = os.path.join(REPO, ".cache", "accuracy")
+ZOO_DIR = os.path.join(REPO, ".cache", "zoo")
+FRACTIONS = (0.1, 0.25, 0.5, 1.0)
+MIN_SPLIT = 2  # a space needs this many labelled models in each of train, val and test
+QUICK_PERFSAGE = dict(hidden=16, gnn_layers=2, dense_layers=2, dense_width=64)
+QUICK_EAGLE = dict(hidden=32, layers=2)
+QUICK_GBR = dict(max_iter=50)
+# PerfSAGE row kinds -> TrainConfig fields
+_PERFSAGE = {"perfsage": {}, "nocfe": {"cfe": False}, "mape": {"loss": "mape"},
+             "noups": {"upsampling": False}}
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _sha256(path: str) -> Optional[str]:
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def predict_perfsage(model_dir: str, ds: D.Dataset, batch_size: int = 8) -> np.ndarray:
+    """float64 [n, M] predictions in units of a :func:`trainer.train.train` folder on any
+    :class:`trainer.dataset.Dataset` (e.g. graphs outside the store)."""
+    from trainer.model import build_perfsage, load_config
+    from trainer.targets import Targets
+    from trainer.train import WEIGHTS
+
+    with open(os.path.join(model_dir, "normalizer.json")) as f:
+        norm = D.Normalizer.from_json(json.load(f))
+    targets = Targets.load(os.path.join(model_dir, "targets.json"))
+    model = build_perfsage(load_config(os.path.join(model_dir, "config.json")))
+    model.load_weights(os.path.join(model_dir, WEIGHTS))
+    z = np.zeros((len(ds), len(ds.metrics)), np.float32)
+    for inputs, rows in D.batches(ds, batch_size, norm):
+        z[rows] = model(inputs, training=False).numpy()
+    return targets.from_model(z)
+
+
+class Bench:
+    """One bench invocation: the store snapshot, the experiment cache and the document."""
+
+    def __init__(self, args: argparse.Namespace, argv: List[str]):
+        self.args = args
+        self.out = args.out or (os.path.join(MODELS, "quick") if args.quick else RESULTS)
+        self.runs = os.path.join(self.out, "accuracy_runs")
+        self.models = os.path.join(MODELS, "quick" if args.quick else "full")
+        self.t0 = time.time()
+        self.table = D.load_table(args.data)
+        self.ran = self.reused = 0
+        self.doc: Dict[str, Any] = {
+            "bench": "accuracy", "quick": bool(args.quick),
+            "command": "python -m benches.accuracy " + " ".join(shlex.quote(a) for a in argv),
+            "generated": None, "host": "{} ({} cpus)".format(platform.platform(), os.cpu_count()),
+            "settings": self.settings(), "data": {}, "experiments": {}, "table": [],
+            "learning_curve": {}, "zoo": {}, "paper": R.PAPER}
+        self.parts: Dict[str, Dict[str, Dict[str, D.Dataset]]] = {}
+
+    def settings(self) -> Dict[str, Any]:
+        """Everything that shapes an experiment besides its data."""
+        a = self.args
+        over: Dict[str, Any] = dict(QUICK_PERFSAGE) if a.quick else {}
+        for k, _, v in (item.partition("=") for item in a.set or []):
+            over[k.strip()] = _value(v)
+        return {"epochs": a.epochs or (2 if a.quick else 100),
+                "patience": a.patience or (2 if a.quick else 15), "perfsage": over,
+                "eagle": dict(QUICK_EAGLE) if a.quick else {},
+                "gbr": dict(QUICK_GBR) if a.quick else {}, "fractions": list(a.fractions)}
+
+    def prepare(self, target: str) -> bool:
+        """Select and split a target's labelled models; False if there is nothing to do."""
+        have = self.table.labels.get(target, {})
+        metrics = [m for m in default_metrics(target) if m in have] or sorted(have)
+        if not metrics:
+            _log("{}: no labels in the store, skipped".format(target))
+            return False
+        ds = D.select(self.table, target, metrics)
+        parts = {"*": D.split(ds)}
+        counts, spaces = {}, []
+        for sp in sorted(set(ds.spaces.tolist())):
+            parts[sp] = D.split(ds.subset(ds.spaces == sp))
+            counts[sp] = {k: len(v) for k, v in parts[sp].items()}
+            if min(counts[sp].values()) >= MIN_SPLIT and (not self.args.spaces or
+                                                          sp in self.args.spaces):
+                spaces.append(sp)
+        self.parts[target] = parts
+        keys = lambda d: sorted("{}:{}".format(s, k) for s, k in zip(  # noqa: E731
+            d.spaces, d.table.seed[d.index]))
+        self.doc["data"][target] = {
+            "metrics": metrics, "spaces": spaces, "counts": counts,
+            "fingerprint": {sp: _hash(keys(ds if sp == "*" else ds.subset(ds.spaces == sp)))
+                            for sp in ["*"] + sorted(counts)}}
+        return True
+
+    def run(self, name: str, spec: Dict[str, Any], fn: Callable[[Dict[str, Any], str], Dict]
+            ) -> Optional[Dict[str, Any]]:
+        """Run one experiment unless a finished result with the same key is cached (an
+        experiment that ``--only`` leaves out shows its cached result, if any)."""
+        key, path = _hash(spec), os.path.join(self.runs, name + ".json")
+        selected = not self.args.only or any(fnmatch.fnmatch(name, g) for g in self.args.only)
+        rec: Dict[str, Any] = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                rec = json.load(f)
+        if rec.get("key") == key and (rec.get("status") == "ok" or not selected):
+            self.doc["experiments"][name] = rec
+            self.reused += 1
+            return rec.get("result")
+        if not selected:
+            return None
+        model_dir = os.path.join(self.models, "{}-{}".format(name, key[:8]))
+        _log("[{:.0f} s] {} ...".format(time.time() - self.t0, name))
+        t0 = time.time()
+        rec = {"name": name, "key": key, "spec": spec, "model_dir": model_dir}
+        try:
+            rec.update(status="ok", result=fn(spec, model_dir))
+        except Exception as err:  # one failed experiment must not stop the bench
+            traceback.print_exc()
+            rec.update(status="failed", error="{}: {}".format(type(err).__name__, err)[:300])
+        rec["time_s"] = time.time() - t0
+        rec["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
+        write_json(rec, self.runs, name + ".json")
+        self.doc["experiments"][name] = rec
+        self.ran += 1
+        _log("  {} in {:.1f} s".format(rec["status"], rec["time_s"]))
+        self.write(plot=False)
+        return rec.get("result")
+
+    def spec(self, target: str, kind: str, space: Optional[str], fraction: float = 1.0,
+             **extra: Any) -> Dict[str, Any]:
+        """The cache key's content: kind, settings, data fingerprint."""
+        s = self.doc["settings"]
+        data = self.doc["data"][target]
+        return dict(kind=kind, target=target, metrics=data["metrics"], space=space,
+                    fraction=fraction, epochs=s["epochs"], patience=s["patience"],
+                    data=data["fingerprint"][space or "*"], **extra)
+
+    def _split(self, spec: Dict[str, Any]) -> Dict[str, D.Dataset]:
+        parts = self.parts[spec["target"]][spec["space"] or "*"]
+        return dict(parts, train=D.take_fraction(parts["train"], spec["fraction"]))
+
+    def numpy_baseline(self, spec: Dict[str, Any], model_dir: str) -> Dict[str, Any]:
+        """Fit a totals or kernel-sum baseline on the training split, score the test split."""
+        from trainer.baselines import kernel_sum, totals
+
+        p, t0 = self._split(spec), time.time()
+        ks = spec["kind"].startswith("kernel-sum")
+        mod = kernel_sum if ks else totals
+        model = kernel_sum.fit(p["train"]) if ks else totals.fit(
+            p["train"], kind=spec["kind"].split("-")[1], gbr_params=spec.get("gbr"))
+        fit_s, pred = time.time() - t0, mod.predict(model, p["test"])
+        mod.save(model, model_dir)
+        return {"per_space": score(p["test"].y, pred, p["test"].spaces, list(spec["metrics"])),
+                "n_train": len(p["train"]), "fit_s": fit_s, "unmapped_test_ops": int(
+                    kernel_sum.unmapped(model, p["test"]).sum()) if ks else None}
+
+    def perfsage(self, spec: Dict[str, Any], model_dir: str) -> Dict[str, Any]:
+        """Train PerfSAGE (or an ablation) with trainer.train and keep its test scores."""
+        from trainer.train import TrainConfig, train
+
+        cfg = TrainConfig(target=spec["target"], metrics=list(spec["metrics"]),
+                          mode="specialized" if spec["space"] else "generalized",
+                          space=spec["space"], out=model_dir, epochs=spec["epochs"],
+                          patience=spec["patience"], fraction=spec["fraction"],
+                          data=self.args.data,
+                          **dict(spec["perfsage"], **_PERFSAGE[spec["kind"].split("-")[0]]))
+        r = train(cfg, progress=self._progress)
+        snap = {k: len(v) for k, v in self._split(spec).items()}
+        seen = {k: sum(r["counts"][k].values()) for k in ("train", "val", "test")}
+        keep = ("per_space", "epochs_run", "best_epoch", "best_val_mape", "stopped_early",
+                "train_time_s", "s_per_epoch", "n_params", "counts")
+        return dict({k: r[k] for k in keep}, n_train=seen["train"], store_changed=snap != seen)
+
+    def eagle(self, spec: Dict[str, Any], model_dir: str) -> Dict[str, Any]:
+        """Train Eagle on the training split with early stopping on the validation split."""
+        from trainer.baselines import eagle
+
+        p = self._split(spec)
+        cfg = eagle.EagleConfig(metrics=list(spec["metrics"]), epochs=spec["epochs"],
+                                patience=spec["patience"], **spec["eagle"])
+        model = eagle.fit(p["train"], p["val"], cfg, progress=self._progress)
+        eagle.save(model, model_dir)
+        pred = eagle.predict(model, p["test"])
+        return {"per_space": score(p["test"].y, pred, p["test"].spaces, list(spec["metrics"])),
+                "n_train": len(p["train"]), "epochs_run": len(model.history),
+                "best_epoch": model.best_epoch, "n_params": sum(w.size for w in model.weights)}
+
+    def _progress(self, info: Dict[str, Any]) -> None:
+        if info.get("event", "epoch") != "epoch":
+            return
+        val = " ".join("{} {:.1%}".format(m, v) for m, v in (info.get("val_mape") or {}).items())
+        _log("    epoch {}{}  loss {:.4f}  val {}  best@{}  {:.1f} s".format(
+            info["epoch"], "/{}".format(info["epochs"]) if "epochs" in info else "",
+            info["train_loss"], val, info["best_epoch"], info["epoch_s"]))
+
+    def run_target(self, target: str) -> None:
+        """Every experiment of one target, cheap ones first."""
+        st = self.doc["settings"]
+        ps = {"perfsage": st["perfsage"]}
+        plan = [(k + m, self.numpy_baseline, {"gbr": st["gbr"] if k == "totals-gbr" else None})
+                for k in ("kernel-sum", "totals-linear", "totals-gbr") for m in ("-spec", "-gen")]
+        plan += [("perfsage-gen", self.perfsage, ps), ("perfsage-spec", self.perfsage, ps),
+                 ("eagle-spec", self.eagle, {"eagle": st["eagle"]})]
+        plan += [(k, self.perfsage, ps) for k in ("nocfe-gen", "mape-gen", "noups-gen",
+                                                  "nocfe-spec")]
+        for kind, fn, extra in plan:
+            for sp in self.doc["data"][target]["spaces"] if kind.endswith("-spec") else [None]:
+                self.run(R.experiment_name(target, kind, sp), self.spec(target, kind, sp, **extra),
+                         fn)
+        for f in [f for f in st["fractions"] if f < 1.0]:  # learning curve; 1.0 ran above
+            for kind, fn, extra in [e for e in plan if e[0] in ("kernel-sum-gen", "perfsage-gen")]:
+                self.run(R.experiment_name(target, kind, None, f),
+                         self.spec(target, kind, None, f, **extra), fn)
+
+    def zoo(self, target: str) -> None:
+        """Label the zoo with Vela (cached) and score every generalized model on it."""
+        if not target.startswith("ethos-u"):
+            return  # zoo labels come from Vela here; a live target needs its board
+        with open(os.path.join(REPO, "benches", "zoo_manifest.json")) as f:
+            manifest = json.load(f)["models"]
+        sha = {n: _sha256(os.path.join(ZOO_DIR, n + ".tflite")) for n in sorted(manifest)}
+        files = {n: h for n, h in sha.items() if h == manifest[n]["sha256"]}
+        skipped = ["{}: {}".format(n, "sha256 differs from the manifest" if h else "not built "
+                                   "(python -m benches.zoo --out .cache/zoo)")
+                   for n, h in sha.items() if n not in files]
+        labels = self.run(target + "__zoo-labels", {"kind": "zoo-labels", "files": files},
+                          lambda spec, _: self._zoo_labels(target, files))
+        gens = {k: self.doc["experiments"].get(R.experiment_name(target, k)) for k in (
+            "perfsage-gen", "kernel-sum-gen", "totals-linear-gen", "totals-gbr-gen")}
+        gens = {k: r for k, r in gens.items() if r and r.get("status") == "ok"}
+        if not labels or not gens:
+            return
+        spec = {"kind": "zoo", "labels": self.doc["experiments"][target + "__zoo-labels"]["key"],
+                "models": {k: r["key"] for k, r in gens.items()}}
+        res = self.run(target + "__zoo", spec, lambda _, __: self._zoo_predict(
+            target, labels["models"], gens))
+        if res:
+            self.doc["zoo"][target] = dict(res, skipped=skipped + [
+                "{}: {}".format(n, r["error"]) for n, r in labels["models"].items()
+                if "error" in r])
+
+    def _zoo_labels(self, target: str, files: Dict[str, str]) -> Dict[str, Any]:
+        from benches.labelers.vela import label_vela, vela_version
+
+        out = {}
+        for name in files:
+            try:
+                r = label_vela(os.path.join(ZOO_DIR, name + ".tflite"), accelerator=target)
+                out[name] = {"labels": r["labels"], "cpu_ops": r["raw"].get("cpu_ops")}
+            except Exception as err:  # a model Vela rejects is reported, not fatal
+                out[name] = {"error": "{}: {}".format(type(err).__name__, err)[:200]}
+        return {"vela": vela_version(), "models": out}
+
+    def _zoo_predict(self, target: str, labelled: Dict[str, Any], gens: Dict[str, Any]
+                     ) -> Dict[str, Any]:
+        from edge_predictor.featurize import featurize
+        from edge_predictor.tflite_reader import read_model
+        from trainer.baselines import dataset_of, kernel_sum, table_from_graphs, totals
+
+        metrics = self.doc["data"][target]["metrics"]
+        names = [n for n, r in labelled.items() if "labels" in r]
+        graphs = [featurize(read_model(os.path.join(ZOO_DIR, n + ".tflite"))) for n in names]
+        y = {m: [labelled[n]["labels"][m] for n in names] for m in metrics}
+        ds = dataset_of(table_from_graphs(graphs, ["zoo"] * len(names), range(len(names)),
+                                          {target: y}), target, metrics)
+        preds = {}
+        for kind, rec in gens.items():
+            if kind == "perfsage-gen":
+                preds[kind] = predict_perfsage(rec["model_dir"], ds)
+            else:
+                mod = kernel_sum if kind == "kernel-sum-gen" else totals
+                preds[kind] = mod.predict(mod.load(rec["model_dir"]), ds)
+        return R.zoo_result(names, [g.n_nodes for g in graphs], labelled, metrics, ds.y, preds)
+
+    def write(self, plot: bool = True) -> None:
+        """Write accuracy.json, accuracy.md (and the learning-curve PNG)."""
+        doc = self.doc
+        doc.update(generated=datetime.datetime.now().isoformat(timespec="seconds"),
+                   wall_s=time.time() - self.t0, ran=self.ran, reused=self.reused)
+        doc.update(table=R.table_rows(doc), learning_curve=R.learning_curves(doc))
+        write_json(doc, self.out, "accuracy.json")
+        if plot:
+            R.plot_learning_curve(doc, os.path.join(self.out, "accuracy_learning_curve.png"))
+        with open(os.path.join(self.out, "accuracy.md"), "w") as f:
+            f.write(R.markdown(doc))
+
+
+def parse_args(argv: List[str]) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
+    p = argparse.ArgumentParser(prog="python -m benches.accuracy",
+                                description=__doc__.split("\n")[0])
+    add = p.add_argument
+    add("--quick", action="store_true", help="tiny models and epochs (smoke test)")
+    add("--targets", nargs="+", help="targets (default: every labelled one)")
+    add("--spaces", nargs="+", help="limit the specialized experiments")
+    add("--epochs", type=int, help="max epochs (default 100; quick 2)")
+    add("--patience", type=int, help="early-stopping patience (default 15; quick 2)")
+    add("--set", action="extend", nargs="+", metavar="KEY=VALUE", help="TrainConfig overrides")
+    add("--only", action="extend", nargs="+", metavar="GLOB", help="run only matching names")
+    add("--fractions", nargs="+", type=float, default=list(FRACTIONS), help="learning curve")
+    add("--no-zoo", action="store_true", help="skip the out-of-space zoo")
+    add("--data", help="store root (default data/edgedlperf)")
+    add("--out", help="output folder (default benches/results; quick: .cache/accuracy/quick)")
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the bench; returns the exit code (1 if an experiment failed)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    args.fractions = sorted(set(args.fractions) | {1.0})
+    bench = Bench(args, argv)
+    targets = args.targets or sorted(bench.table.labels)
+    _log("store: {} models; targets: {}".format(len(bench.table.seed), ", ".join(targets)))
+    for target in targets:
+        if not bench.prepare(target):
+            continue
+        bench.run_target(target)
+        if not args.no_zoo:
+            bench.zoo(target)
+    bench.write()
+    failed = [n for n, r in bench.doc["experiments"].items() if r.get("status") != "ok"]
+    _log("done in {:.0f} s: {} run, {} reused, {} failed; {}".format(
+        time.time() - bench.t0, bench.ran, bench.reused, len(failed),
+        os.path.join(bench.out, "accuracy.md")))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
