@@ -5,21 +5,15 @@ One command runs everything (``--help`` for the options)::
     python -m benches.accuracy [--quick] [--targets T ...] [--epochs N] [--only GLOB ...]
 
 Per labelled target, on the fixed split of :func:`trainer.dataset.split_of`: PerfSAGE specialized
-and generalized (:func:`trainer.train.train`); the baselines of :mod:`trainer.baselines` (totals
-log-log and boosted trees, nn-Meter-style kernel sum: specialized and generalized; Eagle:
-specialized, as in the paper's Table 6); the ablations of Tables 4-5 (w/o CFE, MAPE-only loss,
-w/o upsampling); a learning curve (generalized PerfSAGE and kernel sum on nested fractions of the
-training split); the zoo (``benches/zoo_manifest.json``, ``.cache/zoo/*.tflite``), labelled by
-Vela and predicted by every generalized model, never trained on (NPU targets).
-
-Every result is cached as ``<out>/accuracy_runs/<name>.json`` under a key of its settings and of
-the exact (space, seed) list it saw: a rerun reuses finished experiments (a grown store changes
-the keys). Models go to ``.cache/accuracy/`` (an interrupted PerfSAGE run resumes there).
-``--set KEY=VALUE`` overrides a :class:`trainer.train.TrainConfig` field of every PerfSAGE run;
-``--spaces`` limits the specialized experiments (generalized ones use every labelled space, as the
-trainer does); ``--quick`` shrinks models and epochs and writes to ``.cache/accuracy/quick``.
-Outputs in ``--out`` (default ``benches/results``): ``accuracy.json``, ``accuracy.md``,
-``accuracy_learning_curve.png``.
+and generalized, the baselines of :mod:`trainer.baselines`, the ablations of the paper's Tables
+4-5, a learning curve on nested fractions of the training split, and the zoo (labelled by Vela,
+predicted by every generalized model, never trained on). Every result is cached as
+``<out>/accuracy_runs/<name>.json`` under a key of its settings and of the exact (space, seed)
+list it saw, with a hash of the code behind it: a rerun reuses what is finished (a grown store
+changes the keys; changed baseline code reruns them, changed trainer code only marks PerfSAGE and
+Eagle results stale unless ``--rerun-stale``). Models go to ``.cache/accuracy/`` (an interrupted
+PerfSAGE run resumes there). Outputs in ``--out`` (default ``benches/results``; ``--quick``:
+``.cache/accuracy/quick``): ``accuracy.json``, ``accuracy.md``, ``accuracy_learning_curve.png``.
 """
 
 from __future__ import annotations
@@ -35,6 +29,7 @@ import shlex
 import sys
 import time
 import traceback
+import warnings
 from typing import Any, Callable, Dict, List, Optional
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -56,12 +51,16 @@ MODELS = os.path.join(REPO, ".cache", "accuracy")
 ZOO_DIR = os.path.join(REPO, ".cache", "zoo")
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 MIN_SPLIT = 2  # a space needs this many labelled models in each of train, val and test
-QUICK_PERFSAGE = dict(hidden=16, gnn_layers=2, dense_layers=2, dense_width=64)
-QUICK_EAGLE = dict(hidden=32, layers=2)
-QUICK_GBR = dict(max_iter=50)
-# PerfSAGE row kinds -> TrainConfig fields
-_PERFSAGE = {"perfsage": {}, "nocfe": {"cfe": False}, "mape": {"loss": "mape"},
+QUICK = {"perfsage": dict(hidden=16, gnn_layers=2, dense_layers=2, dense_width=64),
+         "eagle": dict(hidden=32, layers=2), "gbr": dict(max_iter=50)}
+_PERFSAGE = {"perfsage": {}, "nocfe": {"cfe": False}, "mape": {"loss": "mape"},  # TrainConfig
              "noups": {"upsampling": False}}
+# source files behind each kind of result (their hash is kept with it, see Bench.run)
+_CODE = {"numpy": ("baselines/__init__.py", "baselines/totals.py", "baselines/kernel_sum.py"),
+         "eagle": ("baselines/eagle.py", "losses.py", "targets.py"),
+         "perfsage": ("train.py", "model.py", "losses.py", "targets.py"),
+         "": ("dataset.py", "../edge_predictor/featurize.py", "../edge_predictor/op_table.py",
+              "../edge_predictor/op_features.py", "../edge_predictor/graph.py")}
 
 
 def _log(msg: str) -> None:
@@ -72,23 +71,25 @@ def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+def _sha256(*paths: str) -> Optional[str]:
+    h = hashlib.sha256()
+    for path in paths:
+        if not os.path.exists(path):
+            return None
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
 
 
-def _sha256(path: str) -> Optional[str]:
-    if not os.path.exists(path):
-        return None
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+def _family(kind: str) -> str:
+    """``"numpy"``, ``"eagle"``, ``"perfsage"`` (PerfSAGE and its ablations) or ``""`` (zoo)."""
+    if kind.startswith(("totals", "kernel-sum")):
+        return "numpy"
+    return "eagle" if kind.startswith("eagle") else "" if kind.startswith("zoo") else "perfsage"
 
 
 def predict_perfsage(model_dir: str, ds: D.Dataset, batch_size: int = 8) -> np.ndarray:
-    """float64 [n, M] predictions in units of a :func:`trainer.train.train` folder on any
-    :class:`trainer.dataset.Dataset` (e.g. graphs outside the store)."""
+    """float64 [n, M] predictions in units of a :func:`trainer.train.train` folder on any ds."""
     from trainer.model import build_perfsage, load_config
     from trainer.targets import Targets
     from trainer.train import WEIGHTS
@@ -111,28 +112,30 @@ class Bench:
         self.args = args
         self.out = args.out or (os.path.join(MODELS, "quick") if args.quick else RESULTS)
         self.runs = os.path.join(self.out, "accuracy_runs")
-        self.models = os.path.join(MODELS, "quick" if args.quick else "full")
-        self.t0 = time.time()
+        self.models = os.path.join(MODELS, "quick", "models") if args.quick else MODELS
+        self.t0, self.ran, self.reused = time.time(), 0, 0
         self.table = D.load_table(args.data)
-        self.ran = self.reused = 0
         self.doc: Dict[str, Any] = {
             "bench": "accuracy", "quick": bool(args.quick),
             "command": "python -m benches.accuracy " + " ".join(shlex.quote(a) for a in argv),
-            "generated": None, "host": "{} ({} cpus)".format(platform.platform(), os.cpu_count()),
-            "settings": self.settings(), "data": {}, "experiments": {}, "table": [],
-            "learning_curve": {}, "zoo": {}, "paper": R.PAPER}
+            "host": "{} ({} cpus)".format(platform.platform(), os.cpu_count()),
+            "settings": self.settings(), "data": {}, "experiments": {}, "zoo": {},
+            "paper": R.PAPER}
         self.parts: Dict[str, Dict[str, Dict[str, D.Dataset]]] = {}
 
     def settings(self) -> Dict[str, Any]:
         """Everything that shapes an experiment besides its data."""
         a = self.args
-        over: Dict[str, Any] = dict(QUICK_PERFSAGE) if a.quick else {}
+        over: Dict[str, Any] = dict(QUICK["perfsage"]) if a.quick else {}
         for k, _, v in (item.partition("=") for item in a.set or []):
-            over[k.strip()] = _value(v)
+            try:
+                over[k.strip()] = json.loads(v)  # numbers, true/false
+            except ValueError:
+                over[k.strip()] = v
         return {"epochs": a.epochs or (2 if a.quick else 100),
                 "patience": a.patience or (2 if a.quick else 15), "perfsage": over,
-                "eagle": dict(QUICK_EAGLE) if a.quick else {},
-                "gbr": dict(QUICK_GBR) if a.quick else {}, "fractions": list(a.fractions)}
+                "eagle": QUICK["eagle"] if a.quick else {}, "gbr": QUICK["gbr"] if a.quick
+                else {}, "fractions": list(a.fractions)}
 
     def prepare(self, target: str) -> bool:
         """Select and split a target's labelled models; False if there is nothing to do."""
@@ -143,20 +146,16 @@ class Bench:
             return False
         ds = D.select(self.table, target, metrics)
         parts = {"*": D.split(ds)}
-        counts, spaces = {}, []
         for sp in sorted(set(ds.spaces.tolist())):
             parts[sp] = D.split(ds.subset(ds.spaces == sp))
-            counts[sp] = {k: len(v) for k, v in parts[sp].items()}
-            if min(counts[sp].values()) >= MIN_SPLIT and (not self.args.spaces or
-                                                          sp in self.args.spaces):
-                spaces.append(sp)
+        counts = {sp: {k: len(v) for k, v in p.items()} for sp, p in parts.items() if sp != "*"}
+        spaces = [sp for sp, c in counts.items() if min(c.values()) >= MIN_SPLIT and
+                  sp in (self.args.spaces or [sp])]
         self.parts[target] = parts
-        keys = lambda d: sorted("{}:{}".format(s, k) for s, k in zip(  # noqa: E731
-            d.spaces, d.table.seed[d.index]))
-        self.doc["data"][target] = {
-            "metrics": metrics, "spaces": spaces, "counts": counts,
-            "fingerprint": {sp: _hash(keys(ds if sp == "*" else ds.subset(ds.spaces == sp)))
-                            for sp in ["*"] + sorted(counts)}}
+        fp = {sp: sorted(map("{}:{}".format, d.spaces, d.table.seed[d.index])) for sp, d in
+              [("*", ds)] + [(sp, ds.subset(ds.spaces == sp)) for sp in counts]}
+        self.doc["data"][target] = {"metrics": metrics, "spaces": spaces, "counts": counts,
+                                    "fingerprint": {k: _hash(v) for k, v in fp.items()}}
         return True
 
     def run(self, name: str, spec: Dict[str, Any], fn: Callable[[Dict[str, Any], str], Dict]
@@ -164,21 +163,28 @@ class Bench:
         """Run one experiment unless a finished result with the same key is cached (an
         experiment that ``--only`` leaves out shows its cached result, if any)."""
         key, path = _hash(spec), os.path.join(self.runs, name + ".json")
+        fam = _family(spec["kind"])
+        code = _sha256(*[os.path.join(REPO, "trainer", f) for f in _CODE[fam] + _CODE[""]]
+                       )[:16] if fam else None
         selected = not self.args.only or any(fnmatch.fnmatch(name, g) for g in self.args.only)
         rec: Dict[str, Any] = {}
         if os.path.exists(path):
             with open(path) as f:
                 rec = json.load(f)
-        if rec.get("key") == key and (rec.get("status") == "ok" or not selected):
+        rec["stale_code"] = rec.get("code") != code  # the trainer or baseline changed since
+        redo = rec["stale_code"] and selected and (self.args.rerun_stale or fam == "numpy")
+        if rec.get("key") == key and (rec.get("status") == "ok" or not selected) and not redo:
             self.doc["experiments"][name] = rec
             self.reused += 1
+            if rec["stale_code"]:
+                _log("{}: reused, but its code changed since (--rerun-stale)".format(name))
             return rec.get("result")
         if not selected:
             return None
         model_dir = os.path.join(self.models, "{}-{}".format(name, key[:8]))
         _log("[{:.0f} s] {} ...".format(time.time() - self.t0, name))
         t0 = time.time()
-        rec = {"name": name, "key": key, "spec": spec, "model_dir": model_dir}
+        rec = {"name": name, "key": key, "spec": spec, "model_dir": model_dir, "code": code}
         try:
             rec.update(status="ok", result=fn(spec, model_dir))
         except Exception as err:  # one failed experiment must not stop the bench
@@ -253,12 +259,10 @@ class Bench:
                 "best_epoch": model.best_epoch, "n_params": sum(w.size for w in model.weights)}
 
     def _progress(self, info: Dict[str, Any]) -> None:
-        if info.get("event", "epoch") != "epoch":
-            return
-        val = " ".join("{} {:.1%}".format(m, v) for m, v in (info.get("val_mape") or {}).items())
-        _log("    epoch {}{}  loss {:.4f}  val {}  best@{}  {:.1f} s".format(
-            info["epoch"], "/{}".format(info["epochs"]) if "epochs" in info else "",
-            info["train_loss"], val, info["best_epoch"], info["epoch_s"]))
+        if info.get("event", "epoch") == "epoch":
+            _log("    epoch {}  loss {:.4f}  val {}  best@{}  {:.1f} s".format(
+                info["epoch"], info["train_loss"], " ".join("{} {:.1%}".format(m, v) for m, v in (
+                    info.get("val_mape") or {}).items()), info["best_epoch"], info["epoch_s"]))
 
     def run_target(self, target: str) -> None:
         """Every experiment of one target, cheap ones first."""
@@ -292,13 +296,13 @@ class Bench:
                    for n, h in sha.items() if n not in files]
         labels = self.run(target + "__zoo-labels", {"kind": "zoo-labels", "files": files},
                           lambda spec, _: self._zoo_labels(target, files))
-        gens = {k: self.doc["experiments"].get(R.experiment_name(target, k)) for k in (
+        gens = {k: self.doc["experiments"].get(R.experiment_name(target, k), {}) for k in (
             "perfsage-gen", "kernel-sum-gen", "totals-linear-gen", "totals-gbr-gen")}
-        gens = {k: r for k, r in gens.items() if r and r.get("status") == "ok"}
+        gens = {k: r for k, r in gens.items() if r.get("status") == "ok"}
         if not labels or not gens:
             return
         spec = {"kind": "zoo", "labels": self.doc["experiments"][target + "__zoo-labels"]["key"],
-                "models": {k: r["key"] for k, r in gens.items()}}
+                "models": {k: [r["key"], r.get("finished")] for k, r in gens.items()}}
         res = self.run(target + "__zoo", spec, lambda _, __: self._zoo_predict(
             target, labels["models"], gens))
         if res:
@@ -320,16 +324,13 @@ class Bench:
 
     def _zoo_predict(self, target: str, labelled: Dict[str, Any], gens: Dict[str, Any]
                      ) -> Dict[str, Any]:
-        from edge_predictor.featurize import featurize
-        from edge_predictor.tflite_reader import read_model
-        from trainer.baselines import dataset_of, kernel_sum, table_from_graphs, totals
+        from trainer.baselines import dataset_from_tflite, kernel_sum, totals
 
         metrics = self.doc["data"][target]["metrics"]
         names = [n for n, r in labelled.items() if "labels" in r]
-        graphs = [featurize(read_model(os.path.join(ZOO_DIR, n + ".tflite"))) for n in names]
-        y = {m: [labelled[n]["labels"][m] for n in names] for m in metrics}
-        ds = dataset_of(table_from_graphs(graphs, ["zoo"] * len(names), range(len(names)),
-                                          {target: y}), target, metrics)
+        ds = dataset_from_tflite([os.path.join(ZOO_DIR, n + ".tflite") for n in names], target,
+                                 metrics, [[labelled[n]["labels"][m] for m in metrics]
+                                           for n in names])
         preds = {}
         for kind, rec in gens.items():
             if kind == "perfsage-gen":
@@ -337,14 +338,14 @@ class Bench:
             else:
                 mod = kernel_sum if kind == "kernel-sum-gen" else totals
                 preds[kind] = mod.predict(mod.load(rec["model_dir"]), ds)
-        return R.zoo_result(names, [g.n_nodes for g in graphs], labelled, metrics, ds.y, preds)
+        return R.zoo_result(names, ds.table.n_nodes.tolist(), labelled, metrics, ds.y, preds)
 
     def write(self, plot: bool = True) -> None:
         """Write accuracy.json, accuracy.md (and the learning-curve PNG)."""
         doc = self.doc
         doc.update(generated=datetime.datetime.now().isoformat(timespec="seconds"),
-                   wall_s=time.time() - self.t0, ran=self.ran, reused=self.reused)
-        doc.update(table=R.table_rows(doc), learning_curve=R.learning_curves(doc))
+                   wall_s=time.time() - self.t0, ran=self.ran, reused=self.reused,
+                   learning_curve=R.learning_curves(doc), table=R.table_rows(doc))
         write_json(doc, self.out, "accuracy.json")
         if plot:
             R.plot_learning_curve(doc, os.path.join(self.out, "accuracy_learning_curve.png"))
@@ -366,6 +367,7 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     add("--only", action="extend", nargs="+", metavar="GLOB", help="run only matching names")
     add("--fractions", nargs="+", type=float, default=list(FRACTIONS), help="learning curve")
     add("--no-zoo", action="store_true", help="skip the out-of-space zoo")
+    add("--rerun-stale", action="store_true", help="retrain models whose trainer code changed")
     add("--data", help="store root (default data/edgedlperf)")
     add("--out", help="output folder (default benches/results; quick: .cache/accuracy/quick)")
     return p.parse_args(argv)
@@ -376,6 +378,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     args.fractions = sorted(set(args.fractions) | {1.0})
+    warnings.filterwarnings("ignore", message="An input array is constant")  # rho undefined
     bench = Bench(args, argv)
     targets = args.targets or sorted(bench.table.labels)
     _log("store: {} models; targets: {}".format(len(bench.table.seed), ", ".join(targets)))

@@ -285,7 +285,10 @@ def markdown(doc: Dict[str, Any]) -> str:
               .format(doc["generated"], doc["host"], doc["wall_s"], doc["ran"], doc["reused"]),
               "", "Cells: test MAPE · share within ±5% · within ±10% · Spearman's rho. The "
               "paper's columns are the paper's figures for the nearest target and metric "
-              "(source table in brackets); blank = no counterpart.", "",
+              "(source table in brackets); blank = the paper has no such figure (no counterpart "
+              "of the metric, e.g. our NPU energy is an estimate; or, for ViT on the NPU, no "
+              "Vela support at the time). Every predictor is fitted on the train split only; the "
+              "validation split serves PerfSAGE's and Eagle's early stopping.", "",
               "## Data (fixed 80/20 split by hash of (space, seed); 10% of the 80% validates)", "",
               "| target | space | train | val | test |", "| --- | --- | --- | --- | --- |"]
     for target, info in doc["data"].items():
@@ -303,7 +306,9 @@ def markdown(doc: Dict[str, Any]) -> str:
     for name, rec in sorted(doc["experiments"].items()):
         res = rec.get("result") or {}
         note = rec.get("error") or ", ".join("{} {}".format(k, res[k]) for k in (
-            "epochs_run", "best_epoch", "n_train") if k in res)
+            "epochs_run", "best_epoch", "n_train") if k in res) + (
+            "; the store grew while it ran" if res.get("store_changed") else "") + (
+            "; STALE: its code changed since" if rec.get("stale_code") else "")
         lines.append("| {} | {} | {:.0f} | {} |".format(name, rec.get("status"),
                                                         rec.get("time_s", 0.0), note))
     if failed:
@@ -338,6 +343,7 @@ def plot_learning_curve(doc: Dict[str, Any], path: str) -> bool:
                     ax.plot(xs, ys, style, color="C{}".format(k), label="{} {}".format(
                         kind, space), alpha=1.0 if kind.startswith("perfsage") else 0.6)
         ax.set_xscale("log")
+        ax.set_yscale("log")
         ax.set_xlabel("training models")
         ax.set_ylabel("test MAPE (%)")
         ax.set_title("{} {}".format(target, metric), fontsize=9)

@@ -31,7 +31,7 @@ from edge_predictor.featurize import FEATURE_NAMES, FEATURES
 from ..dataset import Dataset, FeatureTable
 
 __all__ = ["raw_column", "graph_ids", "graph_sums", "table_from_graphs", "dataset_of",
-           "write_json", "read_json"]
+           "dataset_from_tflite", "write_json", "read_json"]
 
 _COL = {n: i for i, n in enumerate(FEATURE_NAMES)}
 
@@ -115,6 +115,29 @@ def dataset_of(table: FeatureTable, target: str, metrics: Sequence[str]) -> Data
     y = np.stack([have.get(m, np.full(len(table.seed), np.nan)) for m in metrics], axis=1)
     return Dataset(table, np.arange(len(table.seed), dtype=np.int64),
                    y.reshape(len(table.seed), len(metrics)), target, tuple(metrics))
+
+
+def dataset_from_tflite(paths: Sequence[str], target: str, metrics: Sequence[str],
+                        labels: Optional[Sequence[Sequence[float]]] = None, space: str = "zoo"
+                        ) -> Dataset:
+    """Read and featurize ``.tflite`` files (outside the store) into a :class:`Dataset`.
+
+    Args:
+        paths: n model files; target, metrics: the label columns.
+        labels: float [n, M] labels in units (default NaN); space: their space name.
+
+    Raises:
+        edge_predictor.errors.ModelFormatError: a file is not a readable TFLite model.
+    """
+    from edge_predictor.featurize import featurize
+    from edge_predictor.tflite_reader import read_model
+
+    graphs = [featurize(read_model(p)) for p in paths]
+    y = np.full((len(paths), len(metrics)), np.nan) if labels is None else np.asarray(
+        labels, np.float64).reshape(len(paths), len(metrics))
+    table = table_from_graphs(graphs, [space] * len(paths), range(len(paths)),
+                              {target: {m: y[:, j] for j, m in enumerate(metrics)}})
+    return dataset_of(table, target, metrics)
 
 
 def write_json(obj: Dict[str, Any], folder: str, name: str = "model.json") -> str:

@@ -143,7 +143,8 @@ def fit(train: Dataset, kind: str = "linear", ridge: float = 1e-3,
         kind: ``"linear"`` (log-log ridge) or ``"gbr"`` (boosted trees on log targets).
         ridge: L2 weight of the linear model, per example, on standardised features.
         gbr_params: keyword arguments of ``HistGradientBoostingRegressor`` (default:
-            ``max_iter=300, learning_rate=0.05, random_state=0``).
+            ``max_iter=300, learning_rate=0.05, random_state=0`` and ``min_samples_leaf`` n/20
+            clipped to 2..20, so that a space with a few dozen models still gets splits).
         threads: OpenMP threads of the tree fitting.
 
     Returns:
@@ -163,7 +164,8 @@ def fit(train: Dataset, kind: str = "linear", ridge: float = 1e-3,
     from sklearn.ensemble import HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
-    params = dict(max_iter=300, learning_rate=0.05, random_state=0)
+    params = dict(max_iter=300, learning_rate=0.05, random_state=0,
+                  min_samples_leaf=int(np.clip(len(y) // 20, 2, 20)))
     params.update(gbr_params or {})
     for j in range(z.shape[1]):
         with threadpool_limits(threads):  # OpenMP on busy cores is ~10x slower than 1 thread
