@@ -100,3 +100,26 @@ def test_sigkill_at_any_moment_loses_nothing_and_duplicates_nothing(tmp_path, wo
             body = gzip.decompress(body) if name.endswith(".gz") else body
             raw += [json.loads(x)["seed"] for x in body.splitlines() if x.endswith(b"}")]
     assert len(raw) == len(set(raw)) == count
+
+
+@pytest.mark.train
+@pytest.mark.slow
+def test_real_generation_of_two_kws_models(tmp_path, monkeypatch):
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("ethosu")
+    from edge_predictor.graph import graph_from_record
+
+    monkeypatch.setenv("EDGE_PERF_CACHE", str(tmp_path / "cache"))
+    store = Store(str(tmp_path / "data"))
+    stats = generate("cnn-kws", 2, seed_from=11, store=store)
+    assert stats == {"todo": 2, "ok": 2, "failed": 0}
+    recs = sorted(store.records(MODELS, "cnn-kws"), key=lambda r: r["seed"])
+    assert [r["seed"] for r in recs] == [11, 12]
+    for r in recs:
+        labels = r["labels"]["ethos-u55-128"]
+        assert labels["latency_ms"] > 0 and labels["sram_kib"] > 0 and labels["energy_mj"] > 0
+        assert r["prov"]["ethos-u55-128"]["energy_is_estimate"] is True
+        graph = graph_from_record(r["graph"])
+        assert 5 <= len(graph.ops) <= 25
+        cached = tmp_path / "cache" / "cnn-kws" / "cnn-kws-{}.tflite".format(r["seed"])
+        assert len(cached.read_bytes()) == r["size"]
