@@ -69,8 +69,41 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
+_FLAG_FORMATS = {"Int8": "b", "Uint8": "B", "Int16": "h", "Uint16": "H", "Int32": "i",
+                 "Uint32": "I", "Int64": "q", "Uint64": "Q", "Float32": "f", "Float64": "d",
+                 "Bool": "?"}
+_SCALAR_RE = re.compile(r"Offset\((\d+)\).*?number_types\.(\w+)Flags, o \+ self\._tab\.Pos\)"
+                        r".*\n\s*return (True|False|-?[0-9.e+-]+)\s*$", re.S)
+_VECTOR_RE = re.compile(r"Offset\((\d+)\).*GetVectorAsNumpy\(flatbuffers\.number_types\."
+                        r"(\w+)Flags, o\)", re.S)
+
+
+def _plan_getter(fn):
+    """How to read one generated getter directly: a scalar or numeric-vector field.
+
+    Returns ``("scalar", field, struct, default)``, ``("vector", field, fmt)`` or None when
+    the getter is something else (a string, a sub-table) or its source is unavailable.
+    """
+    try:
+        src = inspect.getsource(fn)
+    except (OSError, TypeError):
+        return None
+    m = _VECTOR_RE.search(src)
+    if m and m.group(2) in _FLAG_FORMATS:
+        return ("vector", (int(m.group(1)) - 4) // 2, _FLAG_FORMATS[m.group(2)])
+    m = _SCALAR_RE.search(src)
+    if m and m.group(2) in _FLAG_FORMATS:
+        raw = m.group(3)
+        default = {"True": True, "False": False}.get(raw)
+        if default is None:
+            default = float(raw) if any(c in raw for c in ".e") else int(raw)
+        return ("scalar", (int(m.group(1)) - 4) // 2,
+                struct.Struct("<" + _FLAG_FORMATS[m.group(2)]), default)
+    return None
+
+
 def _options_reader(union_enum, type_code: int):
-    """(class, [(getter, snake name)]) for one options union member, cached per type code."""
+    """(class, [(getter, snake name, plan)]) for one options union member, cached per type."""
     key = (union_enum.__name__, type_code)
     if key in _CACHE:
         return _CACHE[key]
@@ -89,21 +122,40 @@ def _options_reader(union_enum, type_code: int):
             if len(inspect.signature(fn).parameters) != 1:
                 continue  # element accessors Foo(j); their FooAsNumpy() is used instead
             label = attr[:-len("AsNumpy")] if attr.endswith("AsNumpy") else attr
-            getters.append((attr, _snake(label)))
+            getters.append((attr, _snake(label), _plan_getter(fn)))
         entry = (cls, getters)
     _CACHE[key] = entry
     return entry
 
 
-def _read_options(table, union_enum, type_code: int) -> Dict[str, Any]:
+def _read_options(table: Table, union_enum, type_code: int) -> Dict[str, Any]:
+    """Builtin options as ``snake_case`` name -> value.
+
+    Scalar and numeric-vector fields are read straight from the table (plans derived once per
+    options type from the generated getters); anything else goes through the generated class.
+    """
     reader = _options_reader(union_enum, type_code)
-    if reader is None or table is None:
+    if reader is None:
         return {}
     cls, getters = reader
-    opts = cls()
-    opts.Init(table.Bytes, table.Pos)
-    out = {}
-    for attr, label in getters:
+    buf = table.buf
+    opts = None
+    out: Dict[str, Any] = {}
+    for attr, label, plan in getters:
+        if plan is not None and plan[0] == "scalar":
+            _, field, st, default = plan
+            p = table._at(field, st.size)
+            value = st.unpack_from(buf, p)[0] if p else default
+            out[label] = bool(value) if st.format.endswith("?") else value
+            continue
+        if plan is not None:
+            start, n = table.vector(plan[1], struct.calcsize(plan[2]))
+            out[label] = tuple(int(v) for v in struct.unpack_from(
+                "<%d%s" % (n, plan[2]), buf, start)) if start else 0
+            continue
+        if opts is None:
+            opts = cls()
+            opts.Init(buf, table.pos)
         value = getattr(opts, attr)()
         if isinstance(value, np.ndarray):
             out[label] = tuple(int(v) for v in value.tolist())
@@ -232,15 +284,6 @@ def _op_names(model: Table) -> List[Tuple[str, int, int]]:
     return out
 
 
-class _OptTable:
-    """What the generated options classes need from a table: ``Bytes`` and ``Pos``."""
-
-    __slots__ = ("Bytes", "Pos")
-
-    def __init__(self, table: Table):
-        self.Bytes, self.Pos = table.buf, table.pos
-
-
 def _read_ops(sg: Table, opcodes, n_tensors: int, where: str) -> List[OpNode]:
     _, opt_enum, opt2_enum, _ = _schema()
     ops = []
@@ -259,12 +302,12 @@ def _read_ops(sg: Table, opcodes, n_tensors: int, where: str) -> List[OpNode]:
         if opt_type:
             tab = op.table(_OP_OPT)
             if tab is not None:
-                options = _read_options(_OptTable(tab), opt_enum, opt_type)
+                options = _read_options(tab, opt_enum, opt_type)
         else:
             opt_type = op.u8(_OP_OPT2_TYPE)
             tab = op.table(_OP_OPT2) if opt_type else None
             if tab is not None:
-                options = _read_options(_OptTable(tab), opt2_enum, opt_type)
+                options = _read_options(tab, opt2_enum, opt_type)
         ops.append(OpNode(i, name, code, version, inputs, outputs, options))
     return ops
 
