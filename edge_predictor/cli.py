@@ -197,14 +197,26 @@ def targets(as_json: bool = typer.Option(False, "--json", help="print a JSON arr
             "{}x{}".format(b["nodes"], b["batch"]) for b in d["buckets"]) +
             "  ({}, created {})".format(d["precision"], d["created"]))
         td = d["training_data"]
-        typer.echo("  trained on {} models{}{}".format(
-            td.get("count", "?"),
-            " from " + ", ".join("{} ({})".format(k, v) for k, v in
-                                 td.get("spaces", {}).items()) if td.get("spaces") else "",
-            ", labelled on " + str(td["host"]) if td.get("host") else ""))
+        train = td.get("counts", {}).get("train", {})
+        typer.echo("  trained on {} models ({}), {} mode".format(
+            sum(train.values()) if train else "?",
+            ", ".join("{} {}".format(k, v) for k, v in sorted(train.items())) or "unknown",
+            td.get("mode", "?")))
+        by = td.get("labelled_by") or {}
+        if by:
+            host = by.get("host") or {}
+            typer.echo("  labels     " + (
+                "{} {}".format(by.get("labeler", ""), by.get("labeler_version", "")).strip()
+                + (", {} {}".format(by.get("system_config", ""), by.get("memory_mode", ""))
+                   if by.get("system_config") else "")
+                if not host else "measured on {} ({} cores), {} {}, {} thread(s)".format(
+                    host.get("cpu_model"), host.get("logical_cores"), host.get("interpreter"),
+                    host.get("interpreter_version"), host.get("threads"))))
         for space, acc in sorted(d["test_accuracy"].items()):
-            typer.echo("  test {:<12} {}".format(space, ", ".join(
-                "{} {}".format(m, json.dumps(v, sort_keys=True)) for m, v in acc.items())))
+            typer.echo("  test MAPE  {:<13} {}".format(space, ", ".join(
+                "{} {:.1f}% (n={}, within 10%: {:.0f}%)".format(
+                    m, 100 * v["mape"], v.get("n"), 100 * v.get("within_10", float("nan")))
+                for m, v in acc.items() if v.get("mape") is not None)))
 
 
 _REGISTERED = []

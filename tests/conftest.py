@@ -4,6 +4,7 @@ import json
 import os
 import sys
 
+import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -23,3 +24,26 @@ def fixture_path(name):
 def fixture_model(request):
     """(name, path, expectations) of every committed fixture model."""
     return request.param, fixture_path(request.param), EXPECTED[request.param]
+
+
+def tiny_int8_model(width, blocks, res):
+    """A tiny INT8 conv net (``blocks`` 3x3 convs of ``width`` on res x res x 3) as bytes."""
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    tf = pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("tf_keras")
+    inp = keras.Input((res, res, 3))
+    x = inp
+    for _ in range(blocks):
+        x = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inp, keras.layers.Dense(10)(x))
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.RandomState(0)
+    conv.representative_dataset = lambda: (
+        [rng.random_sample((1, res, res, 3)).astype(np.float32)] for _ in range(4))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return conv.convert()

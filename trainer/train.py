@@ -35,6 +35,7 @@ from edge_predictor.op_table import CATEGORIES, OP_VOCAB
 from . import dataset as D
 from .losses import DEFAULT_ALPHA, LOSSES, hybrid_loss, mape_np
 from .model import PerfSAGEConfig, build_perfsage, load_config, save_config
+from .store import LABELS, MODELS, Store
 from .targets import Targets
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Spektral needs Keras 2
@@ -333,7 +334,29 @@ def train(cfg: TrainConfig, progress: Optional[Callable[[Dict[str, Any]], None]]
         "counts": counts, "n_params": int(model.count_params()),
     }
     _dump(result, os.path.join(cfg.out, "metrics.json"))
+    _dump(_training_description(cfg, unique_train), os.path.join(cfg.out, "training.json"))
     return dict(result, out=cfg.out)
+
+
+def _training_description(cfg: TrainConfig, train_ds: "D.Dataset") -> Dict[str, Any]:
+    """What the converter puts in the bundle: the operators seen in training, the data."""
+    t = train_ds.table
+    graphs = np.unique(train_ds.index)
+    ids = np.unique(np.concatenate([t.op[t.node_ptr[g]:t.node_ptr[g + 1]] for g in graphs]))
+    labeller: Dict[str, Any] = {}
+    store = Store(cfg.data)
+    if cfg.target.startswith("cpu-"):
+        rec = next(store.records(LABELS, cfg.target), None)
+        labeller = {"host": rec.get("prov", {}).get("host")} if rec else {}
+    else:
+        for rec in store.records(MODELS):
+            if cfg.target in rec.get("prov", {}):
+                labeller = {k: v for k, v in rec["prov"][cfg.target].items()
+                            if k not in ("time", "vela_wall_s")}
+                break
+    return {"ops_seen": [OP_VOCAB[int(i)] for i in ids], "labelled_by": labeller,
+            "description": "PerfSAGE ({}) trained on EdgeDLPerf ({} models)".format(
+                cfg.mode, len(graphs))}
 
 
 def evaluate(model_dir: str, split: str = "test", data: Optional[str] = None,

@@ -2,11 +2,11 @@
 
 import os
 
-import numpy as np
 import pytest
 
 from benches.labelers import vela
 from edge_predictor.errors import LabelError
+from conftest import tiny_int8_model
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
@@ -32,36 +32,14 @@ def test_parse_operator_counts():
     assert vela.parse_operator_counts("nothing") == {}
 
 
-def _tiny_int8(width, blocks, res):
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    tf = pytest.importorskip("tensorflow")
-    keras = pytest.importorskip("tf_keras")
-    inp = keras.Input((res, res, 3))
-    x = inp
-    for _ in range(blocks):
-        x = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    model = keras.Model(inp, keras.layers.Dense(10)(x))
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    rng = np.random.RandomState(0)
-    conv.representative_dataset = lambda: (
-        [rng.random_sample((1, res, res, 3)).astype(np.float32)] for _ in range(4))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return conv.convert()
-
-
 @pytest.fixture(scope="module")
 def models():
     pytest.importorskip("ethosu.vela")
     return {
-        "small": _tiny_int8(8, 1, 16),
-        "wider": _tiny_int8(32, 1, 16),
-        "deeper": _tiny_int8(32, 4, 16),
-        "bigger_input": _tiny_int8(32, 4, 48),
+        "small": tiny_int8_model(8, 1, 16),
+        "wider": tiny_int8_model(32, 1, 16),
+        "deeper": tiny_int8_model(32, 4, 16),
+        "bigger_input": tiny_int8_model(32, 4, 48),
     }
 
 
