@@ -5,7 +5,7 @@
 set -euo pipefail
 EP=${EDGE_PERF:-edge-perf}
 EPOCHS=${EPOCHS:-60}
-BUCKETS=${BUCKETS:-64x16,256x4,1536x1}
+BUCKETS=${BUCKETS:-64x1,64x16,256x1,1536x1}
 CPU_TARGET=${CPU_TARGET:-$(python -c "from benches.labelers.cpu import cpu_target; print(cpu_target(1))")}
 mkdir -p .cache/bundles
 for target in ethos-u55-128 "$CPU_TARGET"; do
