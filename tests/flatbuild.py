@@ -31,6 +31,14 @@ def _vec_i32(b, start_fn, values: Sequence[int]):
     return b.EndVector()
 
 
+def _vec_tables(b, start_fn, offsets: Sequence[int]):
+    """A vector of table offsets (flatbuffers builds vectors back to front)."""
+    start_fn(b, len(offsets))
+    for o in reversed(offsets):
+        b.PrependUOffsetTRelative(o)
+    return b.EndVector()
+
+
 def _subgraph(b, n_ops: int, opcode_of: Sequence[int], tensor_buffer: int = 0,
               bad_input: Optional[int] = None):
     tensors = []
@@ -51,14 +59,8 @@ def _subgraph(b, n_ops: int, opcode_of: Sequence[int], tensor_buffer: int = 0,
         Operator.AddInputs(b, ins)
         Operator.AddOutputs(b, outs)
         ops.append(Operator.End(b))
-    SubGraph.StartTensorsVector(b, len(tensors))
-    for t in reversed(tensors):
-        b.PrependUOffsetTRelative(t)
-    tv = b.EndVector()
-    SubGraph.StartOperatorsVector(b, len(ops))
-    for o in reversed(ops):
-        b.PrependUOffsetTRelative(o)
-    ov = b.EndVector()
+    tv = _vec_tables(b, SubGraph.StartTensorsVector, tensors)
+    ov = _vec_tables(b, SubGraph.StartOperatorsVector, ops)
     gin = _vec_i32(b, SubGraph.StartInputsVector, [0])
     gout = _vec_i32(b, SubGraph.StartOutputsVector, [n_ops])
     SubGraph.Start(b)
@@ -99,17 +101,9 @@ def build_model(ops: List[OpSpec], extra_subgraphs: int = 0, tensor_buffer: int 
     subgraphs += [_subgraph(b, 1, [0]) for _ in range(extra_subgraphs)]
     Buffer.Start(b)
     empty = Buffer.End(b)
-    Model.StartBuffersVector(b, 1)
-    b.PrependUOffsetTRelative(empty)
-    bv = b.EndVector()
-    Model.StartOperatorCodesVector(b, len(codes))
-    for c in reversed(codes):
-        b.PrependUOffsetTRelative(c)
-    cv = b.EndVector()
-    Model.StartSubgraphsVector(b, len(subgraphs))
-    for s in reversed(subgraphs):
-        b.PrependUOffsetTRelative(s)
-    sv = b.EndVector()
+    bv = _vec_tables(b, Model.StartBuffersVector, [empty])
+    cv = _vec_tables(b, Model.StartOperatorCodesVector, codes)
+    sv = _vec_tables(b, Model.StartSubgraphsVector, subgraphs)
     Model.Start(b)
     Model.AddVersion(b, 3)
     Model.AddOperatorCodes(b, cv)
