@@ -54,11 +54,12 @@ MIN_SPLIT = 2  # a space needs this many labelled models in each of train, val a
 QUICK = {"perfsage": dict(hidden=16, gnn_layers=2, dense_layers=2, dense_width=64),
          "eagle": dict(hidden=32, layers=2), "gbr": dict(max_iter=50)}
 _PERFSAGE = {"perfsage": {}, "nocfe": {"cfe": False}, "mape": {"loss": "mape"},  # TrainConfig
-             "noups": {"upsampling": False}}
+             "noups": {"upsampling": False}, "maxro": {"readout": "max"},
+             "paper": {"readout": "max", "layer_norm": False}}
 # source files behind each kind of result (their hash is kept with it, see Bench.run)
 _CODE = {"numpy": ("baselines/__init__.py", "baselines/totals.py", "baselines/kernel_sum.py"),
          "eagle": ("baselines/eagle.py", "losses.py", "targets.py"),
-         "perfsage": ("train.py", "model.py", "losses.py", "targets.py"),
+         "perfsage": ("train.py", "infer.py", "model.py", "losses.py", "targets.py"),
          "": ("dataset.py", "../edge_predictor/featurize.py", "../edge_predictor/op_table.py",
               "../edge_predictor/op_features.py", "../edge_predictor/graph.py")}
 
@@ -88,21 +89,11 @@ def _family(kind: str) -> str:
     return "eagle" if kind.startswith("eagle") else "" if kind.startswith("zoo") else "perfsage"
 
 
-def predict_perfsage(model_dir: str, ds: D.Dataset, batch_size: int = 8) -> np.ndarray:
+def predict_perfsage(model_dir: str, ds: D.Dataset) -> np.ndarray:
     """float64 [n, M] predictions in units of a :func:`trainer.train.train` folder on any ds."""
-    from trainer.model import build_perfsage, load_config
-    from trainer.targets import Targets
-    from trainer.train import WEIGHTS
+    from trainer.infer import predict_folder
 
-    with open(os.path.join(model_dir, "normalizer.json")) as f:
-        norm = D.Normalizer.from_json(json.load(f))
-    targets = Targets.load(os.path.join(model_dir, "targets.json"))
-    model = build_perfsage(load_config(os.path.join(model_dir, "config.json")))
-    model.load_weights(os.path.join(model_dir, WEIGHTS))
-    z = np.zeros((len(ds), len(ds.metrics)), np.float32)
-    for inputs, rows in D.batches(ds, batch_size, norm):
-        z[rows] = model(inputs, training=False).numpy()
-    return targets.from_model(z)
+    return predict_folder(model_dir, ds)
 
 
 class Bench:
@@ -272,8 +263,8 @@ class Bench:
                 for k in ("kernel-sum", "totals-linear", "totals-gbr") for m in ("-spec", "-gen")]
         plan += [("perfsage-gen", self.perfsage, ps), ("perfsage-spec", self.perfsage, ps),
                  ("eagle-spec", self.eagle, {"eagle": st["eagle"]})]
-        plan += [(k, self.perfsage, ps) for k in ("nocfe-gen", "mape-gen", "noups-gen",
-                                                  "nocfe-spec")]
+        plan += [(k, self.perfsage, ps) for k in ("paper-gen", "maxro-gen", "nocfe-gen", "mape-gen",
+                                                  "noups-gen", "nocfe-spec")]
         for kind, fn, extra in plan:
             for sp in self.doc["data"][target]["spaces"] if kind.endswith("-spec") else [None]:
                 self.run(R.experiment_name(target, kind, sp), self.spec(target, kind, sp, **extra),

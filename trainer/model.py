@@ -1,6 +1,6 @@
-"""PerfSAGE (paper §4) in Spektral + tf-keras, on dense padded graphs.
+"""PerfSAGE (paper §4) in Spektral + tf-keras, in batch mode (export) and disjoint mode (training).
 
-Inputs (batch mode; B graphs padded to N nodes; the converter feeds the same tensors)::
+Batch-mode inputs (B graphs padded to N nodes; the converter feeds the same tensors)::
 
     x     float32 [B, N, F]  node features, already normalised (featurize + Normalizer)
     cat   int32   [B, N]     category index (op_table.CATEGORIES), 0 on padded nodes
@@ -8,8 +8,15 @@ Inputs (batch mode; B graphs padded to N nodes; the converter feeds the same ten
     a     float32 [B, N, N]  0/1 adjacency over predecessors *and* successors, no self loops
     mask  float32 [B, N]     1 for real nodes, 0 for padding
 
-Output: float32 [B, M], one column per metric in the *model space* of :mod:`trainer.targets`
-(the converter appends the inverse transform so that exported predictors answer in units).
+Disjoint-mode inputs (Spektral's disjoint mode: T nodes of B graphs, no padding; training uses
+it because a dense [B, N, N] adjacency of 1,000-node ViTs costs ~20x the rest of the model)::
+
+    x float32 [T, F], cat int32 [T], op int32 [T], a sparse float32 [T, T] block diagonal,
+    seg int32 [T] (graph of every node, sorted)
+
+Both return float32 [B, M], one column per metric in the *model space* of
+:mod:`trainer.targets`, and share every weight: the layers have the same names, and
+:func:`copy_weights` moves weights between the two (the trainer saves batch-mode weights).
 
 Layers:
 
@@ -18,24 +25,38 @@ Layers:
    separate weight matrix and bias per category. ``cfe=False`` (the ablation) uses one shared
    dense layer instead.
 2. ``gnn_layers`` x Spektral ``GCSConv`` with a raw 0/1 adjacency: ``relu(A h W1 + h W2 + b)``,
-   i.e. Eq. 2 with SUM aggregation; padded rows are zeroed after every layer.
+   i.e. Eq. 2 with SUM aggregation; padded rows are zeroed after every layer. With
+   ``layer_norm`` (ours) the pre-activation is layer-normalised first, ``relu(LN(A h W1 + h W2 +
+   b))``: SUM aggregation multiplies the activations' scale by about the node degree per layer
+   (measured ~x3 per layer on ViTs, 4,600 after 8 layers), which swamps the readouts.
 3. Max readout over the real nodes (ReLU outputs are >= 0, so zeroed padding never wins).
 4. ``dense_layers`` x Dense(``dense_width``, relu), then Dense(M).
+
+``readout="max+sum"`` (ours, beyond the paper) adds an additive path: a small per-node head on
+``[h0 || h_L]`` gives every node a log-cost ``u_i`` [M] and the graph gets
+``log(sum_i exp(u_i))`` (a masked log-sum-exp), standardised with the targets' log mean and std;
+the max-readout MLP of step 4 (zero-initialised last layer) adds a correction in model space.
+Latency and energy are sums of per-operator costs, which a max readout can only approximate;
+the additive path gives the network that structure, and the GNN layers give each node's cost
+its context (neighbours, fusion, memory placement). Every metric must use the log transform.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-__all__ = ["PerfSAGEConfig", "build_perfsage", "INPUT_NAMES", "save_config", "load_config"]
+__all__ = ["PerfSAGEConfig", "build_perfsage", "build_perfsage_disjoint", "copy_weights",
+           "INPUT_NAMES", "DISJOINT_INPUT_NAMES", "READOUTS", "save_config", "load_config"]
 
 INPUT_NAMES = ("x", "cat", "op", "a", "mask")
+DISJOINT_INPUT_NAMES = ("x", "cat", "op", "a", "seg")
 
 
 @dataclass
@@ -55,6 +76,11 @@ class PerfSAGEConfig:
         dropout: dropout after each dense layer (0 disables).
         l2: L2 weight decay on all kernels.
         cfe: categorical feature encoding on (False = the paper's ablation).
+        layer_norm: normalise every GCS layer's pre-activation over its features (ours).
+        readout: ``"max"`` (the paper) or ``"max+sum"`` (max readout plus the additive path).
+        node_head: width of the per-node head of the additive path.
+        log_mean, log_std: per metric, the targets' mean and std of log labels (additive path).
+        typical_nodes: initial per-node cost is ``exp(log_mean) / typical_nodes``.
     """
 
     n_features: int
@@ -69,6 +95,15 @@ class PerfSAGEConfig:
     dropout: float = 0.0
     l2: float = 0.0
     cfe: bool = True
+    layer_norm: bool = False
+    readout: str = "max"
+    node_head: int = 64
+    log_mean: List[float] = field(default_factory=list)
+    log_std: List[float] = field(default_factory=list)
+    typical_nodes: float = 100.0
+
+
+READOUTS = ("max", "max+sum")
 
 
 def save_config(cfg: PerfSAGEConfig, path: str) -> None:
@@ -84,56 +119,156 @@ def load_config(path: str) -> PerfSAGEConfig:
     return PerfSAGEConfig(**data)
 
 
-def build_perfsage(cfg: PerfSAGEConfig):
-    """Build the PerfSAGE Keras model.
-
-    Args:
-        cfg: the architecture.
-
-    Returns:
-        A ``tf_keras.Model`` taking the inputs named in :data:`INPUT_NAMES` (as a dict or in
-        that order) and returning float32 [B, len(cfg.metrics)].
-    """
+def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse):
+    """The shared graph of layers; ``keep`` zeroes padded rows, the pools reduce per graph."""
     import tensorflow as tf
     import tf_keras as keras
     from spektral.layers import GCSConv
 
     reg = keras.regularizers.l2(cfg.l2) if cfg.l2 > 0 else None
-    x = keras.Input((None, cfg.n_features), name="x", dtype="float32")
-    cat = keras.Input((None,), name="cat", dtype="int32")
-    op = keras.Input((None,), name="op", dtype="int32")
-    a = keras.Input((None, None), name="a", dtype="float32")
-    mask = keras.Input((None,), name="mask", dtype="float32")
-    m = keras.layers.Reshape((-1, 1), name="mask_col")(mask)
-
     emb = keras.layers.Embedding(cfg.n_ops, cfg.op_embedding, name="op_embedding")(op)
     z = keras.layers.Concatenate(name="node_input")([x, emb])
     if cfg.cfe:
-        onehot = keras.layers.Lambda(lambda c: tf.one_hot(c, cfg.n_categories),
-                                     name="category_onehot")(cat)
-        width = cfg.n_features + cfg.op_embedding + 1  # +1: the per-category bias
-        outer = keras.layers.Lambda(
-            lambda t: tf.reshape(
-                t[0][:, :, :, None] * tf.concat([t[1], tf.ones_like(t[1][:, :, :1])], -1)[
-                    :, :, None, :],
-                [tf.shape(t[1])[0], tf.shape(t[1])[1], cfg.n_categories * width]),
-            name="cfe_outer")([onehot, z])
+        n_cat, width = cfg.n_categories, cfg.n_features + cfg.op_embedding + 1  # +1: bias
+
+        def outer(t):
+            onehot, zz = tf.one_hot(t[0], n_cat), t[1]
+            zb = tf.concat([zz, tf.ones_like(zz[..., :1])], -1)
+            return tf.reshape(onehot[..., :, None] * zb[..., None, :],
+                              tf.concat([tf.shape(zz)[:-1], [n_cat * width]], 0))
+
+        o = keras.layers.Lambda(outer, name="cfe_outer")([cat, z])
         h = keras.layers.Dense(cfg.hidden, activation="relu", use_bias=False,
-                               kernel_regularizer=reg, name="cfe_dense")(outer)
+                               kernel_regularizer=reg, name="cfe_dense")(o)
     else:
         h = keras.layers.Dense(cfg.hidden, activation="relu", kernel_regularizer=reg,
                                name="shared_dense")(z)
-    h = keras.layers.Multiply(name="mask_0")([h, m])
+    h0 = h = keep(h, "mask_0")
     for i in range(cfg.gnn_layers):
-        h = GCSConv(cfg.hidden, activation="relu", kernel_regularizer=reg,
-                    name="gcs_{}".format(i + 1))([h, a])
-        h = keras.layers.Multiply(name="mask_{}".format(i + 1))([h, m])
-    g = keras.layers.Lambda(lambda t: tf.reduce_max(t, axis=1), name="max_readout")(h)
+        h = GCSConv(cfg.hidden, activation=None if cfg.layer_norm else "relu",
+                    kernel_regularizer=reg, name="gcs_{}".format(i + 1))([h, a])
+        if cfg.layer_norm:
+            h = keras.layers.LayerNormalization(name="norm_{}".format(i + 1))(h)
+            h = keras.layers.ReLU(name="relu_{}".format(i + 1))(h)
+        h = keep(h, "mask_{}".format(i + 1))
+    g = pool_max(h)
     for i in range(cfg.dense_layers):
         g = keras.layers.Dense(cfg.dense_width, activation="relu", kernel_regularizer=reg,
                                name="fc_{}".format(i + 1))(g)
         if cfg.dropout > 0:
             g = keras.layers.Dropout(cfg.dropout, name="dropout_{}".format(i + 1))(g)
-    out = keras.layers.Dense(len(cfg.metrics), name="head")(g)
+    m = len(cfg.metrics)
+    if cfg.readout == "max":
+        return keras.layers.Dense(m, name="head")(g)
+    corr = keras.layers.Dense(m, kernel_initializer="zeros", name="head")(g)
+    u = keras.layers.Concatenate(name="node_head_input")([h0, h])
+    u = keras.layers.Dense(cfg.node_head, activation="relu", kernel_regularizer=reg,
+                           name="node_fc")(u)
+    init = [mu - math.log(cfg.typical_nodes) for mu in cfg.log_mean]
+    u = keras.layers.Dense(m, bias_initializer=keras.initializers.Constant(init),
+                           name="node_cost")(u)
+    mu = tf.constant(cfg.log_mean, tf.float32)
+    inv_sd = tf.constant([1.0 / s for s in cfg.log_std], tf.float32)
+    add = keras.layers.Lambda(lambda v: (v - mu) * inv_sd, name="additive")(pool_lse(u))
+    return keras.layers.Add(name="output")([add, corr])
+
+
+def _check(cfg: PerfSAGEConfig) -> None:
+    if cfg.readout not in READOUTS:
+        raise ValueError("readout must be one of {}, got {!r}".format(READOUTS, cfg.readout))
+    if cfg.readout != "max" and not (len(cfg.log_mean) == len(cfg.log_std) == len(cfg.metrics)):
+        raise ValueError("the additive readout needs log_mean and log_std for every metric")
+
+
+def build_perfsage(cfg: PerfSAGEConfig):
+    """Build the batch-mode (padded) PerfSAGE model: the one the converter exports.
+
+    Args:
+        cfg: the architecture.
+
+    Returns:
+        A ``tf_keras.Model`` taking the inputs named in :data:`INPUT_NAMES` (as a dict) and
+        returning float32 [B, len(cfg.metrics)].
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    _check(cfg)
+    x = keras.Input((None, cfg.n_features), name="x", dtype="float32")
+    cat = keras.Input((None,), name="cat", dtype="int32")
+    op = keras.Input((None,), name="op", dtype="int32")
+    a = keras.Input((None, None), name="a", dtype="float32")
+    mask = keras.Input((None,), name="mask", dtype="float32")
+    mcol = keras.layers.Reshape((-1, 1), name="mask_col")(mask)
+
+    def keep(h, name):
+        return keras.layers.Multiply(name=name)([h, mcol])
+
+    def pool_max(h):
+        return keras.layers.Lambda(lambda t: tf.reduce_max(t, axis=1), name="max_readout")(h)
+
+    def lse(t):  # masked log-sum-exp over nodes: [B, N, M], [B, N, 1] -> [B, M]
+        u, mk = t
+        top = tf.reduce_max(u + (mk - 1.0) * 1e9, axis=1, keepdims=True)
+        s = tf.reduce_sum(tf.exp(tf.minimum(u - top, 0.0)) * mk, axis=1)
+        return top[:, 0, :] + tf.math.log(s)
+
+    def pool_lse(u):
+        return keras.layers.Lambda(lse, name="sum_readout")([u, mcol])
+
+    out = _body(cfg, x, cat, op, a, keep, pool_max, pool_lse)
     return keras.Model(inputs={"x": x, "cat": cat, "op": op, "a": a, "mask": mask},
                        outputs=out, name="perfsage")
+
+
+def build_perfsage_disjoint(cfg: PerfSAGEConfig):
+    """Build the disjoint-mode PerfSAGE model (sparse adjacency, no padding) for training.
+
+    Args:
+        cfg: the architecture.
+
+    Returns:
+        A ``tf_keras.Model`` taking ``{"x", "cat", "op", "a", "seg"}`` (see the module doc; ``a``
+        a ``tf.SparseTensor`` [T, T]) and returning float32 [B, len(cfg.metrics)].
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    _check(cfg)
+    x = keras.Input((cfg.n_features,), name="x", dtype="float32")
+    cat = keras.Input((), name="cat", dtype="int32")
+    op = keras.Input((), name="op", dtype="int32")
+    a = keras.Input((None,), name="a", dtype="float32", sparse=True)
+    seg = keras.Input((), name="seg", dtype="int32")
+
+    def pool_max(h):
+        return keras.layers.Lambda(lambda t: tf.math.segment_max(t[0], t[1]),
+                                   name="max_readout")([h, seg])
+
+    def lse(t):
+        u, sg = t
+        top = tf.math.segment_max(u, sg)
+        s = tf.math.segment_sum(tf.exp(u - tf.gather(top, sg)), sg)
+        return top + tf.math.log(s)
+
+    def pool_lse(u):
+        return keras.layers.Lambda(lse, name="sum_readout")([u, seg])
+
+    out = _body(cfg, x, cat, op, a, lambda h, name: h, pool_max, pool_lse)
+    return keras.Model(inputs={"x": x, "cat": cat, "op": op, "a": a, "seg": seg},
+                       outputs=out, name="perfsage_disjoint")
+
+
+def copy_weights(src, dst) -> None:
+    """Copy every weight of ``src`` into the layer of the same name in ``dst`` (both modes).
+
+    Raises:
+        ValueError: a layer with weights in ``dst`` has no counterpart in ``src``.
+    """
+    by_name = {layer.name: layer for layer in src.layers}
+    for layer in dst.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in by_name:
+            raise ValueError("no layer {!r} to copy weights from".format(layer.name))
+        layer.set_weights(by_name[layer.name].get_weights())

@@ -34,16 +34,17 @@ from edge_predictor.op_table import CATEGORIES, OP_VOCAB
 
 from . import dataset as D
 from .losses import DEFAULT_ALPHA, LOSSES, hybrid_loss, mape_np
-from .model import PerfSAGEConfig, build_perfsage, load_config, save_config
+from .model import (READOUTS, PerfSAGEConfig, build_perfsage, build_perfsage_disjoint,
+                    copy_weights, load_config, save_config)
 from .store import LABELS, MODELS, Store
 from .targets import Targets
+from .infer import WEIGHTS, predict_ds, predict_folder, signature, tensors
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Spektral needs Keras 2
 
-__all__ = ["TrainConfig", "train", "evaluate", "score", "MODES"]
+__all__ = ["TrainConfig", "train", "evaluate", "score", "MODES", "WEIGHTS"]
 
 MODES = ("specialized", "generalized")
-WEIGHTS = "weights.weights.h5"
 
 
 @dataclass
@@ -87,6 +88,9 @@ class TrainConfig:
     dropout: float = 0.0
     l2: float = 0.0
     cfe: bool = True
+    readout: str = "max+sum"
+    node_head: int = 64
+    layer_norm: bool = True
 
     def check(self) -> None:
         """Raise :class:`InputError` for an inconsistent config."""
@@ -104,10 +108,17 @@ class TrainConfig:
             raise InputError("fraction must be in (0, 1], got {}".format(self.fraction))
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise InputError("epochs, batch size and patience must be positive")
+        if self.readout not in READOUTS:
+            raise InputError("readout must be one of {}, got {!r}".format(
+                ", ".join(READOUTS), self.readout))
 
-    def model_config(self) -> PerfSAGEConfig:
-        """The architecture for this run."""
+    def model_config(self, targets: Optional[Targets] = None, typical_nodes: float = 100.0
+                     ) -> PerfSAGEConfig:
+        """The architecture for this run (the additive readout needs the fitted ``targets``)."""
         return PerfSAGEConfig(
+            readout=self.readout, node_head=self.node_head, layer_norm=self.layer_norm,
+            log_mean=list(targets.mean) if targets else [],
+            log_std=list(targets.std) if targets else [], typical_nodes=float(typical_nodes),
             n_features=len(FEATURE_NAMES), n_categories=len(CATEGORIES), n_ops=len(OP_VOCAB),
             metrics=list(self.metrics), hidden=self.hidden, op_embedding=self.op_embedding,
             gnn_layers=self.gnn_layers, dense_layers=self.dense_layers,
@@ -141,14 +152,6 @@ def _load_splits(cfg: TrainConfig) -> Dict[str, D.Dataset]:
     return parts
 
 
-def _predict(model, ds: D.Dataset, norm: D.Normalizer, batch_size: int, fn) -> np.ndarray:
-    """float32 [G', M] model-space predictions, in ``ds`` order."""
-    out = np.zeros((len(ds), len(ds.metrics)), np.float32)
-    for inputs, rows in D.batches(ds, batch_size, norm):
-        out[rows] = fn(inputs).numpy()
-    return out
-
-
 def score(y_true: np.ndarray, y_pred: np.ndarray, spaces: np.ndarray, metrics: List[str]
           ) -> Dict[str, Dict[str, Dict[str, Any]]]:
     """Accuracy per space (and ``"all"``) and metric.
@@ -180,11 +183,7 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, spaces: np.ndarray, metrics: L
 def _compiled(model, loss_fn, opt, n_features: int, n_metrics: int):
     import tensorflow as tf
 
-    spec = {"x": tf.TensorSpec([None, None, n_features], tf.float32),
-            "cat": tf.TensorSpec([None, None], tf.int32),
-            "op": tf.TensorSpec([None, None], tf.int32),
-            "a": tf.TensorSpec([None, None, None], tf.float32),
-            "mask": tf.TensorSpec([None, None], tf.float32)}
+    spec = signature(n_features)
 
     @tf.function(input_signature=[spec, tf.TensorSpec([None, n_metrics], tf.float32)])
     def step(inputs, z):
@@ -252,7 +251,8 @@ def train(cfg: TrainConfig, progress: Optional[Callable[[Dict[str, Any]], None]]
         norm = D.Normalizer.fit(unique_train)
         targets = Targets.fit(cfg.target, cfg.metrics, unique_train.y)
         _dump(dataclasses.asdict(cfg), os.path.join(cfg.out, "train_config.json"))
-        save_config(cfg.model_config(), os.path.join(cfg.out, "config.json"))
+        typical = float(np.median(unique_train.table.n_nodes[unique_train.index]))
+        save_config(cfg.model_config(targets, typical), os.path.join(cfg.out, "config.json"))
         _dump(norm.to_json(), os.path.join(cfg.out, "normalizer.json"))
         targets.save(os.path.join(cfg.out, "targets.json"))
         state = {"epoch": 0, "best_val": None, "best_epoch": 0, "bad_epochs": 0, "step": 0,
@@ -263,8 +263,9 @@ def train(cfg: TrainConfig, progress: Optional[Callable[[Dict[str, Any]], None]]
         targets = Targets.load(os.path.join(cfg.out, "targets.json"))
         _dump(dataclasses.asdict(cfg), os.path.join(cfg.out, "train_config.json"))
 
-    mcfg = cfg.model_config()
-    model = build_perfsage(mcfg)
+    mcfg = load_config(os.path.join(cfg.out, "config.json"))
+    model = build_perfsage_disjoint(mcfg)  # trains; `dense` (batch mode) is what gets saved
+    dense = build_perfsage(mcfg)
     opt = keras.optimizers.Adam(cfg.lr)
     ckpt = tf.train.Checkpoint(model=model, optimizer=opt)
     if state["checkpoint"]:
@@ -282,14 +283,15 @@ def train(cfg: TrainConfig, progress: Optional[Callable[[Dict[str, Any]], None]]
         t0 = time.time()
         rng = np.random.default_rng([cfg.seed, epoch])
         total = 0.0
-        for inputs, rows in D.batches(train_ds, cfg.batch_size, norm, rng=rng):
-            total += float(step(inputs, z_train[rows]))
-        val_pred = targets.from_model(_predict(model, parts["val"], norm, 256, predict))
+        for inputs, rows in D.disjoint_batches(train_ds, cfg.batch_size, norm, rng=rng):
+            total += float(step(tensors(inputs), z_train[rows]))
+        val_pred = targets.from_model(predict_ds(parts["val"], norm, 256, predict))
         val_mape = mape_np(y_val, val_pred)
         val = float(val_mape.mean())
         if state["best_val"] is None or val < state["best_val"]:
             state.update(best_val=val, best_epoch=epoch, bad_epochs=0)
-            model.save_weights(os.path.join(cfg.out, "tmp." + WEIGHTS))  # atomic replace
+            copy_weights(model, dense)
+            dense.save_weights(os.path.join(cfg.out, "tmp." + WEIGHTS))  # atomic replace
             os.replace(os.path.join(cfg.out, "tmp." + WEIGHTS), os.path.join(cfg.out, WEIGHTS))
         else:
             state["bad_epochs"] += 1
@@ -318,14 +320,16 @@ def train(cfg: TrainConfig, progress: Optional[Callable[[Dict[str, Any]], None]]
                       "eta_s": per * (cfg.epochs - epoch), "stopped_early":
                       state["stopped_early"]})
 
-    model.load_weights(os.path.join(cfg.out, WEIGHTS))
+    dense.load_weights(os.path.join(cfg.out, WEIGHTS))
+    copy_weights(dense, model)
     test = parts["test"]
     result = {
         "target": cfg.target, "metrics": list(cfg.metrics), "mode": cfg.mode,
         "space": cfg.space, "split": "test", "loss": cfg.loss, "cfe": cfg.cfe,
+        "readout": cfg.readout,
         "upsampling": cfg.upsampling, "fraction": cfg.fraction,
         "feature_schema_version": FEATURE_SCHEMA_VERSION,
-        "per_space": score(test.y, targets.from_model(_predict(model, test, norm, 256, predict)),
+        "per_space": score(test.y, targets.from_model(predict_ds(test, norm, 256, predict)),
                            test.spaces, list(cfg.metrics)) if len(test) else {},
         "epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
         "best_val_mape": state["best_val"], "stopped_early": state["stopped_early"],
@@ -382,17 +386,8 @@ def evaluate(model_dir: str, split: str = "test", data: Optional[str] = None,
     with open(path) as f:
         cfg = TrainConfig(**json.load(f))
     cfg.data, cfg.cache_dir = data or cfg.data, cache_dir
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import tensorflow as tf
-
-    with open(os.path.join(model_dir, "normalizer.json")) as f:
-        norm = D.Normalizer.from_json(json.load(f))
-    targets = Targets.load(os.path.join(model_dir, "targets.json"))
-    model = build_perfsage(load_config(os.path.join(model_dir, "config.json")))
-    model.load_weights(os.path.join(model_dir, WEIGHTS))
     ds = _load_splits(cfg)[split]
-    fn = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
-    y_pred = targets.from_model(_predict(model, ds, norm, batch_size, fn))
+    y_pred = predict_folder(model_dir, ds, batch_size)
     return {"split": split, "target": cfg.target, "metrics": list(cfg.metrics),
             "per_space": score(ds.y, y_pred, ds.spaces, list(cfg.metrics)),
             "predictions": {"space": ds.spaces.tolist(),

@@ -58,6 +58,10 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
           no_cfe: bool = typer.Option(False, "--no-cfe", help="ablation: no categorical "
                                       "feature encoding"),
           loss: str = typer.Option("hybrid", "--loss", help="hybrid | mape"),
+          readout: str = typer.Option("max+sum", "--readout", help="max (the paper) | max+sum "
+                                      "(max readout plus an additive per-node path)"),
+          no_layer_norm: bool = typer.Option(False, "--no-layer-norm",
+                                             help="the paper's GCS layers, without layer norm"),
           alpha: float = typer.Option(10.0, "--alpha", help="MSE weight of the hybrid loss"),
           no_upsampling: bool = typer.Option(False, "--no-upsampling",
                                              help="ablation: no dataset upsampling"),
@@ -79,6 +83,8 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
         raise InputError("--space is for --mode specialized; generalized uses every space")
     if loss not in ("hybrid", "mape"):
         raise InputError("--loss must be hybrid or mape, got {!r}".format(loss))
+    if readout not in ("max", "max+sum"):
+        raise InputError("--readout must be max or max+sum, got {!r}".format(readout))
     if not 0.0 < fraction <= 1.0:
         raise InputError("--fraction must be in (0, 1], got {}".format(fraction))
     for name, v in (("--epochs", epochs), ("--batch-size", batch_size), ("--hidden", hidden),
@@ -113,7 +119,8 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
                       loss=loss, alpha=alpha, upsampling=not no_upsampling, fraction=fraction,
                       data=data, hidden=hidden, gnn_layers=gnn_layers,
                       dense_layers=dense_layers, dense_width=dense_width, dropout=dropout,
-                      l2=l2, cfe=not no_cfe)
+                      l2=l2, cfe=not no_cfe, readout=readout,
+                      layer_norm=not no_layer_norm)
     result = run(cfg, progress=_print_progress)
     if as_json:
         typer.echo(json.dumps(result, indent=2))

@@ -173,3 +173,36 @@ def test_padded_batches(store_root):
     # similar sizes batch together: sorted evaluation batches never mix the largest and smallest
     spans = [np.ptp(t.n_nodes[ds.index[r]]) for _, r in D.batches(ds, 8, norm)]
     assert min(spans) == 0
+
+
+def test_disjoint_batches_hold_the_same_graphs_as_padded_ones(store_root):
+    t = D.load_table(store_root, cache_dir=None)
+    ds = D.select(t, "ethos-u55-128", ["latency_ms"])
+    norm = D.Normalizer.fit(ds)
+    seen = []
+    for inputs, rows in D.disjoint_batches(ds, 8, norm, rng=np.random.default_rng(0)):
+        sizes = t.n_nodes[ds.index[rows]]
+        n = int(inputs["n_nodes"])
+        assert n == sizes.sum() == len(inputs["x"]) == len(inputs["cat"]) == len(inputs["seg"])
+        assert (np.diff(inputs["seg"]) >= 0).all()  # sorted: tf.math.segment_* need it
+        assert np.bincount(inputs["seg"], minlength=len(rows)).tolist() == sizes.tolist()
+        idx = inputs["a_idx"]
+        assert (np.lexsort(idx.T[::-1]) == np.arange(len(idx))).all()  # row-major order
+        a = np.zeros((n, n))
+        a[idx[:, 0], idx[:, 1]] = 1.0
+        assert a.sum() == len(idx)  # no duplicate entries
+        assert (a == a.T).all() and np.trace(a) == 0
+        # no edge between two graphs: the adjacency is block diagonal
+        assert (inputs["seg"][idx[:, 0]] == inputs["seg"][idx[:, 1]]).all()
+        off = 0
+        for j, r in enumerate(rows):
+            g, k = ds.index[r], sizes[j]
+            np.testing.assert_allclose(inputs["x"][off:off + k],
+                                       norm.apply(t.x[t.node_ptr[g]:t.node_ptr[g + 1]]),
+                                       rtol=1e-5, atol=1e-5)
+            e = t.edges[t.edge_ptr[g]:t.edge_ptr[g + 1]]
+            block = a[off:off + k, off:off + k]
+            assert block.sum() == 2 * len(e) and (block[e[:, 0], e[:, 1]] == 1).all()
+            off += k
+        seen.extend(rows.tolist())
+    assert sorted(seen) == list(range(len(ds)))

@@ -1,0 +1,105 @@
+"""PerfSAGE's two modes (batch for export, disjoint for training) are one model."""
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before TensorFlow: Spektral needs Keras 2
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.train
+
+
+def _graphs(rng, sizes, f, n_cat, n_ops):
+    """Random chain-plus-skip graphs: (x [k, F], cat [k], op [k], edges [E, 2]) per graph."""
+    out = []
+    for k in sizes:
+        e = [(i, i + 1) for i in range(k - 1)] + [(i, i + 2) for i in range(0, k - 2, 3)]
+        out.append((rng.normal(size=(k, f)).astype(np.float32),
+                    rng.integers(0, n_cat, k).astype(np.int32),
+                    rng.integers(0, n_ops, k).astype(np.int32),
+                    np.array(e, np.int64).reshape(-1, 2)))
+    return out
+
+
+def _dense(graphs, n):
+    b, f = len(graphs), graphs[0][0].shape[1]
+    x, a = np.zeros((b, n, f), np.float32), np.zeros((b, n, n), np.float32)
+    cat, op, mask = (np.zeros((b, n), np.int32), np.zeros((b, n), np.int32),
+                     np.zeros((b, n), np.float32))
+    for j, (xx, c, o, e) in enumerate(graphs):
+        k = len(xx)
+        x[j, :k], cat[j, :k], op[j, :k], mask[j, :k] = xx, c, o, 1.0
+        a[j, e[:, 0], e[:, 1]] = a[j, e[:, 1], e[:, 0]] = 1.0
+    return {"x": x, "cat": cat, "op": op, "a": a, "mask": mask}
+
+
+def _disjoint(graphs):
+    import tensorflow as tf
+
+    offs = np.cumsum([0] + [len(g[0]) for g in graphs])
+    e = np.concatenate([g[3] + o for g, o in zip(graphs, offs)])
+    idx = np.unique(np.concatenate([e, e[:, ::-1]]), axis=0)
+    t = int(offs[-1])
+    return {"x": np.concatenate([g[0] for g in graphs]),
+            "cat": np.concatenate([g[1] for g in graphs]),
+            "op": np.concatenate([g[2] for g in graphs]),
+            "a": tf.SparseTensor(idx, np.ones(len(idx), np.float32), [t, t]),
+            "seg": np.repeat(np.arange(len(graphs)), [len(g[0]) for g in graphs]).astype(
+                np.int32)}
+
+
+@pytest.mark.parametrize("readout,layer_norm", [("max", False), ("max+sum", True)])
+def test_batch_and_disjoint_modes_agree_and_padding_changes_nothing(readout, layer_norm):
+    pytest.importorskip("spektral")
+    from trainer.model import PerfSAGEConfig, build_perfsage, build_perfsage_disjoint, \
+        copy_weights
+
+    cfg = PerfSAGEConfig(n_features=6, n_categories=4, n_ops=9, metrics=["latency_ms", "sram"],
+                         hidden=8, gnn_layers=3, dense_layers=2, dense_width=16,
+                         readout=readout, layer_norm=layer_norm, log_mean=[0.5, 4.0],
+                         log_std=[1.5, 0.7])
+    dense, disjoint = build_perfsage(cfg), build_perfsage_disjoint(cfg)
+    rng = np.random.default_rng(3)
+    for layer in dense.layers:  # non-zero everywhere (the head starts at zero otherwise)
+        layer.set_weights([rng.normal(scale=0.3, size=w.shape) for w in layer.get_weights()])
+    copy_weights(dense, disjoint)
+    graphs = _graphs(rng, [3, 7, 5], 6, 4, 9)
+    z_dense = dense(_dense(graphs, 7), training=False).numpy()
+    z_pad = dense(_dense(graphs, 12), training=False).numpy()
+    z_disjoint = disjoint(_disjoint(graphs), training=False).numpy()
+    assert z_dense.shape == (3, 2) and np.isfinite(z_dense).all()
+    np.testing.assert_allclose(z_disjoint, z_dense, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(z_pad, z_dense, rtol=1e-5, atol=1e-5)
+    assert np.ptp(z_dense[:, 0]) > 1e-3  # the graphs get different answers
+
+
+def test_additive_readout_is_a_log_sum_over_nodes():
+    """With the max path silenced, the output is (log sum_i exp(u_i) - mean) / std."""
+    pytest.importorskip("spektral")
+    from trainer.model import PerfSAGEConfig, build_perfsage
+
+    cfg = PerfSAGEConfig(n_features=3, n_categories=2, n_ops=4, metrics=["latency_ms"],
+                         hidden=4, gnn_layers=1, dense_layers=1, dense_width=4,
+                         readout="max+sum", log_mean=[2.0], log_std=[0.5])
+    model = build_perfsage(cfg)
+    for layer in model.layers:
+        if layer.name == "node_cost":  # every node costs exp(1.0), whatever its features
+            k, _ = layer.get_weights()
+            layer.set_weights([np.zeros_like(k), np.array([1.0], np.float32)])
+    graphs = _graphs(np.random.default_rng(0), [2, 5], 3, 2, 4)
+    z = model(_dense(graphs, 6), training=False).numpy()[:, 0]  # head starts at zero
+    np.testing.assert_allclose(z, [(np.log(2 * np.e) - 2.0) / 0.5, (np.log(5 * np.e) - 2.0) / 0.5],
+                               rtol=1e-5)
+
+
+def test_additive_readout_needs_log_statistics():
+    pytest.importorskip("spektral")
+    from trainer.model import PerfSAGEConfig, build_perfsage
+
+    with pytest.raises(ValueError, match="log_mean"):
+        build_perfsage(PerfSAGEConfig(n_features=3, n_categories=2, n_ops=4, metrics=["m"],
+                                      readout="max+sum"))
+    with pytest.raises(ValueError, match="readout"):
+        build_perfsage(PerfSAGEConfig(n_features=3, n_categories=2, n_ops=4, metrics=["m"],
+                                      readout="mean"))
