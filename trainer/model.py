@@ -36,6 +36,9 @@ Layers:
 ``[h0 || h_L]`` gives every node a log-cost ``u_i`` [M] and the graph gets
 ``log(sum_i exp(u_i))`` (a masked log-sum-exp), standardised with the targets' log mean and std;
 the max-readout MLP of step 4 (zero-initialised last layer) adds a correction in model space.
+With ``cost_columns`` the per-node log-cost also gets a learned *cost prior*: the log of a
+non-negative linear function of the node's sizes (MACs, bytes) with per-operator weights, the
+kernel-sum baseline's form (:func:`_cost_prior`).
 Latency and energy are sums of per-operator costs, which a max readout can only approximate;
 the additive path gives the network that structure, and the GNN layers give each node's cost
 its context (neighbours, fusion, memory placement). Every metric must use the log transform.
@@ -81,6 +84,9 @@ class PerfSAGEConfig:
         node_head: width of the per-node head of the additive path.
         log_mean, log_std: per metric, the targets' mean and std of log labels (additive path).
         typical_nodes: initial per-node cost is ``exp(log_mean) / typical_nodes``.
+        cost_columns: node-feature columns (log1p of a size: MACs, bytes) of the cost prior of
+            the additive path; empty: no prior.
+        cost_mean, cost_std: their normaliser statistics, to undo the normalisation in-model.
     """
 
     n_features: int
@@ -101,6 +107,9 @@ class PerfSAGEConfig:
     log_mean: List[float] = field(default_factory=list)
     log_std: List[float] = field(default_factory=list)
     typical_nodes: float = 100.0
+    cost_columns: List[int] = field(default_factory=list)
+    cost_mean: List[float] = field(default_factory=list)
+    cost_std: List[float] = field(default_factory=list)
 
 
 READOUTS = ("max", "max+sum")
@@ -165,12 +174,49 @@ def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse):
     u = keras.layers.Dense(cfg.node_head, activation="relu", kernel_regularizer=reg,
                            name="node_fc")(u)
     init = [mu - math.log(cfg.typical_nodes) for mu in cfg.log_mean]
+    if cfg.cost_columns:
+        init = [v - max(cfg.cost_mean) for v in init]
     u = keras.layers.Dense(m, bias_initializer=keras.initializers.Constant(init),
                            name="node_cost")(u)
+    if cfg.cost_columns:
+        u = keras.layers.Add(name="node_log_cost")([u, _cost_prior(cfg, x, cat, op)])
     mu = tf.constant(cfg.log_mean, tf.float32)
     inv_sd = tf.constant([1.0 / s for s in cfg.log_std], tf.float32)
     add = keras.layers.Lambda(lambda v: (v - mu) * inv_sd, name="additive")(pool_lse(u))
     return keras.layers.Add(name="output")([add, corr])
+
+
+def _cost_prior(cfg: PerfSAGEConfig, x, cat, op):
+    """Per node and metric, ``log sum_k exp(beta[op, k] + beta[cat, k] + l_k)`` [.., M]: the log
+    of a non-negative linear cost in the node's sizes ``exp(l_k)`` (``l_k`` = log1p of MACs,
+    bytes..., undone from the normalised ``x``) plus a constant term, with per-operator and
+    per-category log-weights -- nn-Meter's kernel model inside the network, learned end to end.
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    m, k = len(cfg.metrics), len(cfg.cost_columns) + 1
+    cols = list(cfg.cost_columns)
+    mean = tf.constant(cfg.cost_mean, tf.float32)
+    std = tf.constant(cfg.cost_std, tf.float32)
+
+    def sizes(v):  # [.., F] -> [.., 1, K]: the log sizes and a 0 for the constant term
+        ell = tf.gather(v, cols, axis=-1) * std + mean
+        return tf.concat([ell, tf.zeros_like(ell[..., :1])], -1)[..., None, :]
+
+    ell = keras.layers.Lambda(sizes, name="cost_sizes")(x)
+    b_op = keras.layers.Embedding(cfg.n_ops, m * k, embeddings_initializer="zeros",
+                                  name="cost_op")(op)
+    b_cat = keras.layers.Embedding(cfg.n_categories, m * k, embeddings_initializer="zeros",
+                                   name="cost_cat")(cat)
+    beta = keras.layers.Add(name="cost_log_weights")([b_op, b_cat])
+
+    def prior(t):
+        b, e = t
+        b = tf.reshape(b, tf.concat([tf.shape(b)[:-1], [m, k]], 0))
+        return tf.reduce_logsumexp(b + e, axis=-1)
+
+    return keras.layers.Lambda(prior, name="cost_prior")([beta, ell])
 
 
 def _check(cfg: PerfSAGEConfig) -> None:
@@ -178,6 +224,8 @@ def _check(cfg: PerfSAGEConfig) -> None:
         raise ValueError("readout must be one of {}, got {!r}".format(READOUTS, cfg.readout))
     if cfg.readout != "max" and not (len(cfg.log_mean) == len(cfg.log_std) == len(cfg.metrics)):
         raise ValueError("the additive readout needs log_mean and log_std for every metric")
+    if not len(cfg.cost_columns) == len(cfg.cost_mean) == len(cfg.cost_std):
+        raise ValueError("cost_columns, cost_mean and cost_std must have the same length")
 
 
 def build_perfsage(cfg: PerfSAGEConfig):

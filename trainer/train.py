@@ -45,6 +45,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Spektral needs Keras 2
 __all__ = ["TrainConfig", "train", "evaluate", "score", "MODES", "WEIGHTS"]
 
 MODES = ("specialized", "generalized")
+#: node-feature columns (log1p sizes) of the additive path's cost prior
+COST_FEATURES = ("macs", "in_bytes", "weight_bytes", "out_elements")
 
 
 @dataclass
@@ -91,6 +93,7 @@ class TrainConfig:
     readout: str = "max+sum"
     node_head: int = 64
     layer_norm: bool = True
+    cost_prior: bool = True
 
     def check(self) -> None:
         """Raise :class:`InputError` for an inconsistent config."""
@@ -112,10 +115,15 @@ class TrainConfig:
             raise InputError("readout must be one of {}, got {!r}".format(
                 ", ".join(READOUTS), self.readout))
 
-    def model_config(self, targets: Optional[Targets] = None, typical_nodes: float = 100.0
-                     ) -> PerfSAGEConfig:
-        """The architecture for this run (the additive readout needs the fitted ``targets``)."""
+    def model_config(self, targets: Optional[Targets] = None, typical_nodes: float = 100.0,
+                     norm: Optional[D.Normalizer] = None) -> PerfSAGEConfig:
+        """The architecture for this run (the additive readout needs the fitted ``targets``,
+        its cost prior the normaliser)."""
+        cols = [FEATURE_NAMES.index(n) for n in COST_FEATURES] \
+            if self.cost_prior and self.readout != "max" and norm else []
         return PerfSAGEConfig(
+            cost_columns=cols, cost_mean=[float(norm.mean[c]) for c in cols] if cols else [],
+            cost_std=[float(norm.std[c]) for c in cols] if cols else [],
             readout=self.readout, node_head=self.node_head, layer_norm=self.layer_norm,
             log_mean=list(targets.mean) if targets else [],
             log_std=list(targets.std) if targets else [], typical_nodes=float(typical_nodes),
@@ -252,7 +260,8 @@ def train(cfg: TrainConfig, progress: Optional[Callable[[Dict[str, Any]], None]]
         targets = Targets.fit(cfg.target, cfg.metrics, unique_train.y)
         _dump(dataclasses.asdict(cfg), os.path.join(cfg.out, "train_config.json"))
         typical = float(np.median(unique_train.table.n_nodes[unique_train.index]))
-        save_config(cfg.model_config(targets, typical), os.path.join(cfg.out, "config.json"))
+        save_config(cfg.model_config(targets, typical, norm),
+                    os.path.join(cfg.out, "config.json"))
         _dump(norm.to_json(), os.path.join(cfg.out, "normalizer.json"))
         targets.save(os.path.join(cfg.out, "targets.json"))
         state = {"epoch": 0, "best_val": None, "best_epoch": 0, "bad_epochs": 0, "step": 0,

@@ -49,8 +49,10 @@ def _disjoint(graphs):
                 np.int32)}
 
 
-@pytest.mark.parametrize("readout,layer_norm", [("max", False), ("max+sum", True)])
-def test_batch_and_disjoint_modes_agree_and_padding_changes_nothing(readout, layer_norm):
+@pytest.mark.parametrize("readout,layer_norm,cost", [("max", False, False),
+                                                     ("max+sum", True, False),
+                                                     ("max+sum", True, True)])
+def test_batch_and_disjoint_modes_agree_and_padding_changes_nothing(readout, layer_norm, cost):
     pytest.importorskip("spektral")
     from trainer.model import PerfSAGEConfig, build_perfsage, build_perfsage_disjoint, \
         copy_weights
@@ -58,7 +60,8 @@ def test_batch_and_disjoint_modes_agree_and_padding_changes_nothing(readout, lay
     cfg = PerfSAGEConfig(n_features=6, n_categories=4, n_ops=9, metrics=["latency_ms", "sram"],
                          hidden=8, gnn_layers=3, dense_layers=2, dense_width=16,
                          readout=readout, layer_norm=layer_norm, log_mean=[0.5, 4.0],
-                         log_std=[1.5, 0.7])
+                         log_std=[1.5, 0.7], cost_columns=[1, 4] if cost else [],
+                         cost_mean=[3.0, 5.0] if cost else [], cost_std=[2.0, 1.0] if cost else [])
     dense, disjoint = build_perfsage(cfg), build_perfsage_disjoint(cfg)
     rng = np.random.default_rng(3)
     for layer in dense.layers:  # non-zero everywhere (the head starts at zero otherwise)
@@ -103,3 +106,29 @@ def test_additive_readout_needs_log_statistics():
     with pytest.raises(ValueError, match="readout"):
         build_perfsage(PerfSAGEConfig(n_features=3, n_categories=2, n_ops=4, metrics=["m"],
                                       readout="mean"))
+
+
+def test_cost_prior_is_a_log_linear_cost_in_the_node_sizes():
+    """Silence everything but the prior: the graph's value is sum_i (w_mac * (1 + macs_i) + c)."""
+    pytest.importorskip("spektral")
+    from trainer.model import PerfSAGEConfig, build_perfsage
+
+    cfg = PerfSAGEConfig(n_features=3, n_categories=2, n_ops=4, metrics=["latency_ms"],
+                         hidden=4, gnn_layers=1, dense_layers=1, dense_width=4,
+                         readout="max+sum", log_mean=[0.0], log_std=[1.0], cost_columns=[2],
+                         cost_mean=[1.0], cost_std=[2.0])
+    model = build_perfsage(cfg)
+    w_mac, const = 0.25, 3.0
+    for layer in model.layers:
+        if layer.name == "node_cost":
+            k, _ = layer.get_weights()
+            layer.set_weights([np.zeros_like(k), np.zeros(1, np.float32)])
+        elif layer.name == "cost_op":  # per op: [log w_mac, log c]
+            e = np.zeros(layer.get_weights()[0].shape, np.float32)
+            e[:] = [np.log(w_mac), np.log(const)]
+            layer.set_weights([e])
+    graphs = _graphs(np.random.default_rng(1), [4], 3, 2, 4)
+    z = model(_dense(graphs, 5), training=False).numpy()[0, 0]
+    log1p_macs = graphs[0][0][:, 2] * 2.0 + 1.0  # normalised column undone
+    want = np.sum(w_mac * np.exp(log1p_macs) + const)
+    np.testing.assert_allclose(np.exp(z), want, rtol=1e-4)
