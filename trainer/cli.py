@@ -22,7 +22,8 @@ from edge_predictor.errors import InputError, UnavailableError
 __all__ = ["dataset_app", "Progress"]
 
 dataset_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                          help="Generate and inspect the EdgeDLPerf dataset (generation needs the train extra).")
+                          help="Generate and inspect the EdgeDLPerf dataset (generation needs "
+                               "the train extra).")
 
 
 class Progress:

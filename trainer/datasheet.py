@@ -123,7 +123,8 @@ def write_datasheet(root: Optional[str] = None) -> str:
     lines += ["", "## Generation throughput (per core, measured)", "",
               "Sum of conversion + reading + Vela seconds per model, inverted; two workers ran "
               "on the two cores, so this is what one core delivers while the other is busy.", "",
-              "| space | models timed | mean s/model | models/hour/core |", "| --- | --- | --- | --- |"]
+              "| space | models timed | mean s/model | models/hour/core |",
+              "| --- | --- | --- | --- |"]
     for sp in sorted(data["ranges"]):
         s = data["ranges"][sp]["seconds"]
         if s:
@@ -132,7 +133,8 @@ def write_datasheet(root: Optional[str] = None) -> str:
     lines += ["", "## CPU noise floor", ""]
     nf = noise_floor(store)
     if not nf:
-        lines.append("Not measured yet: pass 2 (`edge-perf dataset label-cpu --pass 2`) has not run.")
+        lines.append("Not measured yet: pass 2 (`edge-perf dataset label-cpu --pass 2`) has not "
+                     "run.")
     for t, e in nf.items():
         lines.append("- {}: MAPE between two passes {:.2f}% over {} models ({})".format(
             t, e["mape"], e["n"], ", ".join("{} {:.2f}% (n={})".format(s, v["mape"], v["n"])

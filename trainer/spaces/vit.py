@@ -30,8 +30,8 @@ full-integer (INT8) conversion maps each piece to an INT8 TFLite builtin:
 
 Operator counts after conversion: about ``15 + depth * (16 + 7 heads)`` with split heads
 (measured: depth 12 with 8 heads gives 879, the space's maximum) and fewer with batched heads;
-the paper's range is 59-994, so our largest ViTs stay below the paper's. All choices are uniform and independent; :func:`sample`
-needs only numpy.
+the paper's range is 59-994, so our largest ViTs stay below the paper's. All choices are uniform
+and independent; :func:`sample` needs only numpy.
 """
 
 from __future__ import annotations
