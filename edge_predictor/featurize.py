@@ -26,9 +26,9 @@ from .op_features import HYPER_SLOTS
 from .op_table import category_index, lookup, op_index
 
 __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "GraphFeatures",
-           "featurize", "dims4"]
+           "featurize", "dims4", "live_bytes"]
 
-FEATURE_SCHEMA_VERSION = 1
+FEATURE_SCHEMA_VERSION = 2  # 2: live_bytes
 
 
 class Feature(NamedTuple):
@@ -91,6 +91,8 @@ _IO = [
     ("n_outputs", "count", "raw", "output tensors"),
     ("fanout", "count", "log1p", "consuming operators of the outputs"),
     ("is_graph_output", "flag", "raw", "an output is a graph output"),
+    ("live_bytes", "bytes", "log1p", "bytes of the activation tensors alive while the operator "
+     "runs (its inputs and outputs and all produced earlier and read later): memory pressure"),
 ]
 
 #: Every node-feature column, in order.
@@ -164,6 +166,37 @@ def _dtype_flags(dtype: str) -> List[float]:
             float(dtype in _INT32)]
 
 
+def live_bytes(graph: OpGraph) -> np.ndarray:
+    """float64 [N] bytes of activation tensors alive during each operator, in execution order.
+
+    A non-constant tensor lives from its producer (graph inputs: the first operator) to its last
+    reader (graph outputs: the last operator; never-read outputs: their producer only). The
+    maximum over operators is the peak arena size an allocator without fragmentation needs.
+    """
+    n = len(graph.ops)
+    nt = len(graph.tensors)
+    start = np.full(nt, -1, dtype=np.int64)
+    end = np.full(nt, -1, dtype=np.int64)
+    for node in graph.ops:
+        for t in node.outputs:
+            if t >= 0 and start[t] < 0:
+                start[t] = node.index
+        for t in node.inputs:
+            if t >= 0:
+                end[t] = max(end[t], node.index)
+    for t in graph.inputs:
+        start[t] = 0
+    for t in graph.outputs:
+        end[t] = n - 1
+    diff = np.zeros(n + 1, dtype=np.float64)
+    for t, info in enumerate(graph.tensors):
+        if info.is_constant or start[t] < 0:
+            continue
+        diff[start[t]] += info.nbytes
+        diff[max(end[t], start[t]) + 1] -= info.nbytes
+    return np.cumsum(diff[:n])
+
+
 def featurize(graph: OpGraph) -> GraphFeatures:
     """Turn an operator graph into PerfSAGE's input.
 
@@ -181,6 +214,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         np.add.at(fanout, edges3[:, 2], 1)
     graph_outputs = set(graph.outputs)
     n = len(graph.ops)
+    live = live_bytes(graph)
     table: List[List[float]] = [[]] * n  # plain lists, one array at the end: ~2x faster
     cats = np.zeros(n, dtype=np.int32)
     ids = np.zeros(n, dtype=np.int32)
@@ -210,7 +244,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         row += dims4(out_shape)
         row += [len(out_shape), sum(t.elements for t in outs), sum(t.nbytes for t in outs),
                 len(outs), sum(int(fanout[t.index]) for t in outs),
-                float(any(t.index in graph_outputs for t in outs))]
+                float(any(t.index in graph_outputs for t in outs)), live[node.index]]
         table[node.index] = row
     rows = np.array(table, dtype=np.float64).reshape(n, len(FEATURES))
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))

@@ -38,7 +38,9 @@ Layers:
 the max-readout MLP of step 4 (zero-initialised last layer) adds a correction in model space.
 With ``cost_columns`` the per-node log-cost also gets a learned *cost prior*: the log of a
 non-negative linear function of the node's sizes (MACs, bytes) with per-operator weights, the
-kernel-sum baseline's form (:func:`_cost_prior`).
+kernel-sum baseline's form (:func:`_cost_prior`). With ``soft_readout`` the sum becomes
+``tau * log sum_i exp(u_i / tau)`` with a learned ``tau`` per metric, which spans sum (1) to max
+(-> 0): SRAM use is a peak over the schedule, not a sum.
 Latency and energy are sums of per-operator costs, which a max readout can only approximate;
 the additive path gives the network that structure, and the GNN layers give each node's cost
 its context (neighbours, fusion, memory placement). Every metric must use the log transform.
@@ -87,6 +89,7 @@ class PerfSAGEConfig:
         cost_columns: node-feature columns (log1p of a size: MACs, bytes) of the cost prior of
             the additive path; empty: no prior.
         cost_mean, cost_std: their normaliser statistics, to undo the normalisation in-model.
+        soft_readout: learn a temperature per metric in the additive readout (sum .. max).
     """
 
     n_features: int
@@ -110,6 +113,7 @@ class PerfSAGEConfig:
     cost_columns: List[int] = field(default_factory=list)
     cost_mean: List[float] = field(default_factory=list)
     cost_std: List[float] = field(default_factory=list)
+    soft_readout: bool = False
 
 
 READOUTS = ("max", "max+sum")
@@ -219,6 +223,28 @@ def _cost_prior(cfg: PerfSAGEConfig, x, cat, op):
     return keras.layers.Lambda(prior, name="cost_prior")([beta, ell])
 
 
+def _soft_readout(lse, learn_tau: bool):
+    """The additive readout layer: ``tau * LSE_i(u_i / tau)`` per graph and metric.
+
+    ``lse(u, group)`` is the mode's log-sum-exp over each graph's nodes. With ``learn_tau`` each
+    metric has a learned temperature ``tau = exp(log_tau)`` (initially 1): tau = 1 is the log of
+    a *sum* of per-node costs (latency, energy), tau -> 0 their *max* (a peak, as SRAM use is).
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    class SoftSumReadout(keras.layers.Layer):
+        def build(self, shapes):
+            self.log_tau = self.add_weight(name="log_tau", shape=(int(shapes[0][-1]),),
+                                           initializer="zeros", trainable=learn_tau)
+
+        def call(self, inputs):
+            tau = tf.exp(self.log_tau)
+            return tau * lse(inputs[0] / tau, inputs[1])
+
+    return SoftSumReadout(name="sum_readout")
+
+
 def _check(cfg: PerfSAGEConfig) -> None:
     if cfg.readout not in READOUTS:
         raise ValueError("readout must be one of {}, got {!r}".format(READOUTS, cfg.readout))
@@ -255,14 +281,13 @@ def build_perfsage(cfg: PerfSAGEConfig):
     def pool_max(h):
         return keras.layers.Lambda(lambda t: tf.reduce_max(t, axis=1), name="max_readout")(h)
 
-    def lse(t):  # masked log-sum-exp over nodes: [B, N, M], [B, N, 1] -> [B, M]
-        u, mk = t
+    def lse(u, mk):  # masked log-sum-exp over nodes: [B, N, M], [B, N, 1] -> [B, M]
         top = tf.reduce_max(u + (mk - 1.0) * 1e9, axis=1, keepdims=True)
         s = tf.reduce_sum(tf.exp(tf.minimum(u - top, 0.0)) * mk, axis=1)
         return top[:, 0, :] + tf.math.log(s)
 
     def pool_lse(u):
-        return keras.layers.Lambda(lse, name="sum_readout")([u, mcol])
+        return _soft_readout(lse, cfg.soft_readout)([u, mcol])
 
     out = _body(cfg, x, cat, op, a, keep, pool_max, pool_lse)
     return keras.Model(inputs={"x": x, "cat": cat, "op": op, "a": a, "mask": mask},
@@ -293,14 +318,13 @@ def build_perfsage_disjoint(cfg: PerfSAGEConfig):
         return keras.layers.Lambda(lambda t: tf.math.segment_max(t[0], t[1]),
                                    name="max_readout")([h, seg])
 
-    def lse(t):
-        u, sg = t
+    def lse(u, sg):
         top = tf.math.segment_max(u, sg)
         s = tf.math.segment_sum(tf.exp(u - tf.gather(top, sg)), sg)
         return top + tf.math.log(s)
 
     def pool_lse(u):
-        return keras.layers.Lambda(lse, name="sum_readout")([u, seg])
+        return _soft_readout(lse, cfg.soft_readout)([u, seg])
 
     out = _body(cfg, x, cat, op, a, lambda h, name: h, pool_max, pool_lse)
     return keras.Model(inputs={"x": x, "cat": cat, "op": op, "a": a, "seg": seg},

@@ -59,6 +59,9 @@ class TrainConfig:
         out: output folder (resumed when it holds an unfinished run of the same config).
         epochs: maximum epochs; patience: early-stopping patience in epochs (val MAPE).
         batch_size: graphs per batch; lr: Adam learning rate; seed: every random choice.
+        lr_schedule: ``"cosine"`` (decay to 5% of ``lr`` over ``lr_decay_epochs``, then flat; a
+            horizon apart from ``epochs`` so that extending a run resumes the same schedule) or
+            ``"constant"``.
         loss: ``"hybrid"`` or ``"mape"``; alpha: the hybrid loss's MSE weight.
         upsampling: in generalized mode, repeat small spaces to ``min_share`` of the training set.
         fraction: train on this hash-chosen fraction of the training split (learning curves).
@@ -94,6 +97,9 @@ class TrainConfig:
     node_head: int = 64
     layer_norm: bool = True
     cost_prior: bool = True
+    soft_readout: bool = True
+    lr_schedule: str = "cosine"
+    lr_decay_epochs: int = 100
 
     def check(self) -> None:
         """Raise :class:`InputError` for an inconsistent config."""
@@ -111,6 +117,9 @@ class TrainConfig:
             raise InputError("fraction must be in (0, 1], got {}".format(self.fraction))
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise InputError("epochs, batch size and patience must be positive")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise InputError("lr_schedule must be cosine or constant, got {!r}".format(
+                self.lr_schedule))
         if self.readout not in READOUTS:
             raise InputError("readout must be one of {}, got {!r}".format(
                 ", ".join(READOUTS), self.readout))
@@ -124,6 +133,7 @@ class TrainConfig:
         return PerfSAGEConfig(
             cost_columns=cols, cost_mean=[float(norm.mean[c]) for c in cols] if cols else [],
             cost_std=[float(norm.std[c]) for c in cols] if cols else [],
+            soft_readout=self.soft_readout,
             readout=self.readout, node_head=self.node_head, layer_norm=self.layer_norm,
             log_mean=list(targets.mean) if targets else [],
             log_std=list(targets.std) if targets else [], typical_nodes=float(typical_nodes),
@@ -275,7 +285,12 @@ def train(cfg: TrainConfig, progress: Optional[Callable[[Dict[str, Any]], None]]
     mcfg = load_config(os.path.join(cfg.out, "config.json"))
     model = build_perfsage_disjoint(mcfg)  # trains; `dense` (batch mode) is what gets saved
     dense = build_perfsage(mcfg)
-    opt = keras.optimizers.Adam(cfg.lr)
+    n_batches = int(math.ceil(len(train_ds) / cfg.batch_size))
+    lr: Any = cfg.lr
+    if cfg.lr_schedule == "cosine":  # a function of the optimizer step: resumes exactly
+        lr = keras.optimizers.schedules.CosineDecay(cfg.lr, cfg.lr_decay_epochs * n_batches,
+                                                    alpha=0.05)
+    opt = keras.optimizers.Adam(lr)
     ckpt = tf.train.Checkpoint(model=model, optimizer=opt)
     if state["checkpoint"]:
         ckpt.read(os.path.join(cfg.out, "checkpoints", state["checkpoint"])).expect_partial()
@@ -283,7 +298,6 @@ def train(cfg: TrainConfig, progress: Optional[Callable[[Dict[str, Any]], None]]
                               mcfg.n_features, len(cfg.metrics))
     z_train = targets.to_model(train_ds.y)
     y_val = parts["val"].y
-    n_batches = int(math.ceil(len(train_ds) / cfg.batch_size))
     resumed_from = state["epoch"]
 
     for epoch in range(state["epoch"] + 1, cfg.epochs + 1):

@@ -60,3 +60,22 @@ def test_dims4_right_aligns_and_folds():
     assert dims4(()) == (1, 1, 1, 1)
     assert dims4((10,)) == (1, 1, 1, 10)
     assert dims4((2, 3, 4, 5, 6)) == (6, 4, 5, 6)
+
+
+def test_live_bytes_follows_tensor_lifetimes():
+    from edge_predictor.featurize import FEATURE_NAMES, featurize, live_bytes
+    from edge_predictor.graph import OpGraph, OpNode, TensorInfo
+
+    def t(i, n, const=False):  # an INT8 tensor of n bytes
+        return TensorInfo(i, (n,), "INT8", const, True, False)
+
+    # in(100) -> op0 -> a(10) -> op1 -> b(20) -> op2(a, b, w) -> out(5); w is a constant
+    tensors = [t(0, 100), t(1, 10), t(2, 20), t(3, 1000, const=True), t(4, 5), t(5, 7)]
+    ops = [OpNode(0, "RELU", 19, 1, (0,), (1,)),
+           OpNode(1, "RELU", 19, 1, (1,), (2, 5)),  # 5: an output nobody reads
+           OpNode(2, "ADD", 0, 1, (1, 2, 3), (4,))]
+    g = OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(4,))
+    # op0: in + a; op1: a (read by op2 later) + b + dead; op2: a + b + out (weights excluded)
+    assert live_bytes(g).tolist() == [110.0, 37.0, 35.0]
+    x = featurize(g).x[:, FEATURE_NAMES.index("live_bytes")]
+    np.testing.assert_allclose(x, np.log1p([110.0, 37.0, 35.0]), rtol=1e-6)

@@ -61,7 +61,8 @@ def test_batch_and_disjoint_modes_agree_and_padding_changes_nothing(readout, lay
                          hidden=8, gnn_layers=3, dense_layers=2, dense_width=16,
                          readout=readout, layer_norm=layer_norm, log_mean=[0.5, 4.0],
                          log_std=[1.5, 0.7], cost_columns=[1, 4] if cost else [],
-                         cost_mean=[3.0, 5.0] if cost else [], cost_std=[2.0, 1.0] if cost else [])
+                         cost_mean=[3.0, 5.0] if cost else [], cost_std=[2.0, 1.0] if cost else [],
+                         soft_readout=cost)
     dense, disjoint = build_perfsage(cfg), build_perfsage_disjoint(cfg)
     rng = np.random.default_rng(3)
     for layer in dense.layers:  # non-zero everywhere (the head starts at zero otherwise)
@@ -132,3 +133,26 @@ def test_cost_prior_is_a_log_linear_cost_in_the_node_sizes():
     log1p_macs = graphs[0][0][:, 2] * 2.0 + 1.0  # normalised column undone
     want = np.sum(w_mac * np.exp(log1p_macs) + const)
     np.testing.assert_allclose(np.exp(z), want, rtol=1e-4)
+
+
+def test_soft_readout_spans_sum_to_max():
+    pytest.importorskip("spektral")
+    import tensorflow as tf
+
+    from trainer.model import _soft_readout
+
+    def lse(u, mask):  # over axis 1, as batch mode does (mask [B, N, 1])
+        return tf.reduce_logsumexp(u + (mask - 1.0) * 1e9, axis=1)
+
+    costs = np.array([1.0, 2.0, 4.0, 3.0, 0.5, 99.0], np.float32)  # the last node is padding
+    u = np.log(costs)[None, :, None]
+    mask = np.array([[1, 1, 1, 1, 1, 0]], np.float32)[:, :, None]
+    layer = _soft_readout(lse, True)
+    sum_ = np.exp(layer([u, mask]).numpy()[0, 0])
+    assert sum_ == pytest.approx(10.5, rel=1e-5)  # tau = 1 (initial): the sum of the costs
+    assert layer.trainable_weights  # tau is learned
+    layer.set_weights([np.log([0.01]).astype(np.float32)])
+    assert np.exp(layer([u, mask]).numpy()[0, 0]) == pytest.approx(4.0, rel=1e-2)  # ~ the max
+    fixed = _soft_readout(lse, False)
+    fixed([u, mask])
+    assert not fixed.trainable_weights  # soft_readout=False: a plain sum
