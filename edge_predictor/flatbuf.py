@@ -15,7 +15,6 @@ from __future__ import annotations
 import struct
 from typing import Optional, Tuple
 
-import numpy as np
 
 __all__ = ["FlatbufferError", "Table", "root_table"]
 
@@ -109,12 +108,14 @@ class Table:
             raise FlatbufferError("vector of {} elements at {} runs past the buffer".format(n, p))
         return p + 4, n
 
-    def int32s(self, field: int) -> np.ndarray:
-        """An int32 vector as a numpy array (a copy), empty when absent."""
+    def int32s(self, field: int) -> Tuple[int, ...]:
+        """An int32 vector as a tuple of ints, empty when absent (struct, not numpy: the
+        vectors here are shapes and operator inputs of a few entries, where numpy's per-call
+        overhead dominates)."""
         start, n = self.vector(field, 4)
         if not n:
-            return np.zeros(0, dtype=np.int32)
-        return np.frombuffer(self.buf, dtype="<i4", count=n, offset=start).astype(np.int32)
+            return ()
+        return struct.unpack_from("<%di" % n, self.buf, start)
 
     def string(self, field: int) -> bytes:
         start, n = self.vector(field, 1)

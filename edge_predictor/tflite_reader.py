@@ -203,14 +203,18 @@ def _check_header(buf: bytes, where: str) -> None:
                                "bytes".format(root, len(buf)))
 
 
-def _index_vector(arr: np.ndarray, limit: int, what: str, where: str, allow_minus_one: bool):
-    """Tensor-index vector as a tuple, every entry checked to lie inside its table."""
-    vals = tuple(arr.tolist())
+def _index_vector(vals: Tuple[int, ...], limit: int, what, where: str,
+                  allow_minus_one: bool) -> Tuple[int, ...]:
+    """A tensor-index vector, every entry checked to lie inside its table (``what`` names it
+    in the error: a string, or ``(operator index, op name, "input" | "output")``, formatted
+    only then)."""
     low = -1 if allow_minus_one else 0
     for v in vals:
         if v >= limit or v < low:
             raise ModelFormatError(where, "{} refers to tensor {} but the subgraph has {} "
-                                   "tensors".format(what, v, limit))
+                                   "tensors".format(what if isinstance(what, str) else
+                                                    "operator {} ({}) {}".format(*what), v,
+                                                    limit))
     return vals
 
 
@@ -246,7 +250,7 @@ def _read_tensors(sg: Table, has_data: np.ndarray, where: str) -> List[TensorInf
     n_buffers = len(has_data)
     out = []
     for i, t in enumerate(sg.tables(_SG_TENSORS)):
-        shape = tuple(t.int32s(_T_SHAPE).tolist())
+        shape = t.int32s(_T_SHAPE)
         if shape and min(shape) < -1:
             raise ModelFormatError(where, "tensor {} has an invalid shape {}".format(i, shape))
         if -1 in shape:
@@ -293,9 +297,9 @@ def _read_ops(sg: Table, opcodes, n_tensors: int, where: str) -> List[OpNode]:
             raise ModelFormatError(where, "operator {} uses operator code {} but the model has "
                                    "{}".format(i, idx, len(opcodes)))
         name, code, version = opcodes[idx]
-        what = "operator {} ({})".format(i, name)
-        inputs = _index_vector(op.int32s(_OP_INPUTS), n_tensors, what + " input", where, True)
-        outputs = _index_vector(op.int32s(_OP_OUTPUTS), n_tensors, what + " output", where,
+        inputs = _index_vector(op.int32s(_OP_INPUTS), n_tensors, (i, name, "input"), where,
+                               True)
+        outputs = _index_vector(op.int32s(_OP_OUTPUTS), n_tensors, (i, name, "output"), where,
                                 True)
         options = {}
         opt_type = op.u8(_OP_OPT_TYPE)
