@@ -45,8 +45,9 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Spektral needs Keras 2
 __all__ = ["TrainConfig", "train", "evaluate", "score", "MODES", "WEIGHTS"]
 
 MODES = ("specialized", "generalized")
-#: node-feature columns (log1p sizes) of the additive path's cost prior
-COST_FEATURES = ("macs", "in_bytes", "weight_bytes", "out_elements")
+#: node-feature columns (log1p sizes) of the additive path's cost prior; live_bytes is there for
+#: SRAM, a peak of live activation memory (the soft readout can turn the sum into a max)
+COST_FEATURES = ("macs", "in_bytes", "weight_bytes", "out_elements", "live_bytes")
 
 
 @dataclass
