@@ -1,0 +1,109 @@
+"""Bench: what the shipped bundle costs in accuracy against the Keras model it was exported from.
+
+The bundled predictors are float16-weight TFLite files (half the size of float32). For every
+bundled target whose training run is in ``benches/results/accuracy_runs/<target>__perfsage-gen.json``
+(the run ``benches/build_bundles.sh`` exports), this predicts the test split of the store with the
+*shipped* bundle through :class:`edge_predictor.runtime.Predictor` -- featurized graphs padded
+into the buckets, the TFLite interpreter -- and puts its MAPE per space and metric beside the
+Keras model's (the accuracy bench's figures), with the bundle's size.
+
+Writes ``benches/results/bundle_accuracy.{json,md}``.
+
+Run: ``python -m benches.bundle_accuracy [--data DIR]`` (the store the bundle was trained on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from edge_predictor import bundle as B
+from edge_predictor.featurize import GraphFeatures
+from edge_predictor.runtime import Predictor
+from trainer import dataset as D
+
+__all__ = ["bundle_test_mape", "render_markdown", "main"]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benches", "results")
+
+
+def bundle_test_mape(predictor: Predictor, ds: D.Dataset) -> Dict[str, Dict[str, float]]:
+    """``{space: {metric: MAPE %}}`` of ``predictor`` on ``ds`` (featurized graphs of a store)."""
+    t = ds.table
+    pred = np.zeros_like(ds.y)
+    for j, g in enumerate(ds.index):
+        lo, hi = t.node_ptr[g], t.node_ptr[g + 1]
+        feats = GraphFeatures(x=t.x[lo:hi], categories=t.cat[lo:hi], op_ids=t.op[lo:hi],
+                              edges=t.edges[t.edge_ptr[g]:t.edge_ptr[g + 1]], unknown_ops=())
+        r = predictor.predict_features(feats)
+        pred[j] = [r[m] for m in ds.metrics]
+    out: Dict[str, Dict[str, float]] = {}
+    for sp in sorted(set(ds.spaces.tolist())) + ["all"]:
+        sel = np.ones(len(ds), bool) if sp == "all" else ds.spaces == sp
+        out[sp] = {m: float(100.0 * np.mean(np.abs(pred[sel, k] - ds.y[sel, k]) / ds.y[sel, k]))
+                   for k, m in enumerate(ds.metrics)}
+    return out
+
+
+def render_markdown(doc: Dict[str, Any]) -> str:
+    """The readable table of the JSON document."""
+    lines = ["# Shipped bundles vs. the Keras models they were exported from", "",
+             "Command: `{}`. Test split of the store; MAPE in %.".format(doc["command"]), ""]
+    for target, t in doc["targets"].items():
+        lines += ["## {}".format(target), "",
+                  "Bundle `{}`: {} ({} files, {:.1f} MB); trained in `{}`.".format(
+                      t["bundle"], t["precision"], t["files"], t["size_mb"], t["trained"]), "",
+                  "| space | metric | n | Keras MAPE | bundle MAPE | difference (pp) |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for sp, per in t["bundle_mape"].items():
+            for m, v in per.items():
+                k = t["keras"].get(sp, {}).get(m, {})
+                km = None if k.get("mape") is None else 100.0 * k["mape"]
+                lines.append("| {} | {} | {} | {} | {:.2f} | {} |".format(
+                    sp, m, k.get("n", "-"), "-" if km is None else "{:.2f}".format(km), v,
+                    "-" if km is None else "{:+.2f}".format(v - km)))
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benches.bundle_accuracy",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--data", help="store root (default data/edgedlperf)")
+    ap.add_argument("--out", default=RESULTS)
+    args = ap.parse_args(argv)
+    table = D.load_table(args.data)
+    doc: Dict[str, Any] = {"command": "python -m benches.bundle_accuracy" + (
+        " --data " + args.data if args.data else ""), "targets": {}}
+    for target, path in sorted(B.list_bundles().items()):
+        run_file = os.path.join(RESULTS, "accuracy_runs", target + "__perfsage-gen.json")
+        if not os.path.exists(run_file):
+            print("{}: no {}; skipped".format(target, run_file), file=sys.stderr)
+            continue
+        with open(run_file) as f:
+            run = json.load(f)
+        pred = Predictor.load(path)
+        ds = D.split(D.select(table, target, list(run["spec"]["metrics"])))["test"]
+        meta = pred.bundle.meta
+        files = [os.path.join(path, b["file"]) for b in meta["buckets"]]
+        doc["targets"][target] = {
+            "bundle": os.path.relpath(path, ROOT), "precision": meta.get("precision"),
+            "files": len(files), "size_mb": sum(os.path.getsize(p) for p in files) / 1e6,
+            "trained": os.path.relpath(run["model_dir"], ROOT),
+            "keras": run["result"]["per_space"], "bundle_mape": bundle_test_mape(pred, ds)}
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "bundle_accuracy.json"), "w") as f:
+        json.dump(doc, f, indent=2, sort_keys=True)
+    with open(os.path.join(args.out, "bundle_accuracy.md"), "w") as f:
+        f.write(render_markdown(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
