@@ -147,10 +147,16 @@ def test_normalizer_round_trip(store_root):
         D.Normalizer.from_json(bad)
 
 
-def test_padded_batches(store_root):
+@pytest.fixture
+def latency_set(store_root):
+    """(table, the ethos-u55-128 latency dataset, its normaliser)."""
     t = D.load_table(store_root, cache_dir=None)
     ds = D.select(t, "ethos-u55-128", ["latency_ms"])
-    norm = D.Normalizer.fit(ds)
+    return t, ds, D.Normalizer.fit(ds)
+
+
+def test_padded_batches(latency_set):
+    t, ds, norm = latency_set
     seen = []
     for inputs, rows in D.batches(ds, 8, norm, rng=np.random.default_rng(0)):
         sizes = t.n_nodes[ds.index[rows]]
@@ -175,10 +181,8 @@ def test_padded_batches(store_root):
     assert min(spans) == 0
 
 
-def test_disjoint_batches_hold_the_same_graphs_as_padded_ones(store_root):
-    t = D.load_table(store_root, cache_dir=None)
-    ds = D.select(t, "ethos-u55-128", ["latency_ms"])
-    norm = D.Normalizer.fit(ds)
+def test_disjoint_batches_hold_the_same_graphs_as_padded_ones(latency_set):
+    t, ds, norm = latency_set
     seen = []
     for inputs, rows in D.disjoint_batches(ds, 8, norm, rng=np.random.default_rng(0)):
         sizes = t.n_nodes[ds.index[rows]]
