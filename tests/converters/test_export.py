@@ -25,16 +25,27 @@ def _tiny(tmp_path=None):
     import tf_keras
 
     from trainer.model import PerfSAGEConfig, build_perfsage, save_config
+    from trainer.train import COST_FEATURES
 
     tf_keras.utils.set_random_seed(1)
-    cfg = PerfSAGEConfig(n_features=len(FEATURE_NAMES), n_categories=len(CATEGORIES),
-                         n_ops=len(OP_VOCAB), metrics=["latency_ms", "sram_kib"], hidden=16,
-                         gnn_layers=2, dense_layers=2, dense_width=32)
-    model = build_perfsage(cfg)
     rng = np.random.default_rng(1)
     norm = {E.NORM_NAMES: list(FEATURE_NAMES),
-            E.NORM_MEAN: rng.normal(size=cfg.n_features).tolist(),
-            E.NORM_STD: rng.uniform(0.5, 2.0, cfg.n_features).tolist()}
+            E.NORM_MEAN: rng.normal(size=len(FEATURE_NAMES)).tolist(),
+            E.NORM_STD: rng.uniform(0.5, 2.0, len(FEATURE_NAMES)).tolist()}
+    cost = [FEATURE_NAMES.index(n) for n in COST_FEATURES]
+    # the bundled architecture: layer norm, additive readout with cost prior and temperature
+    cfg = PerfSAGEConfig(n_features=len(FEATURE_NAMES), n_categories=len(CATEGORIES),
+                         n_ops=len(OP_VOCAB), metrics=["latency_ms", "sram_kib"], hidden=16,
+                         gnn_layers=2, dense_layers=2, dense_width=32, layer_norm=True,
+                         readout="max+sum", node_head=16, log_mean=[0.3, 4.0],
+                         log_std=[1.1, 0.7], typical_nodes=20.0, cost_columns=cost,
+                         cost_mean=[norm[E.NORM_MEAN][c] for c in cost],
+                         cost_std=[norm[E.NORM_STD][c] for c in cost], soft_readout=True)
+    model = build_perfsage(cfg)
+    for layer in model.layers:  # the zero-initialised parts get values too
+        if layer.name in ("head", "cost_op", "cost_cat", "sum_readout"):
+            layer.set_weights([rng.normal(scale=0.3, size=w.shape).astype(np.float32)
+                               for w in layer.get_weights()])
     targets = {E.TGT_TARGET: "ethos-u55-128", E.TGT_METRICS: [  # trainer.targets.to_json form
         {E.TGT_NAME: "latency_ms", E.TGT_TRANSFORM: "log", E.TGT_MU: 0.3, E.TGT_SIGMA: 1.1,
          E.TGT_UNIT: "ms"},
