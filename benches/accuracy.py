@@ -58,8 +58,9 @@ _PERFSAGE = {"perfsage": {}, "nocfe": {"cfe": False}, "mape": {"loss": "mape"}, 
              "paper": {"readout": "max", "layer_norm": False}}
 # source files behind each kind of result (their hash is kept with it, see Bench.run)
 _CODE = {"numpy": ("baselines/__init__.py", "baselines/totals.py", "baselines/kernel_sum.py"),
-         "eagle": ("baselines/eagle.py", "losses.py", "targets.py"),
-         "perfsage": ("train.py", "infer.py", "model.py", "losses.py", "targets.py"),
+         "eagle": ("baselines/eagle.py", "batching.py", "losses.py", "targets.py"),
+         "perfsage": ("train.py", "infer.py", "batching.py", "model.py", "losses.py",
+                      "targets.py"),
          "": ("dataset.py", "../edge_predictor/featurize.py", "../edge_predictor/op_table.py",
               "../edge_predictor/op_features.py", "../edge_predictor/graph.py")}
 

@@ -1,8 +1,9 @@
 """Bench: what the shipped bundle costs in accuracy against the Keras model it was exported from.
 
 The bundled predictors are float16-weight TFLite files (half the size of float32). For every
-bundled target whose training run is in ``benches/results/accuracy_runs/<target>__perfsage-gen.json``
-(the run ``benches/build_bundles.sh`` exports), this predicts the test split of the store with the
+bundled target whose training run is in
+``benches/results/accuracy_runs/<target>__perfsage-gen.json`` (the run
+``benches/build_bundles.sh`` exports), this predicts the test split of the store with the
 *shipped* bundle through :class:`edge_predictor.runtime.Predictor` -- featurized graphs padded
 into the buckets, the TFLite interpreter -- and puts its MAPE per space and metric beside the
 Keras model's (the accuracy bench's figures), with the bundle's size.

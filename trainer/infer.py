@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
+from . import batching
 from . import dataset as D
 from .model import build_perfsage, build_perfsage_disjoint, copy_weights, load_config
 from .targets import Targets
@@ -49,7 +50,7 @@ def tensors(inputs: Dict[str, np.ndarray]) -> Dict[str, Any]:
 def predict_ds(ds: D.Dataset, norm: D.Normalizer, batch_size: int, fn) -> np.ndarray:
     """float32 [G', M] model-space predictions of the disjoint-mode ``fn``, in ``ds`` order."""
     out = np.zeros((len(ds), len(ds.metrics)), np.float32)
-    for inputs, rows in D.disjoint_batches(ds, batch_size, norm):
+    for inputs, rows in batching.disjoint_batches(ds, batch_size, norm):
         out[rows] = fn(tensors(inputs)).numpy()
     return out
 

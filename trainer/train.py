@@ -32,6 +32,7 @@ from edge_predictor.errors import InputError
 from edge_predictor.featurize import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from edge_predictor.op_table import CATEGORIES, OP_VOCAB
 
+from . import batching
 from . import dataset as D
 from .losses import DEFAULT_ALPHA, LOSSES, hybrid_loss, mape_np
 from .model import (READOUTS, PerfSAGEConfig, build_perfsage, build_perfsage_disjoint,
@@ -307,7 +308,7 @@ def train(cfg: TrainConfig, progress: Optional[Callable[[Dict[str, Any]], None]]
         t0 = time.time()
         rng = np.random.default_rng([cfg.seed, epoch])
         total = 0.0
-        for inputs, rows in D.disjoint_batches(train_ds, cfg.batch_size, norm, rng=rng):
+        for inputs, rows in batching.disjoint_batches(train_ds, cfg.batch_size, norm, rng=rng):
             total += float(step(tensors(inputs), z_train[rows]))
         val_pred = targets.from_model(predict_ds(parts["val"], norm, 256, predict))
         val_mape = mape_np(y_val, val_pred)

@@ -9,6 +9,7 @@ from conftest import fixture_path
 from edge_predictor.featurize import featurize
 from edge_predictor.graph import graph_to_record
 from edge_predictor.tflite_reader import read_model
+from trainer import batching
 from trainer import dataset as D
 from trainer.store import LABELS, MODELS, Store
 
@@ -158,7 +159,7 @@ def latency_set(store_root):
 def test_padded_batches(latency_set):
     t, ds, norm = latency_set
     seen = []
-    for inputs, rows in D.batches(ds, 8, norm, rng=np.random.default_rng(0)):
+    for inputs, rows in batching.batches(ds, 8, norm, rng=np.random.default_rng(0)):
         sizes = t.n_nodes[ds.index[rows]]
         b, n, f = inputs["x"].shape
         assert n == sizes.max() and b == len(rows) <= 8
@@ -177,14 +178,14 @@ def test_padded_batches(latency_set):
         seen.extend(rows.tolist())
     assert sorted(seen) == list(range(len(ds)))
     # similar sizes batch together: sorted evaluation batches never mix the largest and smallest
-    spans = [np.ptp(t.n_nodes[ds.index[r]]) for _, r in D.batches(ds, 8, norm)]
+    spans = [np.ptp(t.n_nodes[ds.index[r]]) for _, r in batching.batches(ds, 8, norm)]
     assert min(spans) == 0
 
 
 def test_disjoint_batches_hold_the_same_graphs_as_padded_ones(latency_set):
     t, ds, norm = latency_set
     seen = []
-    for inputs, rows in D.disjoint_batches(ds, 8, norm, rng=np.random.default_rng(0)):
+    for inputs, rows in batching.disjoint_batches(ds, 8, norm, rng=np.random.default_rng(0)):
         sizes = t.n_nodes[ds.index[rows]]
         n = int(inputs["n_nodes"])
         assert n == sizes.sum() == len(inputs["x"]) == len(inputs["cat"]) == len(inputs["seg"])

@@ -28,6 +28,7 @@ import numpy as np
 from edge_predictor.featurize import FEATURE_NAMES
 from edge_predictor.op_table import OP_VOCAB
 
+from .. import batching
 from .. import dataset as D
 from ..losses import DEFAULT_ALPHA, hybrid_loss, mape_np
 from ..targets import Targets
@@ -102,7 +103,7 @@ def build_eagle(cfg: EagleConfig):
 
 
 def eagle_inputs(inputs: Dict[str, np.ndarray], n_ops: int) -> Dict[str, np.ndarray]:
-    """Eagle's inputs from a padded batch of :func:`trainer.dataset.batches`.
+    """Eagle's inputs from a padded batch of :func:`trainer.batching.batches`.
 
     Args:
         inputs: ``op`` int32 [B, N], ``a`` float32 [B, N, N] symmetric 0/1, ``mask`` [B, N].
@@ -130,7 +131,7 @@ def eagle_inputs(inputs: Dict[str, np.ndarray], n_ops: int) -> Dict[str, np.ndar
 
 def _predict_z(model, ds: D.Dataset, n_ops: int, batch_size: int, fn) -> np.ndarray:
     out = np.zeros((len(ds), len(ds.metrics)), np.float32)
-    for inputs, rows in D.batches(ds, batch_size, _IDENTITY):
+    for inputs, rows in batching.batches(ds, batch_size, _IDENTITY):
         out[rows] = fn(eagle_inputs(inputs, n_ops)).numpy()
     return out
 
@@ -179,7 +180,7 @@ def fit(train: D.Dataset, val: Optional[D.Dataset] = None, config: Optional[Eagl
         t0 = time.time()
         rng = np.random.default_rng([cfg.seed, epoch])
         total, n = 0.0, 0
-        for inputs, rows in D.batches(train, cfg.batch_size, _IDENTITY, rng=rng):
+        for inputs, rows in batching.batches(train, cfg.batch_size, _IDENTITY, rng=rng):
             total += float(step(eagle_inputs(inputs, cfg.n_ops), z_train[rows]))
             n += 1
         val_mape = None
