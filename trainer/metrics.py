@@ -1,13 +1,12 @@
 """Accuracy metrics of a performance predictor: MAPE, shares within a tolerance, Spearman's rho.
 
 Every function takes labels and predictions in *units* (not the model space of
-:mod:`trainer.targets`). Two pieces already live in the trainer and are re-exported here rather
-than written twice:
+:mod:`trainer.targets`). Shared with the trainer, so the bench, the trainer and the
+baselines report the same numbers:
 
 * :func:`mape` is :func:`trainer.losses.mape_np` (per-metric MAPE of [G, M] arrays, a fraction);
-* :func:`score` is :func:`trainer.train.score`, the per-space aggregation (``{space: {metric:
-  {"n", "mape", "within_5", "within_10", "spearman"}}}`` with an ``"all"`` entry) used by the
-  trainer's ``metrics.json``, so the bench, the trainer and the baselines report the same numbers.
+* :func:`score`, the per-space aggregation (``{space: {metric: {"n", "mape", "within_5",
+  "within_10", "spearman"}}}`` with an ``"all"`` entry) behind the trainer's ``metrics.json``.
 
 The rest is NumPy only: :func:`ape` (absolute percentage errors), :func:`within` (share of models
 whose error is at most a tolerance), :func:`rankdata` (average ranks, ties shared) and
@@ -19,12 +18,11 @@ computes), and :func:`summary` for one group of models. MAPE and shares are frac
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from .losses import mape_np as mape
-from .train import score
 
 __all__ = ["mape", "ape", "within", "rankdata", "spearman", "summary", "score", "EPS"]
 
@@ -129,4 +127,32 @@ def summary(y_true: np.ndarray, y_pred: np.ndarray, metrics: Sequence[str]
                   "within_5": _finite(float(within(t[:, j], p[:, j], 0.05))),
                   "within_10": _finite(float(within(t[:, j], p[:, j], 0.10))),
                   "spearman": _finite(spearman(t[:, j], p[:, j]))}
+    return out
+
+
+def score(y_true: np.ndarray, y_pred: np.ndarray, spaces: np.ndarray, metrics: List[str]
+          ) -> Dict[str, Dict[str, Dict[str, Any]]]:
+    """Accuracy per space (and ``"all"``) and metric.
+
+    Args:
+        y_true, y_pred: float [G, M] in units; spaces: str [G]; metrics: M names.
+
+    Returns:
+        ``{space: {metric: {"n", "mape", "within_5", "within_10", "spearman"}}}``; MAPE and the
+        within-shares are fractions; an undefined rho (fewer than 2 models) is None.
+    """
+    from scipy.stats import spearmanr
+
+    out: Dict[str, Dict[str, Dict[str, Any]]] = {}
+    for name in sorted(set(spaces.tolist())) + ["all"]:
+        sel = np.ones(len(spaces), bool) if name == "all" else spaces == name
+        out[name] = {}
+        for j, m in enumerate(metrics):
+            t, p = y_true[sel, j], y_pred[sel, j]
+            ape = np.abs(p - t) / np.maximum(np.abs(t), 1e-12)
+            rho = spearmanr(t, p)[0] if len(t) > 1 else float("nan")
+            out[name][m] = {"n": int(sel.sum()), "mape": _finite(float(ape.mean())),
+                            "within_5": _finite(float((ape <= 0.05).mean())),
+                            "within_10": _finite(float((ape <= 0.10).mean())),
+                            "spearman": _finite(float(rho))}
     return out

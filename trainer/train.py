@@ -35,6 +35,7 @@ from edge_predictor.op_table import CATEGORIES, OP_VOCAB
 from . import batching
 from . import dataset as D
 from .losses import DEFAULT_ALPHA, LOSSES, hybrid_loss, mape_np
+from .metrics import score
 from .model import (READOUTS, PerfSAGEConfig, build_perfsage, build_perfsage_disjoint,
                     copy_weights, load_config, save_config)
 from .store import LABELS, MODELS, Store
@@ -155,10 +156,6 @@ def _dump(obj: Any, path: str) -> None:
     os.replace(tmp, path)
 
 
-def _finite(v: float) -> Optional[float]:
-    return float(v) if v is not None and math.isfinite(v) else None
-
-
 def _load_splits(cfg: TrainConfig) -> Dict[str, D.Dataset]:
     spaces = [cfg.space] if cfg.mode == "specialized" else None
     table = D.load_table(cfg.data, spaces=spaces, cache_dir=cfg.cache_dir)
@@ -170,34 +167,6 @@ def _load_splits(cfg: TrainConfig) -> Dict[str, D.Dataset]:
     if len(parts["train"]) == 0 or len(parts["val"]) == 0:
         raise InputError("too few labelled models to train on ({} in total)".format(len(ds)))
     return parts
-
-
-def score(y_true: np.ndarray, y_pred: np.ndarray, spaces: np.ndarray, metrics: List[str]
-          ) -> Dict[str, Dict[str, Dict[str, Any]]]:
-    """Accuracy per space (and ``"all"``) and metric.
-
-    Args:
-        y_true, y_pred: float [G, M] in units; spaces: str [G]; metrics: M names.
-
-    Returns:
-        ``{space: {metric: {"n", "mape", "within_5", "within_10", "spearman"}}}``; MAPE and the
-        within-shares are fractions; an undefined rho (fewer than 2 models) is None.
-    """
-    from scipy.stats import spearmanr
-
-    out: Dict[str, Dict[str, Dict[str, Any]]] = {}
-    for name in sorted(set(spaces.tolist())) + ["all"]:
-        sel = np.ones(len(spaces), bool) if name == "all" else spaces == name
-        out[name] = {}
-        for j, m in enumerate(metrics):
-            t, p = y_true[sel, j], y_pred[sel, j]
-            ape = np.abs(p - t) / np.maximum(np.abs(t), 1e-12)
-            rho = spearmanr(t, p)[0] if len(t) > 1 else float("nan")
-            out[name][m] = {"n": int(sel.sum()), "mape": _finite(float(ape.mean())),
-                            "within_5": _finite(float((ape <= 0.05).mean())),
-                            "within_10": _finite(float((ape <= 0.10).mean())),
-                            "spearman": _finite(float(rho))}
-    return out
 
 
 def _compiled(model, loss_fn, opt, n_features: int, n_metrics: int):
