@@ -279,13 +279,9 @@ class Bench:
         """Label the zoo with Vela (cached) and score every generalized model on it."""
         if not target.startswith("ethos-u"):
             return  # zoo labels come from Vela here; a live target needs its board
-        with open(os.path.join(REPO, "benches", "zoo_manifest.json")) as f:
-            manifest = json.load(f)["models"]
-        sha = {n: _sha256(os.path.join(ZOO_DIR, n + ".tflite")) for n in sorted(manifest)}
-        files = {n: h for n, h in sha.items() if h == manifest[n]["sha256"]}
-        skipped = ["{}: {}".format(n, "sha256 differs from the manifest" if h else "not built "
-                                   "(python -m benches.zoo --out .cache/zoo)")
-                   for n, h in sha.items() if n not in files]
+        from benches.zoo import check_built
+
+        files, skipped = check_built(ZOO_DIR)
         labels = self.run(target + "__zoo-labels", {"kind": "zoo-labels", "files": files},
                           lambda spec, _: self._zoo_labels(target, files))
         gens = {k: self.doc["experiments"].get(R.experiment_name(target, k), {}) for k in (

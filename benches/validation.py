@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import subprocess
@@ -35,8 +34,9 @@ from typing import Any, Dict, List, Optional
 
 os.environ.setdefault("EDGE_PERF_INTERPRETER", "litert")  # the CPU target's interpreter
 
+from benches.zoo import check_built  # noqa: E402
 from edge_predictor import bundle as B  # noqa: E402
-from edge_predictor.validate import ResultStore, error_stats, validate  # noqa: E402
+from edge_predictor.validate import ResultStore, error_stats, sha256_file, validate  # noqa: E402
 
 __all__ = ["SEED_BASE", "SPACES", "family_of", "build_models", "sweep", "summarize",
            "render_markdown", "main"]
@@ -91,20 +91,10 @@ def build_models(per_space: int, out: str = os.path.join(CACHE, "models")) -> Li
 
 def zoo_models(zoo_dir: str = ZOO_DIR) -> List[str]:
     """The zoo files whose sha256 matches the manifest (the others are skipped, with a log)."""
-    with open(os.path.join(ROOT, "benches", "zoo_manifest.json")) as f:
-        manifest = json.load(f)["models"]
-    out = []
-    for name in sorted(manifest):
-        path = os.path.join(zoo_dir, name + ".tflite")
-        if not os.path.exists(path):
-            _log("zoo: {} missing (python -m benches.zoo --out {})".format(path, zoo_dir))
-            continue
-        with open(path, "rb") as f:
-            if hashlib.sha256(f.read()).hexdigest() != manifest[name]["sha256"]:
-                _log("zoo: {} differs from the manifest; skipped".format(path))
-                continue
-        out.append(path)
-    return out
+    ok, skipped = check_built(zoo_dir)
+    for line in skipped:
+        _log("zoo: " + line)
+    return [os.path.join(zoo_dir, name + ".tflite") for name in ok]
 
 
 def _progress(i, n, path, status, detail):
@@ -138,8 +128,7 @@ def sweep(target: str, models: List[str], bundle_dir: str, repeat: bool) -> Dict
 
 def _bundle_tag(bundle_dir: str) -> str:
     """The first 12 hex digits of the sha256 of the bundle's meta.json (it lists every file's)."""
-    with open(os.path.join(bundle_dir, "meta.json"), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()[:12]
+    return sha256_file(os.path.join(bundle_dir, "meta.json"))[:12]
 
 
 def _rows(db: str, target: str) -> Dict[str, Dict[str, Any]]:

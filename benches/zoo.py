@@ -31,7 +31,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np
 
-__all__ = ["ZOO", "build_zoo_model", "build_zoo_tflite", "main", "model_stats", "vela_check"]
+__all__ = ["ZOO", "build_zoo_model", "build_zoo_tflite", "check_built", "main", "model_stats",
+           "vela_check"]
 
 MANIFEST = Path(__file__).resolve().parent / "zoo_manifest.json"
 IMAGENET = (224, 224, 3)
@@ -240,6 +241,33 @@ def build_zoo_tflite(name, seed=0, n_calib=4):
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
     return conv.convert()
+
+
+def check_built(zoo_dir, manifest_path=MANIFEST):
+    """Which built zoo files match the manifest.
+
+    Args:
+        zoo_dir: the folder ``python -m benches.zoo --out`` wrote.
+        manifest_path: the manifest to check against.
+
+    Returns:
+        ``(ok, skipped)``: ``{name: sha256}`` of the files whose sha256 is the manifest's, in
+        name order, and one ``"<name>: <reason>"`` line per other manifest model.
+    """
+    models = json.loads(Path(manifest_path).read_text())["models"]
+    ok, skipped = {}, []
+    for name in sorted(models):
+        path = os.path.join(zoo_dir, name + ".tflite")
+        if not os.path.exists(path):
+            skipped.append("{}: not built (python -m benches.zoo --out {})".format(name, zoo_dir))
+            continue
+        with open(path, "rb") as f:
+            sha = hashlib.sha256(f.read()).hexdigest()
+        if sha == models[name]["sha256"]:
+            ok[name] = sha
+        else:
+            skipped.append("{}: sha256 differs from the manifest".format(name))
+    return ok, skipped
 
 
 def model_stats(data):

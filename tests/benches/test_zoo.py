@@ -40,3 +40,18 @@ def test_manifest_lists_enough_models():
     from benches import zoo
 
     assert set(built) <= set(zoo.ZOO)
+
+
+def test_check_built_keeps_only_files_matching_the_manifest(tmp_path):
+    from benches.zoo import check_built
+
+    (tmp_path / "good.tflite").write_bytes(b"good")
+    (tmp_path / "changed.tflite").write_bytes(b"rebuilt differently")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"models": {
+        name: {"sha256": hashlib.sha256(name.encode()).hexdigest()}
+        for name in ("good", "changed", "missing")}}))
+    ok, skipped = check_built(str(tmp_path), manifest)
+    assert ok == {"good": hashlib.sha256(b"good").hexdigest()}
+    assert skipped == ["changed: sha256 differs from the manifest",
+                       "missing: not built (python -m benches.zoo --out {})".format(tmp_path)]
