@@ -132,7 +132,7 @@ def summary(y_true: np.ndarray, y_pred: np.ndarray, metrics: Sequence[str]
 
 def score(y_true: np.ndarray, y_pred: np.ndarray, spaces: np.ndarray, metrics: List[str]
           ) -> Dict[str, Dict[str, Dict[str, Any]]]:
-    """Accuracy per space (and ``"all"``) and metric.
+    """Accuracy per space (and ``"all"``) and metric: :func:`summary` of every group.
 
     Args:
         y_true, y_pred: float [G, M] in units; spaces: str [G]; metrics: M names.
@@ -141,18 +141,9 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, spaces: np.ndarray, metrics: L
         ``{space: {metric: {"n", "mape", "within_5", "within_10", "spearman"}}}``; MAPE and the
         within-shares are fractions; an undefined rho (fewer than 2 models) is None.
     """
-    from scipy.stats import spearmanr
-
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     out: Dict[str, Dict[str, Dict[str, Any]]] = {}
     for name in sorted(set(spaces.tolist())) + ["all"]:
         sel = np.ones(len(spaces), bool) if name == "all" else spaces == name
-        out[name] = {}
-        for j, m in enumerate(metrics):
-            t, p = y_true[sel, j], y_pred[sel, j]
-            ape = np.abs(p - t) / np.maximum(np.abs(t), 1e-12)
-            rho = spearmanr(t, p)[0] if len(t) > 1 else float("nan")
-            out[name][m] = {"n": int(sel.sum()), "mape": _finite(float(ape.mean())),
-                            "within_5": _finite(float((ape <= 0.05).mean())),
-                            "within_10": _finite(float((ape <= 0.10).mean())),
-                            "spearman": _finite(float(rho))}
+        out[name] = summary(y_true[sel], y_pred[sel], metrics)
     return out

@@ -17,6 +17,8 @@ import typer
 from edge_predictor.cli import handled
 from edge_predictor.errors import InputError, UnavailableError
 
+from .model import READOUTS
+
 __all__ = ["train"]
 
 
@@ -83,8 +85,9 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
         raise InputError("--space is for --mode specialized; generalized uses every space")
     if loss not in ("hybrid", "mape"):
         raise InputError("--loss must be hybrid or mape, got {!r}".format(loss))
-    if readout not in ("max", "max+sum"):
-        raise InputError("--readout must be max or max+sum, got {!r}".format(readout))
+    if readout not in READOUTS:
+        raise InputError("--readout must be one of {}, got {!r}".format(", ".join(READOUTS),
+                                                                         readout))
     if not 0.0 < fraction <= 1.0:
         raise InputError("--fraction must be in (0, 1], got {}".format(fraction))
     for name, v in (("--epochs", epochs), ("--batch-size", batch_size), ("--hidden", hidden),
