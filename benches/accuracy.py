@@ -35,7 +35,6 @@ from typing import Any, Callable, Dict, List, Optional
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
 
 from benches import accuracy_report as R  # noqa: E402
 from trainer import dataset as D  # noqa: E402
@@ -43,7 +42,7 @@ from trainer.baselines import write_json  # noqa: E402
 from trainer.metrics import score  # noqa: E402
 from trainer.targets import default_metrics  # noqa: E402
 
-__all__ = ["main", "Bench", "predict_perfsage", "FRACTIONS"]
+__all__ = ["main", "Bench", "FRACTIONS"]
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "benches", "results")
@@ -88,13 +87,6 @@ def _family(kind: str) -> str:
     if kind.startswith(("totals", "kernel-sum")):
         return "numpy"
     return "eagle" if kind.startswith("eagle") else "" if kind.startswith("zoo") else "perfsage"
-
-
-def predict_perfsage(model_dir: str, ds: D.Dataset) -> np.ndarray:
-    """float64 [n, M] predictions in units of a :func:`trainer.train.train` folder on any ds."""
-    from trainer.infer import predict_folder
-
-    return predict_folder(model_dir, ds)
 
 
 class Bench:
@@ -313,6 +305,7 @@ class Bench:
     def _zoo_predict(self, target: str, labelled: Dict[str, Any], gens: Dict[str, Any]
                      ) -> Dict[str, Any]:
         from trainer.baselines import dataset_from_tflite, kernel_sum, totals
+        from trainer.infer import predict_folder
 
         metrics = self.doc["data"][target]["metrics"]
         names = [n for n, r in labelled.items() if "labels" in r]
@@ -322,7 +315,7 @@ class Bench:
         preds = {}
         for kind, rec in gens.items():
             if kind == "perfsage-gen":
-                preds[kind] = predict_perfsage(rec["model_dir"], ds)
+                preds[kind] = predict_folder(rec["model_dir"], ds)
             else:
                 mod = kernel_sum if kind == "kernel-sum-gen" else totals
                 preds[kind] = mod.predict(mod.load(rec["model_dir"]), ds)

@@ -56,7 +56,7 @@ def within(y_true: np.ndarray, y_pred: np.ndarray, tol: float) -> np.ndarray:
     e = ape(y_true, y_pred)
     if e.shape[0] == 0:
         return np.full(e.shape[1:], np.nan)
-    return np.mean(e <= tol, axis=0)  # as trainer.train.score
+    return np.mean(e <= tol, axis=0)
 
 
 def rankdata(a: np.ndarray) -> np.ndarray:
