@@ -34,13 +34,13 @@ from edge_predictor.op_table import CATEGORIES, OP_VOCAB
 
 from . import batching
 from . import dataset as D
+from .infer import WEIGHTS, predict_ds, predict_folder, signature, tensors
 from .losses import DEFAULT_ALPHA, LOSSES, hybrid_loss, mape_np
 from .metrics import score
 from .model import (READOUTS, PerfSAGEConfig, build_perfsage, build_perfsage_disjoint,
                     copy_weights, load_config, save_config)
 from .store import LABELS, MODELS, Store
 from .targets import Targets
-from .infer import WEIGHTS, predict_ds, predict_folder, signature, tensors
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Spektral needs Keras 2
 
