@@ -54,7 +54,7 @@ QUICK = {"perfsage": dict(hidden=16, gnn_layers=2, dense_layers=2, dense_width=6
          "eagle": dict(hidden=32, layers=2), "gbr": dict(max_iter=50)}
 _PERFSAGE = {"perfsage": {}, "nocfe": {"cfe": False}, "mape": {"loss": "mape"},  # TrainConfig
              "noups": {"upsampling": False}, "maxro": {"readout": "max"},
-             "paper": {"readout": "max", "layer_norm": False}}
+             "paper": {"readout": "max", "layer_norm": False}, "peak": {"peak_tau": 0.05}}
 # source files behind each kind of result (their hash is kept with it, see Bench.run)
 _CODE = {"numpy": ("baselines/__init__.py", "baselines/totals.py", "baselines/kernel_sum.py"),
          "eagle": ("baselines/eagle.py", "batching.py", "losses.py", "targets.py"),
@@ -254,7 +254,8 @@ class Bench:
         ps = {"perfsage": st["perfsage"]}
         plan = [(k + m, self.numpy_baseline, {"gbr": st["gbr"] if k == "totals-gbr" else None})
                 for k in ("kernel-sum", "totals-linear", "totals-gbr") for m in ("-spec", "-gen")]
-        plan += [("perfsage-gen", self.perfsage, ps), ("perfsage-spec", self.perfsage, ps),
+        plan += [("perfsage-gen", self.perfsage, ps), ("peak-gen", self.perfsage, ps),
+                 ("perfsage-spec", self.perfsage, ps),
                  ("eagle-spec", self.eagle, {"eagle": st["eagle"]})]
         plan += [(k, self.perfsage, ps) for k in ("paper-gen", "maxro-gen", "nocfe-gen", "mape-gen",
                                                   "noups-gen", "nocfe-spec")]

@@ -90,6 +90,8 @@ class PerfSAGEConfig:
             the additive path; empty: no prior.
         cost_mean, cost_std: their normaliser statistics, to undo the normalisation in-model.
         soft_readout: learn a temperature per metric in the additive readout (sum .. max).
+        tau_init: per metric, the readout's initial temperature (empty: 1.0 for all, a sum);
+            a small value (0.05) starts a peak metric such as SRAM near a max.
     """
 
     n_features: int
@@ -114,6 +116,7 @@ class PerfSAGEConfig:
     cost_mean: List[float] = field(default_factory=list)
     cost_std: List[float] = field(default_factory=list)
     soft_readout: bool = False
+    tau_init: List[float] = field(default_factory=list)
 
 
 READOUTS = ("max", "max+sum")
@@ -223,20 +226,23 @@ def _cost_prior(cfg: PerfSAGEConfig, x, cat, op):
     return keras.layers.Lambda(prior, name="cost_prior")([beta, ell])
 
 
-def _soft_readout(lse, learn_tau: bool):
+def _soft_readout(lse, learn_tau: bool, tau_init: List[float]):
     """The additive readout layer: ``tau * LSE_i(u_i / tau)`` per graph and metric.
 
     ``lse(u, group)`` is the mode's log-sum-exp over each graph's nodes. With ``learn_tau`` each
-    metric has a learned temperature ``tau = exp(log_tau)`` (initially 1): tau = 1 is the log of
-    a *sum* of per-node costs (latency, energy), tau -> 0 their *max* (a peak, as SRAM use is).
+    metric has a learned temperature ``tau = exp(log_tau)`` (initially ``tau_init``, else 1):
+    tau = 1 is the log of a *sum* of per-node costs (latency, energy), tau -> 0 their *max* (a
+    peak, as SRAM use is).
     """
     import tensorflow as tf
     import tf_keras as keras
 
     class SoftSumReadout(keras.layers.Layer):
         def build(self, shapes):
-            self.log_tau = self.add_weight(name="log_tau", shape=(int(shapes[0][-1]),),
-                                           initializer="zeros", trainable=learn_tau)
+            m = int(shapes[0][-1])
+            init = [math.log(t) for t in tau_init] if tau_init else [0.0] * m
+            self.log_tau = self.add_weight(name="log_tau", shape=(m,), trainable=learn_tau,
+                                           initializer=keras.initializers.Constant(init))
 
         def call(self, inputs):
             tau = tf.exp(self.log_tau)
@@ -252,6 +258,8 @@ def _check(cfg: PerfSAGEConfig) -> None:
         raise ValueError("the additive readout needs log_mean and log_std for every metric")
     if not len(cfg.cost_columns) == len(cfg.cost_mean) == len(cfg.cost_std):
         raise ValueError("cost_columns, cost_mean and cost_std must have the same length")
+    if cfg.tau_init and (len(cfg.tau_init) != len(cfg.metrics) or min(cfg.tau_init) <= 0):
+        raise ValueError("tau_init needs one positive temperature per metric")
 
 
 def build_perfsage(cfg: PerfSAGEConfig):
@@ -287,7 +295,7 @@ def build_perfsage(cfg: PerfSAGEConfig):
         return top[:, 0, :] + tf.math.log(s)
 
     def pool_lse(u):
-        return _soft_readout(lse, cfg.soft_readout)([u, mcol])
+        return _soft_readout(lse, cfg.soft_readout, cfg.tau_init)([u, mcol])
 
     out = _body(cfg, x, cat, op, a, keep, pool_max, pool_lse)
     return keras.Model(inputs={"x": x, "cat": cat, "op": op, "a": a, "mask": mask},
@@ -324,7 +332,7 @@ def build_perfsage_disjoint(cfg: PerfSAGEConfig):
         return top + tf.math.log(s)
 
     def pool_lse(u):
-        return _soft_readout(lse, cfg.soft_readout)([u, seg])
+        return _soft_readout(lse, cfg.soft_readout, cfg.tau_init)([u, seg])
 
     out = _body(cfg, x, cat, op, a, lambda h, name: h, pool_max, pool_lse)
     return keras.Model(inputs={"x": x, "cat": cat, "op": op, "a": a, "seg": seg},

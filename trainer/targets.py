@@ -16,7 +16,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["METRICS", "Targets", "unit", "default_metrics", "TRANSFORMS"]
+__all__ = ["METRICS", "Targets", "unit", "default_metrics", "TRANSFORMS", "AGGREGATES",
+           "aggregate"]
 
 #: metric -> (unit, transform)
 METRICS: Dict[str, Tuple[str, str]] = {
@@ -25,6 +26,9 @@ METRICS: Dict[str, Tuple[str, str]] = {
     "energy_mj": ("mJ", "log"),
 }
 TRANSFORMS = ("log", "identity")
+#: metric -> how per-operator costs make the model's value: ``"sum"`` over the schedule (time,
+#: energy) or ``"peak"`` (memory in use: the largest set of buffers alive at one time).
+AGGREGATES: Dict[str, str] = {"latency_ms": "sum", "sram_kib": "peak", "energy_mj": "sum"}
 _NPU_ESTIMATED = ("ethos-u55-128",)  # NPU energy is an estimate (no meter), DESIGN.md
 
 
@@ -34,6 +38,11 @@ def unit(target: str, metric: str) -> str:
     if metric == "energy_mj" and target in _NPU_ESTIMATED:
         return u + " (estimate)"
     return u
+
+
+def aggregate(metric: str) -> str:
+    """``"sum"`` or ``"peak"`` (see :data:`AGGREGATES`); unknown metrics are sums."""
+    return AGGREGATES.get(metric, "sum")
 
 
 def default_metrics(target: str) -> Tuple[str, ...]:

@@ -40,7 +40,7 @@ from .metrics import score
 from .model import (READOUTS, PerfSAGEConfig, build_perfsage, build_perfsage_disjoint,
                     copy_weights, load_config, save_config)
 from .store import LABELS, MODELS, Store
-from .targets import Targets
+from .targets import Targets, aggregate
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Spektral needs Keras 2
 
@@ -68,6 +68,8 @@ class TrainConfig:
         loss: ``"hybrid"`` or ``"mape"``; alpha: the hybrid loss's MSE weight.
         upsampling: in generalized mode, repeat small spaces to ``min_share`` of the training set.
         fraction: train on this hash-chosen fraction of the training split (learning curves).
+        peak_tau: initial temperature of the additive readout for peak metrics
+            (:func:`trainer.targets.aggregate`; SRAM): 1.0 starts them as sums like the others.
         data: store root (None: the default); cache_dir: feature cache ("" default, None off).
     """
 
@@ -101,6 +103,7 @@ class TrainConfig:
     layer_norm: bool = True
     cost_prior: bool = True
     soft_readout: bool = True
+    peak_tau: float = 1.0
     lr_schedule: str = "cosine"
     lr_decay_epochs: int = 100
 
@@ -123,6 +126,8 @@ class TrainConfig:
         if self.lr_schedule not in ("cosine", "constant"):
             raise InputError("lr_schedule must be cosine or constant, got {!r}".format(
                 self.lr_schedule))
+        if not self.peak_tau > 0:
+            raise InputError("peak_tau must be positive, got {}".format(self.peak_tau))
         if self.readout not in READOUTS:
             raise InputError("readout must be one of {}, got {!r}".format(
                 ", ".join(READOUTS), self.readout))
@@ -137,6 +142,8 @@ class TrainConfig:
             cost_columns=cols, cost_mean=[float(norm.mean[c]) for c in cols] if cols else [],
             cost_std=[float(norm.std[c]) for c in cols] if cols else [],
             soft_readout=self.soft_readout,
+            tau_init=[self.peak_tau if aggregate(m) == "peak" else 1.0 for m in self.metrics]
+            if self.peak_tau != 1.0 else [],
             readout=self.readout, node_head=self.node_head, layer_norm=self.layer_norm,
             log_mean=list(targets.mean) if targets else [],
             log_std=list(targets.std) if targets else [], typical_nodes=float(typical_nodes),

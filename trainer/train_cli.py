@@ -64,6 +64,9 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
                                       "(max readout plus an additive per-node path)"),
           no_layer_norm: bool = typer.Option(False, "--no-layer-norm",
                                              help="the paper's GCS layers, without layer norm"),
+          peak_tau: float = typer.Option(
+              1.0, "--peak-tau", help="initial readout temperature of peak metrics (SRAM): "
+              "1 starts as a sum of per-node costs, 0.05 near their max"),
           alpha: float = typer.Option(10.0, "--alpha", help="MSE weight of the hybrid loss"),
           no_upsampling: bool = typer.Option(False, "--no-upsampling",
                                              help="ablation: no dataset upsampling"),
@@ -88,6 +91,8 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
     if readout not in READOUTS:
         raise InputError("--readout must be one of {}, got {!r}".format(", ".join(READOUTS),
                                                                          readout))
+    if not peak_tau > 0:
+        raise InputError("--peak-tau must be positive, got {}".format(peak_tau))
     if not 0.0 < fraction <= 1.0:
         raise InputError("--fraction must be in (0, 1], got {}".format(fraction))
     for name, v in (("--epochs", epochs), ("--batch-size", batch_size), ("--hidden", hidden),
@@ -123,7 +128,7 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
                       data=data, hidden=hidden, gnn_layers=gnn_layers,
                       dense_layers=dense_layers, dense_width=dense_width, dropout=dropout,
                       l2=l2, cfe=not no_cfe, readout=readout,
-                      layer_norm=not no_layer_norm)
+                      layer_norm=not no_layer_norm, peak_tau=peak_tau)
     result = run(cfg, progress=_print_progress)
     if as_json:
         typer.echo(json.dumps(result, indent=2))

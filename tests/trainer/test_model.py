@@ -7,6 +7,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before TensorFlow: Spektral
 import numpy as np
 import pytest
 
+from edge_predictor.errors import InputError
+
 pytestmark = pytest.mark.train
 
 
@@ -147,12 +149,25 @@ def test_soft_readout_spans_sum_to_max():
     costs = np.array([1.0, 2.0, 4.0, 3.0, 0.5, 99.0], np.float32)  # the last node is padding
     u = np.log(costs)[None, :, None]
     mask = np.array([[1, 1, 1, 1, 1, 0]], np.float32)[:, :, None]
-    layer = _soft_readout(lse, True)
+    layer = _soft_readout(lse, True, [])
     sum_ = np.exp(layer([u, mask]).numpy()[0, 0])
     assert sum_ == pytest.approx(10.5, rel=1e-5)  # tau = 1 (initial): the sum of the costs
     assert layer.trainable_weights  # tau is learned
     layer.set_weights([np.log([0.01]).astype(np.float32)])
     assert np.exp(layer([u, mask]).numpy()[0, 0]) == pytest.approx(4.0, rel=1e-2)  # ~ the max
-    fixed = _soft_readout(lse, False)
+    fixed = _soft_readout(lse, False, [])
     fixed([u, mask])
     assert not fixed.trainable_weights  # soft_readout=False: a plain sum
+    peak = _soft_readout(lse, True, [0.01])  # tau_init: a peak metric starts near the max
+    assert np.exp(peak([u, mask]).numpy()[0, 0]) == pytest.approx(4.0, rel=1e-2)
+
+
+def test_peak_tau_reaches_only_peak_metrics():
+    from trainer.train import TrainConfig
+
+    metrics = ["latency_ms", "sram_kib", "energy_mj"]
+    assert TrainConfig(metrics=metrics).model_config().tau_init == []  # default: all sums
+    cfg = TrainConfig(metrics=metrics, peak_tau=0.05).model_config()
+    assert cfg.tau_init == [1.0, 0.05, 1.0]
+    with pytest.raises(InputError):
+        TrainConfig(metrics=metrics, peak_tau=0.0).check()
