@@ -14,7 +14,7 @@ from typing import Callable, List, Optional
 
 import typer
 
-from .errors import EdgePerfError, InputError
+from .errors import BundleError, EdgePerfError, InputError
 
 __all__ = ["app", "main", "handled", "warn"]
 
@@ -98,7 +98,6 @@ def inspect(model: str = typer.Argument(..., help="a .tflite file"),
 def _load_predictors(targets: List[str], bundles: List[str], threads: int) -> list:
     """Predictors for --target/--bundle; with neither, every bundled target."""
     from .bundle import list_bundles
-    from .errors import BundleError
     from .runtime import Predictor
 
     names = list(targets) + list(bundles)
@@ -180,15 +179,17 @@ def targets(as_json: bool = typer.Option(False, "--json", help="print a JSON arr
     """List the bundled predictors: metrics, provenance and test accuracy."""
     from .bundle import describe, list_bundles, load_bundle
 
-    found = list_bundles()
-    infos = [describe(load_bundle(path)) for _, path in sorted(found.items())]
+    infos, bad = [], []
+    for target, path in sorted(list_bundles().items()):
+        try:
+            infos.append(describe(load_bundle(path)))
+        except BundleError as err:  # list the others; name the refused one, exit non-zero
+            bad.append({"target": target, "path": path, "error": str(err)})
     if as_json:
-        typer.echo(json.dumps(infos, indent=2))
-        return
-    if not infos:
+        typer.echo(json.dumps(infos + bad, indent=2))
+    elif not infos and not bad:
         typer.echo("no bundled predictors installed")
-        return
-    for d in infos:
+    for d in [] if as_json else infos:
         typer.echo("{}  ({})".format(d["target"], d["description"] or d["path"]))
         typer.echo("  metrics    " + ", ".join(
             "{} [{}]{}".format(m["name"], m["unit"], " (estimate)" if m["estimate"] else "")
@@ -217,6 +218,11 @@ def targets(as_json: bool = typer.Option(False, "--json", help="print a JSON arr
                 "{} {:.1f}% (n={}, within 10%: {:.0f}%)".format(
                     m, 100 * v["mape"], v.get("n"), 100 * v.get("within_10", float("nan")))
                 for m, v in acc.items() if v.get("mape") is not None)))
+    for b in [] if as_json else bad:
+        typer.echo("{}  (refused: see the error below)".format(b["target"]))
+    if bad:
+        raise BundleError("{} bundle(s) refused: {}".format(len(bad), "; ".join(
+            b["error"] for b in bad)))
 
 
 _REGISTERED = []

@@ -165,3 +165,24 @@ def test_cli_targets(monkeypatch, capsys):
     assert "test_accuracy" in tiny
     assert main(["targets"]) == 0
     assert "energy_mj [mJ] (estimate)" in capsys.readouterr().out
+
+
+def test_cli_targets_lists_good_bundles_and_names_a_refused_one(monkeypatch, capsys, tmp_path):
+    import shutil
+
+    good = tmp_path / "tiny"
+    shutil.copytree(os.path.join(FIXTURES, "tiny_bundle"), str(good))
+    old = tmp_path / "old"
+    shutil.copytree(os.path.join(FIXTURES, "tiny_bundle"), str(old))
+    meta = json.loads((old / "meta.json").read_text())
+    meta.update(target="old-board", feature_schema_version=1)
+    (old / "meta.json").write_text(json.dumps(meta))
+    monkeypatch.setenv(BUNDLE_PATH_ENV, str(tmp_path))
+    assert main(["targets"]) == 2
+    cap = capsys.readouterr()
+    assert "tiny-test" in cap.out and "old-board  (refused" in cap.out
+    assert len(cap.err.strip().splitlines()) == 1 and str(old) in cap.err
+    assert "Traceback" not in cap.err
+    assert main(["targets", "--json"]) == 2
+    rows = {d["target"]: d for d in json.loads(capsys.readouterr().out)}
+    assert "error" in rows["old-board"] and "error" not in rows["tiny-test"]
