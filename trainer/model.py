@@ -92,6 +92,11 @@ class PerfSAGEConfig:
         soft_readout: learn a temperature per metric in the additive readout (sum .. max).
         tau_init: per metric, the readout's initial temperature (empty: 1.0 for all, a sum);
             a small value (0.05) starts a peak metric such as SRAM near a max.
+        bounded: metric columns whose per-node cost is *bounded* by the node's memory sizes
+            (:func:`_bounded_cost`) instead of the free head + cost prior; empty: none.
+        bounded_columns: node-feature columns (log1p of bytes: live, weights) of that bound;
+            bounded_mean, bounded_std: their normaliser statistics.
+        bounded_unit: bytes per unit of the bounded metrics (1024 for KiB).
     """
 
     n_features: int
@@ -117,6 +122,11 @@ class PerfSAGEConfig:
     cost_std: List[float] = field(default_factory=list)
     soft_readout: bool = False
     tau_init: List[float] = field(default_factory=list)
+    bounded: List[int] = field(default_factory=list)
+    bounded_columns: List[int] = field(default_factory=list)
+    bounded_mean: List[float] = field(default_factory=list)
+    bounded_std: List[float] = field(default_factory=list)
+    bounded_unit: float = 1024.0
 
 
 READOUTS = ("max", "max+sum")
@@ -212,8 +222,8 @@ def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse,
         return keras.layers.Dense(m, name="head")(g)
     corr = keras.layers.Dense(m, kernel_initializer="zeros", name="head")(g)
     u = keras.layers.Concatenate(name="node_head_input")([h0, h])
-    u = keras.layers.Dense(cfg.node_head, activation="relu", kernel_regularizer=reg,
-                           name="node_fc")(u)
+    u = node_in = keras.layers.Dense(cfg.node_head, activation="relu", kernel_regularizer=reg,
+                                     name="node_fc")(u)
     init = [mu - math.log(cfg.typical_nodes) for mu in cfg.log_mean]
     if cfg.cost_columns:
         init = [v - max(cfg.cost_mean) for v in init]
@@ -221,6 +231,10 @@ def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse,
                            name="node_cost")(u)
     if cfg.cost_columns:
         u = keras.layers.Add(name="node_log_cost")([u, _cost_prior(cfg, x, cat, op)])
+    if cfg.bounded:
+        gates = keras.layers.Dense(len(cfg.bounded) * (len(cfg.bounded_columns) + 1),
+                                   name="bounded_gates")(node_in)
+        u = _bounded_cost(cfg, u, gates, x)
     mu = tf.constant(cfg.log_mean, tf.float32)
     inv_sd = tf.constant([1.0 / s for s in cfg.log_std], tf.float32)
     add = keras.layers.Lambda(lambda v: (v - mu) * inv_sd, name="additive")(pool_lse(u))
@@ -260,6 +274,38 @@ def _cost_prior(cfg: PerfSAGEConfig, x, cat, op):
     return keras.layers.Lambda(prior, name="cost_prior")([beta, ell])
 
 
+def _bounded_cost(cfg: PerfSAGEConfig, u, gates, x):
+    """Replace the bounded metrics' columns of the per-node log-costs ``u`` [.., M] by
+    ``log(sum_k 2 sigmoid(g_k) s_k + 1e-3)``: a learned share in (0, 2) of each of the node's
+    memory sizes ``s_k`` (activation bytes alive, weight bytes; in the metric's unit) plus up
+    to 2 x 16 units of fixed buffers. Memory in use while an operator runs cannot exceed twice
+    what it keeps alive plus double-buffered weights, whatever the graph looks like: the bound
+    holds out of the training distribution, where a free head extrapolates (measured: one
+    unseen 224x224 patch convolution alone predicted 21 MB of SRAM, Vela says 1 MB in all).
+    ``gates`` [.., len(bounded) * (K + 1)] come from the per-node head.
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    cols, k, m = list(cfg.bounded_columns), len(cfg.bounded_columns) + 1, len(cfg.metrics)
+    mean = tf.constant(cfg.bounded_mean, tf.float32)
+    std = tf.constant(cfg.bounded_std, tf.float32)
+    unit = float(cfg.bounded_unit)
+
+    def bound(t):
+        free, g, v = t
+        sizes = (tf.exp(tf.gather(v, cols, axis=-1) * std + mean) - 1.0) / unit  # [.., K-1]
+        sizes = tf.concat([tf.maximum(sizes, 0.0), 16.0 * tf.ones_like(sizes[..., :1])], -1)
+        g = tf.reshape(g, tf.concat([tf.shape(g)[:-1], [len(cfg.bounded), k]], 0))
+        val = tf.math.log(tf.reduce_sum(2.0 * tf.sigmoid(g) * sizes[..., None, :], -1) + 1e-3)
+        cols_out = []
+        for j in range(m):
+            cols_out.append(val[..., cfg.bounded.index(j)] if j in cfg.bounded else free[..., j])
+        return tf.stack(cols_out, -1)
+
+    return keras.layers.Lambda(bound, name="bounded_cost")([u, gates, x])
+
+
 def _soft_readout(lse, learn_tau: bool, tau_init: List[float]):
     """The additive readout layer: ``tau * LSE_i(u_i / tau)`` per graph and metric.
 
@@ -292,6 +338,11 @@ def _check(cfg: PerfSAGEConfig) -> None:
         raise ValueError("the additive readout needs log_mean and log_std for every metric")
     if not len(cfg.cost_columns) == len(cfg.cost_mean) == len(cfg.cost_std):
         raise ValueError("cost_columns, cost_mean and cost_std must have the same length")
+    if cfg.bounded and (not cfg.bounded_columns or max(cfg.bounded) >= len(cfg.metrics) or
+                        cfg.readout == "max"):
+        raise ValueError("bounded metrics need the additive readout and bounded_columns")
+    if not len(cfg.bounded_columns) == len(cfg.bounded_mean) == len(cfg.bounded_std):
+        raise ValueError("bounded_columns, bounded_mean and bounded_std must match")
     if cfg.tau_init and (len(cfg.tau_init) != len(cfg.metrics) or min(cfg.tau_init) <= 0):
         raise ValueError("tau_init needs one positive temperature per metric")
 

@@ -40,7 +40,7 @@ from .metrics import score
 from .model import (READOUTS, PerfSAGEConfig, build_perfsage, build_perfsage_disjoint,
                     copy_weights, load_config, save_config)
 from .store import LABELS, MODELS, Store
-from .targets import Targets, aggregate
+from .targets import Targets, aggregate, unit
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Spektral needs Keras 2
 
@@ -50,6 +50,7 @@ MODES = ("specialized", "generalized")
 #: node-feature columns (log1p sizes) of the additive path's cost prior; live_bytes is there for
 #: SRAM, a peak of live activation memory (the soft readout can turn the sum into a max)
 COST_FEATURES = ("macs", "in_bytes", "weight_bytes", "out_elements", "live_bytes")
+BOUNDED_FEATURES = ("live_bytes", "weight_bytes")  # what bounds a node's memory (in bytes)
 
 
 @dataclass
@@ -70,6 +71,8 @@ class TrainConfig:
         fraction: train on this hash-chosen fraction of the training split (learning curves).
         peak_tau: initial temperature of the additive readout for peak metrics
             (:func:`trainer.targets.aggregate`; SRAM): 1.0 starts them as sums like the others.
+        bounded_peak: peak metrics (in KiB) get per-node costs bounded by the node's live and
+            weight bytes (:func:`trainer.model._bounded_cost`).
         data: store root (None: the default); cache_dir: feature cache ("" default, None off).
     """
 
@@ -104,6 +107,7 @@ class TrainConfig:
     cost_prior: bool = True
     soft_readout: bool = True
     peak_tau: float = 1.0
+    bounded_peak: bool = False
     lr_schedule: str = "cosine"
     lr_decay_epochs: int = 100
 
@@ -126,6 +130,9 @@ class TrainConfig:
         if self.lr_schedule not in ("cosine", "constant"):
             raise InputError("lr_schedule must be cosine or constant, got {!r}".format(
                 self.lr_schedule))
+        if self.bounded_peak and any(unit("", m) != "KiB" for m in self.metrics
+                                     if aggregate(m) == "peak"):
+            raise InputError("bounded_peak needs its peak metrics in KiB")
         if not self.peak_tau > 0:
             raise InputError("peak_tau must be positive, got {}".format(self.peak_tau))
         if self.readout not in READOUTS:
@@ -138,7 +145,13 @@ class TrainConfig:
         its cost prior the normaliser)."""
         cols = [FEATURE_NAMES.index(n) for n in COST_FEATURES] \
             if self.cost_prior and self.readout != "max" and norm else []
+        peak = [j for j, m in enumerate(self.metrics) if aggregate(m) == "peak"] \
+            if self.bounded_peak and self.readout != "max" and norm else []
+        bcols = [FEATURE_NAMES.index(n) for n in BOUNDED_FEATURES] if peak else []
         return PerfSAGEConfig(
+            bounded=peak, bounded_columns=bcols,
+            bounded_mean=[float(norm.mean[c]) for c in bcols] if bcols else [],
+            bounded_std=[float(norm.std[c]) for c in bcols] if bcols else [],
             cost_columns=cols, cost_mean=[float(norm.mean[c]) for c in cols] if cols else [],
             cost_std=[float(norm.std[c]) for c in cols] if cols else [],
             soft_readout=self.soft_readout,
@@ -204,7 +217,9 @@ def _resume_state(cfg: TrainConfig) -> Optional[Dict[str, Any]]:
     with open(os.path.join(cfg.out, "train_config.json")) as f:
         old = json.load(f)
     new = dataclasses.asdict(cfg)
-    diff = [k for k in new if k not in _RESUMABLE_CHANGES and old.get(k) != new[k]]
+    # a field added after the run was written has its default there (defaults keep behaviour)
+    added = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name not in old}
+    diff = [k for k in new if k not in _RESUMABLE_CHANGES and old.get(k, added.get(k)) != new[k]]
     if diff:
         raise InputError("{} holds a run with another {}; use a new --out folder".format(
             cfg.out, ", ".join(diff)))

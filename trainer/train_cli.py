@@ -67,6 +67,9 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
           peak_tau: float = typer.Option(
               1.0, "--peak-tau", help="initial readout temperature of peak metrics (SRAM): "
               "1 starts as a sum of per-node costs, 0.05 near their max"),
+          bounded_peak: bool = typer.Option(
+              False, "--bounded-peak", help="bound each operator's SRAM cost by its live and "
+              "weight bytes (holds out of distribution)"),
           alpha: float = typer.Option(10.0, "--alpha", help="MSE weight of the hybrid loss"),
           no_upsampling: bool = typer.Option(False, "--no-upsampling",
                                              help="ablation: no dataset upsampling"),
@@ -128,7 +131,8 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
                       data=data, hidden=hidden, gnn_layers=gnn_layers,
                       dense_layers=dense_layers, dense_width=dense_width, dropout=dropout,
                       l2=l2, cfe=not no_cfe, readout=readout,
-                      layer_norm=not no_layer_norm, peak_tau=peak_tau)
+                      layer_norm=not no_layer_norm, peak_tau=peak_tau,
+                      bounded_peak=bounded_peak)
     result = run(cfg, progress=_print_progress)
     if as_json:
         typer.echo(json.dumps(result, indent=2))

@@ -51,10 +51,12 @@ def _disjoint(graphs):
                 np.int32)}
 
 
-@pytest.mark.parametrize("readout,layer_norm,cost", [("max", False, False),
-                                                     ("max+sum", True, False),
-                                                     ("max+sum", True, True)])
-def test_batch_and_disjoint_modes_agree_and_padding_changes_nothing(readout, layer_norm, cost):
+@pytest.mark.parametrize("readout,layer_norm,cost,bounded", [("max", False, False, False),
+                                                             ("max+sum", True, False, False),
+                                                             ("max+sum", True, True, False),
+                                                             ("max+sum", True, True, True)])
+def test_batch_and_disjoint_modes_agree_and_padding_changes_nothing(readout, layer_norm, cost,
+                                                                     bounded):
     pytest.importorskip("spektral")
     from trainer.model import PerfSAGEConfig, build_perfsage, build_perfsage_disjoint, \
         copy_weights
@@ -64,7 +66,10 @@ def test_batch_and_disjoint_modes_agree_and_padding_changes_nothing(readout, lay
                          readout=readout, layer_norm=layer_norm, log_mean=[0.5, 4.0],
                          log_std=[1.5, 0.7], cost_columns=[1, 4] if cost else [],
                          cost_mean=[3.0, 5.0] if cost else [], cost_std=[2.0, 1.0] if cost else [],
-                         soft_readout=cost)
+                         soft_readout=cost, bounded=[1] if bounded else [],
+                         bounded_columns=[2, 3] if bounded else [],
+                         bounded_mean=[6.0, 4.0] if bounded else [],
+                         bounded_std=[1.0, 2.0] if bounded else [])
     dense, disjoint = build_perfsage(cfg), build_perfsage_disjoint(cfg)
     rng = np.random.default_rng(3)
     for layer in dense.layers:  # non-zero everywhere (the head starts at zero otherwise)
@@ -171,3 +176,31 @@ def test_peak_tau_reaches_only_peak_metrics():
     assert cfg.tau_init == [1.0, 0.05, 1.0]
     with pytest.raises(InputError):
         TrainConfig(metrics=metrics, peak_tau=0.0).check()
+
+
+def test_bounded_cost_never_exceeds_twice_the_memory_a_node_keeps():
+    pytest.importorskip("spektral")
+    import tf_keras as keras
+
+    from trainer.model import PerfSAGEConfig, build_perfsage
+
+    cfg = PerfSAGEConfig(n_features=6, n_categories=4, n_ops=9, metrics=["latency_ms", "sram"],
+                         hidden=8, gnn_layers=2, dense_layers=1, dense_width=8,
+                         readout="max+sum", layer_norm=True, log_mean=[0.5, 4.0],
+                         log_std=[1.5, 0.7], soft_readout=True, bounded=[1],
+                         bounded_columns=[2, 3], bounded_mean=[6.0, 4.0], bounded_std=[1.0, 2.0],
+                         bounded_unit=1024.0)
+    model = build_perfsage(cfg)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # wild weights: the bound must hold anyway
+        layer.set_weights([rng.normal(scale=5.0, size=w.shape) for w in layer.get_weights()])
+    node = keras.Model(model.inputs, model.get_layer("bounded_cost").output)
+    graphs = _graphs(rng, [5, 9], 6, 4, 9)
+    inputs = _dense(graphs, 9)
+    u = node(inputs, training=False).numpy()  # [B, N, 2] per-node log-costs
+    live = np.exp(inputs["x"][..., 2] * 1.0 + 6.0) - 1.0
+    weights = np.exp(inputs["x"][..., 3] * 2.0 + 4.0) - 1.0
+    cap = np.log(2.0 * (live + weights) / 1024.0 + 2.0 * 16.0 + 1e-3)
+    real = inputs["mask"] > 0
+    assert np.all(u[..., 1][real] <= cap[real] + 1e-4)
+    assert np.ptp(u[..., 0][real]) > 0  # the other metric keeps its free head
