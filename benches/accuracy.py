@@ -278,7 +278,7 @@ class Bench:
         labels = self.run(target + "__zoo-labels", {"kind": "zoo-labels", "files": files},
                           lambda spec, _: self._zoo_labels(target, files))
         gens = {k: self.doc["experiments"].get(R.experiment_name(target, k), {}) for k in (
-            "perfsage-gen", "kernel-sum-gen", "totals-linear-gen", "totals-gbr-gen")}
+            "perfsage-gen", "peak-gen", "kernel-sum-gen", "totals-linear-gen", "totals-gbr-gen")}
         gens = {k: r for k, r in gens.items() if r.get("status") == "ok"}
         if not labels or not gens:
             return
@@ -315,7 +315,7 @@ class Bench:
                                            for n in names])
         preds = {}
         for kind, rec in gens.items():
-            if kind == "perfsage-gen":
+            if kind in ("perfsage-gen", "peak-gen"):
                 preds[kind] = predict_folder(rec["model_dir"], ds)
             else:
                 mod = kernel_sum if kind == "kernel-sum-gen" else totals

@@ -6,6 +6,8 @@
 # (`<target>__perfsage-gen` in benches/results/accuracy_runs/): one training run, whose test-split
 # accuracy is the one accuracy.json reports and meta.json carries. Resumable: the bench reuses a
 # finished run with the same settings and data, and an interrupted one resumes in its folder.
+# KIND picks the bench experiment to ship (perfsage-gen, or peak-gen: SRAM read out near a max
+# of memory-bounded per-node costs, see benches/results/sram_readout.md).
 # DATA may point at a frozen copy of data/edgedlperf (the bench keys results by the exact models
 # they saw, so a store that grows while this runs would start new runs).
 set -euo pipefail
@@ -14,14 +16,15 @@ PATIENCE=${PATIENCE:-25}
 DATA=${DATA:-data/edgedlperf}
 BUCKETS=${BUCKETS:-64x1,64x16,128x1,256x1,1024x1,1536x1}
 SETTINGS=${SETTINGS:-hidden=64 lr=0.0005 dropout=0.1}
+KIND=${KIND:-perfsage-gen}
 CPU_TARGET=${CPU_TARGET:-$(EDGE_PERF_INTERPRETER=litert python -c "from benches.labelers.cpu import cpu_target; print(cpu_target(1))")}
 TARGETS=${TARGETS:-ethos-u55-128 $CPU_TARGET}
 for target in $TARGETS; do
   # shellcheck disable=SC2086
-  python -m benches.accuracy --targets "$target" --only "${target}__perfsage-gen" --no-zoo \
+  python -m benches.accuracy --targets "$target" --only "${target}__${KIND}" --no-zoo \
       --epochs "$EPOCHS" --patience "$PATIENCE" --data "$DATA" --set $SETTINGS
   trained=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['model_dir'])" \
-      "benches/results/accuracy_runs/${target}__perfsage-gen.json")
+      "benches/results/accuracy_runs/${target}__${KIND}.json")
   python -m converters.export "$trained" "edge_predictor/bundles/$target" \
       --buckets "$BUCKETS" --float16 --max-rel-diff 1e-2
 done

@@ -78,12 +78,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--data", help="store root (default data/edgedlperf)")
     ap.add_argument("--out", default=RESULTS)
+    ap.add_argument("--kind", default="perfsage-gen",
+                    help="the accuracy bench run the bundles were exported from (build_bundles KIND)")
     args = ap.parse_args(argv)
     table = D.load_table(args.data)
     doc: Dict[str, Any] = {"command": "python -m benches.bundle_accuracy" + (
-        " --data " + args.data if args.data else ""), "targets": {}}
+        " --data " + args.data if args.data else "") + (
+        " --kind " + args.kind if args.kind != "perfsage-gen" else ""), "targets": {}}
     for target, path in sorted(B.list_bundles().items()):
-        run_file = os.path.join(RESULTS, "accuracy_runs", target + "__perfsage-gen.json")
+        run_file = os.path.join(RESULTS, "accuracy_runs", "{}__{}.json".format(target, args.kind))
         if not os.path.exists(run_file):
             print("{}: no {}; skipped".format(target, run_file), file=sys.stderr)
             continue
