@@ -11,5 +11,5 @@ for round in "cnn-cifar10 500" "cnn-kws 500" "vit-cifar100 250" "cnn-imagenet 25
   $EP dataset generate --space "$1" --count "$2" --workers "$W"
 done
 # Live CPU latency: serially, with nothing else heavy running; then the 5% noise-floor pass.
-EDGE_PERF_INTERPRETER=litert $EP dataset label-cpu --pass 1
-EDGE_PERF_INTERPRETER=litert $EP dataset label-cpu --pass 2
+EDGE_PERF_INTERPRETER=litert $EP dataset label-cpu --pass 1 --min-time 0.3
+EDGE_PERF_INTERPRETER=litert $EP dataset label-cpu --pass 2 --min-time 0.3
