@@ -241,6 +241,13 @@ def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse,
     return keras.layers.Add(name="output")([add, corr])
 
 
+def _log1p_sizes(v, cols, mean, std):
+    """The normalised feature columns ``cols`` of ``v`` [.., F] back in log1p units [.., K]."""
+    import tensorflow as tf
+
+    return tf.gather(v, cols, axis=-1) * std + mean
+
+
 def _cost_prior(cfg: PerfSAGEConfig, x, cat, op):
     """Per node and metric, ``log sum_k exp(beta[op, k] + beta[cat, k] + l_k)`` [.., M]: the log
     of a non-negative linear cost in the node's sizes ``exp(l_k)`` (``l_k`` = log1p of MACs,
@@ -256,7 +263,7 @@ def _cost_prior(cfg: PerfSAGEConfig, x, cat, op):
     std = tf.constant(cfg.cost_std, tf.float32)
 
     def sizes(v):  # [.., F] -> [.., 1, K]: the log sizes and a 0 for the constant term
-        ell = tf.gather(v, cols, axis=-1) * std + mean
+        ell = _log1p_sizes(v, cols, mean, std)
         return tf.concat([ell, tf.zeros_like(ell[..., :1])], -1)[..., None, :]
 
     ell = keras.layers.Lambda(sizes, name="cost_sizes")(x)
@@ -294,7 +301,7 @@ def _bounded_cost(cfg: PerfSAGEConfig, u, gates, x):
 
     def bound(t):
         free, g, v = t
-        sizes = (tf.exp(tf.gather(v, cols, axis=-1) * std + mean) - 1.0) / unit  # [.., K-1]
+        sizes = (tf.exp(_log1p_sizes(v, cols, mean, std)) - 1.0) / unit  # [.., K-1]
         sizes = tf.concat([tf.maximum(sizes, 0.0), 16.0 * tf.ones_like(sizes[..., :1])], -1)
         g = tf.reshape(g, tf.concat([tf.shape(g)[:-1], [len(cfg.bounded), k]], 0))
         val = tf.math.log(tf.reduce_sum(2.0 * tf.sigmoid(g) * sizes[..., None, :], -1) + 1e-3)
