@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from edge_predictor.errors import InputError
 from edge_predictor.featurize import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, featurize
 from edge_predictor.graph import graph_from_record
 
@@ -243,8 +244,14 @@ def load_table(root: Optional[str] = None, spaces: Optional[Sequence[str]] = Non
     Returns:
         The :class:`FeatureTable`: first record of a duplicate ``(space, seed)`` wins, as in
         :meth:`Store.records`; CPU labels come from the label shards (pass 1 only).
+
+    Raises:
+        InputError: ``root`` is not a folder (a mistyped ``--data`` must not read as an empty
+            store).
     """
     store = Store(root)
+    if not os.path.isdir(store.root):
+        raise InputError("{}: no dataset store here (not a folder)".format(store.root))
     cache_dir = default_cache_dir() if cache_dir == "" else cache_dir
     groups = list(spaces) if spaces else [None]
     files = [f for g in groups for f in store._files(MODELS, g)]  # same order as Store.records

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import fixture_path
 
+from edge_predictor.errors import InputError
 from edge_predictor.featurize import featurize
 from edge_predictor.graph import graph_to_record
 from edge_predictor.tflite_reader import read_model
@@ -211,3 +212,8 @@ def test_disjoint_batches_hold_the_same_graphs_as_padded_ones(latency_set):
             off += k
         seen.extend(rows.tolist())
     assert sorted(seen) == list(range(len(ds)))
+
+
+def test_load_table_refuses_a_missing_store(tmp_path):
+    with pytest.raises(InputError, match="no dataset store"):
+        D.load_table(str(tmp_path / "nowhere"), cache_dir=None)
