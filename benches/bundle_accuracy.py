@@ -2,15 +2,16 @@
 
 The bundled predictors are float16-weight TFLite files (half the size of float32). For every
 bundled target whose training run is in
-``benches/results/accuracy_runs/<target>__perfsage-gen.json`` (the run
-``benches/build_bundles.sh`` exports), this predicts the test split of the store with the
-*shipped* bundle through :class:`edge_predictor.runtime.Predictor` -- featurized graphs padded
+``benches/results/accuracy_runs/<target>__<kind>.json`` (the run ``benches/build_bundles.sh``
+exports; ``--kind [TARGET=]KIND``, default perfsage-gen), this predicts the test split of the
+store with the *shipped* bundle through :class:`edge_predictor.runtime.Predictor` -- featurized graphs padded
 into the buckets, the TFLite interpreter -- and puts its MAPE per space and metric beside the
 Keras model's (the accuracy bench's figures), with the bundle's size.
 
 Writes ``benches/results/bundle_accuracy.{json,md}``.
 
-Run: ``python -m benches.bundle_accuracy [--data DIR]`` (the store the bundle was trained on).
+Run: ``python -m benches.bundle_accuracy [--data DIR] [--kind [TARGET=]KIND ...]`` (``--data``: the
+store the bundle was trained on).
 """
 
 from __future__ import annotations
@@ -78,15 +79,18 @@ def main(argv: Optional[List[str]] = None) -> int:
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--data", help="store root (default data/edgedlperf)")
     ap.add_argument("--out", default=RESULTS)
-    ap.add_argument("--kind", default="perfsage-gen",
-                    help="the accuracy bench run the bundles were exported from (build_bundles KIND)")
+    ap.add_argument("--kind", action="append", default=[], metavar="[TARGET=]KIND",
+                    help="the accuracy bench run a bundle was exported from (build_bundles KIND; "
+                    "default perfsage-gen); TARGET=KIND sets it for one target")
     args = ap.parse_args(argv)
+    kinds = dict(k.partition("=")[::2] if "=" in k else ("*", k) for k in args.kind)
     table = D.load_table(args.data)
     doc: Dict[str, Any] = {"command": "python -m benches.bundle_accuracy" + (
-        " --data " + args.data if args.data else "") + (
-        " --kind " + args.kind if args.kind != "perfsage-gen" else ""), "targets": {}}
+        " --data " + args.data if args.data else "") + "".join(
+        " --kind " + k for k in args.kind), "targets": {}}
     for target, path in sorted(B.list_bundles().items()):
-        run_file = os.path.join(RESULTS, "accuracy_runs", "{}__{}.json".format(target, args.kind))
+        kind = kinds.get(target, kinds.get("*", "perfsage-gen"))
+        run_file = os.path.join(RESULTS, "accuracy_runs", "{}__{}.json".format(target, kind))
         if not os.path.exists(run_file):
             print("{}: no {}; skipped".format(target, run_file), file=sys.stderr)
             continue
