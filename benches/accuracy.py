@@ -54,7 +54,8 @@ QUICK = {"perfsage": dict(hidden=16, gnn_layers=2, dense_layers=2, dense_width=6
          "eagle": dict(hidden=32, layers=2), "gbr": dict(max_iter=50)}
 _PERFSAGE = {"perfsage": {}, "nocfe": {"cfe": False}, "mape": {"loss": "mape"},  # TrainConfig
              "noups": {"upsampling": False}, "maxro": {"readout": "max"},
-             "paper": {"readout": "max", "layer_norm": False}, "peak": {"peak_tau": 0.05, "bounded_peak": True}}
+             "paper": {"readout": "max", "layer_norm": False},
+             "peak": {"peak_tau": 0.05, "bounded_peak": True}}
 # source files behind each kind of result (their hash is kept with it, see Bench.run)
 _CODE = {"numpy": ("baselines/__init__.py", "baselines/totals.py", "baselines/kernel_sum.py"),
          "eagle": ("baselines/eagle.py", "batching.py", "losses.py", "targets.py"),

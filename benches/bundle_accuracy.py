@@ -4,9 +4,9 @@ The bundled predictors are float16-weight TFLite files (half the size of float32
 bundled target whose training run is in
 ``benches/results/accuracy_runs/<target>__<kind>.json`` (the run ``benches/build_bundles.sh``
 exports; ``--kind [TARGET=]KIND``, default perfsage-gen), this predicts the test split of the
-store with the *shipped* bundle through :class:`edge_predictor.runtime.Predictor` -- featurized graphs padded
-into the buckets, the TFLite interpreter -- and puts its MAPE per space and metric beside the
-Keras model's (the accuracy bench's figures), with the bundle's size.
+store with the *shipped* bundle through :class:`edge_predictor.runtime.Predictor` -- featurized
+graphs padded into the buckets, the TFLite interpreter -- and puts its MAPE per space and metric
+beside the Keras model's (the accuracy bench's figures), with the bundle's size.
 
 Writes ``benches/results/bundle_accuracy.{json,md}``.
 

@@ -85,7 +85,8 @@ def render_markdown(doc: Dict[str, Any]) -> str:
              "learned tau | epochs | train s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in doc["rows"]:
         lines.append("| {} | {} | {} | {:.2f} | {:.0%} | {:.0%} | {} | {} | {} | {:.0f} |".format(
-            r["space"], r["peak_tau"], "yes" if r["bounded"] else "no", r["test_mape_percent"], r["within_5"], r["within_10"],
+            r["space"], r["peak_tau"], "yes" if r["bounded"] else "no", r["test_mape_percent"],
+            r["within_5"], r["within_10"],
             r["n_test"], "-" if r["learned_tau"] is None else "{:.3f}".format(r["learned_tau"]),
             r["epochs_run"], r["train_time_s"]))
     if doc.get("note"):
