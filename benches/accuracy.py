@@ -3,6 +3,7 @@
 One command runs everything (``--help`` for the options)::
 
     python -m benches.accuracy [--quick] [--targets T ...] [--epochs N] [--only GLOB ...]
+                               [--report-only]
 
 Per labelled target, on the fixed split of :func:`trainer.dataset.split_of`: PerfSAGE specialized
 and generalized, the baselines of :mod:`trainer.baselines`, the ablations of the paper's Tables
@@ -102,7 +103,9 @@ class Bench:
         self.table = D.load_table(args.data)
         self.doc: Dict[str, Any] = {
             "bench": "accuracy", "quick": bool(args.quick),
-            "command": "python -m benches.accuracy " + " ".join(shlex.quote(a) for a in argv),
+            "command": "python -m benches.accuracy " + " ".join(
+                shlex.quote(a) for a in argv if a != "--report-only"),
+            "report_only": bool(args.report_only),
             "host": "{} ({} cpus)".format(platform.platform(), os.cpu_count()),
             "settings": self.settings(), "data": {}, "experiments": {}, "zoo": {},
             "paper": R.PAPER}
@@ -151,7 +154,8 @@ class Bench:
         fam = _family(spec["kind"])
         code = _sha256(*[os.path.join(REPO, "trainer", f) for f in _CODE[fam] + _CODE[""]]
                        )[:16] if fam else None
-        selected = not self.args.only or any(fnmatch.fnmatch(name, g) for g in self.args.only)
+        selected = not self.args.report_only and (
+            not self.args.only or any(fnmatch.fnmatch(name, g) for g in self.args.only))
         rec: Dict[str, Any] = {}
         if os.path.exists(path):
             with open(path) as f:
@@ -351,6 +355,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     add("--fractions", nargs="+", type=float, default=list(FRACTIONS), help="learning curve")
     add("--no-zoo", action="store_true", help="skip the out-of-space zoo")
     add("--rerun-stale", action="store_true", help="retrain models whose trainer code changed")
+    add("--report-only", action="store_true",
+        help="run nothing: write the report from the finished runs the other options key")
     add("--data", help="store root (default data/edgedlperf)")
     add("--out", help="output folder (default benches/results; quick: .cache/accuracy/quick)")
     return p.parse_args(argv)

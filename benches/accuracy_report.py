@@ -288,7 +288,12 @@ def markdown(doc: Dict[str, Any]) -> str:
     lines += ["Reproduce with:", "", "```", doc["command"], "```", "",
               "Generated {} on {} in {:.0f} s (experiments run now: {}, reused from cache: {})."
               .format(doc["generated"], doc["host"], doc["wall_s"], doc["ran"], doc["reused"]),
-              "", "Cells: test MAPE · share within ±5% · within ±10% · Spearman's rho. The "
+              ""]
+    if doc.get("report_only"):
+        lines += ["Composed from finished runs (`--report-only`): a cell reading \"not run\" "
+                  "has not been run on this data yet; the command above runs it and reuses the "
+                  "rest.", ""]
+    lines += ["Cells: test MAPE · share within ±5% · within ±10% · Spearman's rho. The "
               "paper's columns are the paper's figures for the nearest target and metric "
               "(source table in brackets); blank = the paper has no such figure (no counterpart "
               "of the metric, e.g. our NPU energy is an estimate; or, for ViT on the NPU, no "

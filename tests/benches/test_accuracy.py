@@ -1,0 +1,40 @@
+"""benches/accuracy.py: the result cache, and --report-only running nothing."""
+
+import argparse
+import json
+
+from benches import accuracy as A
+
+
+def _bench(tmp_path, **args):
+    b = A.Bench.__new__(A.Bench)  # no store: only the cache logic of Bench.run is exercised
+    b.args = argparse.Namespace(**dict(dict(only=None, report_only=False, rerun_stale=False),
+                                       **args))
+    b.runs, b.models = str(tmp_path / "runs"), str(tmp_path / "models")
+    b.doc, b.t0, b.ran, b.reused = {"experiments": {}}, 0.0, 0, 0
+    b.write = lambda plot=True: None
+    return b
+
+
+def test_report_only_runs_nothing_and_reuses_finished_runs(tmp_path):
+    spec = {"kind": "totals-gbr-gen", "data": "abc"}
+    calls = []
+
+    def fit(spec, model_dir):
+        calls.append(model_dir)
+        return {"per_space": {"s": 1}}
+
+    assert _bench(tmp_path, report_only=True).run("t__totals-gbr-gen", spec, fit) is None
+    assert calls == []  # nothing cached, nothing run
+
+    b = _bench(tmp_path)
+    assert b.run("t__totals-gbr-gen", spec, fit) == {"per_space": {"s": 1}}
+    assert len(calls) == 1 and b.ran == 1
+    with open(tmp_path / "runs" / "t__totals-gbr-gen.json") as f:
+        assert json.load(f)["status"] == "ok"
+
+    r = _bench(tmp_path, report_only=True)
+    assert r.run("t__totals-gbr-gen", spec, fit) == {"per_space": {"s": 1}}
+    assert len(calls) == 1 and r.reused == 1  # reused, not rerun
+    other = dict(spec, data="another store")
+    assert r.run("t__totals-gbr-gen", other, fit) is None and len(calls) == 1
