@@ -10,8 +10,11 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = ["PAPER", "CITATION", "ROWS", "paper_column", "paper_value", "experiment_name",
-           "table_rows", "learning_curves", "zoo_result", "markdown", "plot_learning_curve"]
+from trainer.targets import aggregate
+
+__all__ = ["PAPER", "CITATION", "ROWS", "rows_for", "paper_column", "paper_value",
+           "experiment_name", "table_rows", "learning_curves", "zoo_result", "markdown",
+           "plot_learning_curve"]
 
 CITATION = ("Y. Chai, D. Tripathy, C. Zhou, D. Gope, I. Fedorov, R. Matas, D. Brooks, G.-Y. Wei, "
             "P. Whatmough, \"PerfSAGE: Generalized Inference Performance Predictor for Arbitrary "
@@ -120,13 +123,20 @@ def experiment_name(target: str, kind: str, space: Optional[str] = None,
     return name
 
 
+def rows_for(metrics: List[str]) -> List[Tuple[str, str, str]]:
+    """:data:`ROWS` that apply to a target with these metrics (the peak variant needs a peak
+    metric: without one it is the generalized model again)."""
+    peak = any(aggregate(m) == "peak" for m in metrics)
+    return [r for r in ROWS if peak or not r[0].startswith("peak-")]
+
+
 def table_rows(doc: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Flat rows (target, space, kind, label, metric, n, mape, within_5, within_10, spearman,
     paper_mape, paper_source) from the experiments of ``doc``; missing ones have None values."""
     out = []
     for target, info in doc["data"].items():
         for space in list(info["spaces"]) + ["all"]:
-            for kind, label, mode in ROWS:
+            for kind, label, mode in rows_for(info["metrics"]):
                 if space == "all" and mode == "spec":
                     continue
                 name = experiment_name(target, kind, space if mode == "spec" else None)
@@ -200,7 +210,7 @@ def _main_tables(doc: Dict[str, Any], rows: List[Dict[str, Any]]) -> List[str]:
         for space in list(info["spaces"]) + ["all"]:
             n = info["counts"].get(space, {}).get("test") if space != "all" else sum(
                 c["test"] for c in info["counts"].values())
-            for i, (kind, label, _) in enumerate(r for r in ROWS
+            for i, (kind, label, _) in enumerate(r for r in rows_for(info["metrics"])
                                                     if space != "all" or r[2] == "gen"):
                 cells = ["**{}** (n={})".format(space, n) if i == 0 else "", label]
                 for m in metrics:

@@ -38,3 +38,11 @@ def test_report_only_runs_nothing_and_reuses_finished_runs(tmp_path):
     assert len(calls) == 1 and r.reused == 1  # reused, not rerun
     other = dict(spec, data="another store")
     assert r.run("t__totals-gbr-gen", other, fit) is None and len(calls) == 1
+
+
+def test_peak_variant_only_for_targets_with_a_peak_metric():
+    from benches import accuracy_report as R
+
+    assert "peak-gen" in {r[0] for r in R.rows_for(["latency_ms", "sram_kib"])}
+    cpu = {r[0] for r in R.rows_for(["latency_ms"])}
+    assert "peak-gen" not in cpu and "perfsage-gen" in cpu
