@@ -259,12 +259,13 @@ class Bench:
         ps = {"perfsage": st["perfsage"]}
         plan = [(k + m, self.numpy_baseline, {"gbr": st["gbr"] if k == "totals-gbr" else None})
                 for k in ("kernel-sum", "totals-linear", "totals-gbr") for m in ("-spec", "-gen")]
-        rows = {r[0] for r in R.rows_for(self.doc["data"][target]["metrics"])}
-        plan += [(k, self.perfsage, ps) for k in ("perfsage-gen", "peak-gen", "perfsage-spec")
-                 if k in rows]
-        plan += [("eagle-spec", self.eagle, {"eagle": st["eagle"]})]
+        plan += [("perfsage-gen", self.perfsage, ps), ("peak-gen", self.perfsage, ps),
+                 ("perfsage-spec", self.perfsage, ps),
+                 ("eagle-spec", self.eagle, {"eagle": st["eagle"]})]
         plan += [(k, self.perfsage, ps) for k in ("paper-gen", "maxro-gen", "nocfe-gen", "mape-gen",
                                                   "noups-gen", "nocfe-spec")]
+        rows = {r[0] for r in R.rows_for(self.doc["data"][target]["metrics"])}
+        plan = [p for p in plan if p[0] in rows]  # the rows the report has for this target
         for kind, fn, extra in plan:
             for sp in self.doc["data"][target]["spaces"] if kind.endswith("-spec") else [None]:
                 self.run(R.experiment_name(target, kind, sp), self.spec(target, kind, sp, **extra),
