@@ -38,6 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 from benches import accuracy_report as R  # noqa: E402
+from edge_predictor.featurize import FEATURE_SCHEMA_VERSION  # noqa: E402
 from trainer import dataset as D  # noqa: E402
 from trainer.baselines import write_json  # noqa: E402
 from trainer.metrics import score  # noqa: E402
@@ -190,12 +191,13 @@ class Bench:
 
     def spec(self, target: str, kind: str, space: Optional[str], fraction: float = 1.0,
              **extra: Any) -> Dict[str, Any]:
-        """The cache key's content: kind, settings, data fingerprint."""
+        """The cache key's content: kind, settings, data fingerprint, feature schema."""
         s = self.doc["settings"]
         data = self.doc["data"][target]
         return dict(kind=kind, target=target, metrics=data["metrics"], space=space,
                     fraction=fraction, epochs=s["epochs"], patience=s["patience"],
-                    data=data["fingerprint"][space or "*"], **extra)
+                    data=data["fingerprint"][space or "*"],
+                    feature_schema=FEATURE_SCHEMA_VERSION, **extra)
 
     def _split(self, spec: Dict[str, Any]) -> Dict[str, D.Dataset]:
         parts = self.parts[spec["target"]][spec["space"] or "*"]

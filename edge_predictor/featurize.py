@@ -26,9 +26,12 @@ from .op_features import HYPER_SLOTS
 from .op_table import category_index, lookup, op_index
 
 __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "GraphFeatures",
-           "featurize", "dims4", "live_bytes"]
+           "featurize", "dims4", "live_bytes", "brick_ratio", "macs_brick", "BRICK_DEPTH",
+           "BRICK_IFM_DEPTH"]
 
-FEATURE_SCHEMA_VERSION = 2  # 2: live_bytes
+FEATURE_SCHEMA_VERSION = 3  # 2: live_bytes; 3: NPU bricks (depths, MACs, live bytes), next weights
+BRICK_DEPTH = 16  # the Ethos-U stores feature maps in NHCWB16 bricks of 16 channels
+BRICK_IFM_DEPTH = 8  # ... and its MAC engine consumes input depth in micro-blocks of 8
 
 
 class Feature(NamedTuple):
@@ -93,6 +96,14 @@ _IO = [
     ("is_graph_output", "flag", "raw", "an output is a graph output"),
     ("live_bytes", "bytes", "log1p", "bytes of the activation tensors alive while the operator "
      "runs (its inputs and outputs and all produced earlier and read later): memory pressure"),
+    ("in0_c_brick", "elements", "log1p", "in0_c rounded up to a brick of 16 channels (NPU layout)"),
+    ("out_c_brick", "elements", "log1p", "out_c rounded up to a brick of 16 channels"),
+    ("macs_brick", "MAC", "log1p", "MACs with the output depth rounded up to 16 and the reduction "
+     "depth to 8 (depthwise: depth to 16): the MACs an NPU that computes in bricks performs"),
+    ("live_bytes_brick", "bytes", "log1p", "live_bytes with every rank-4 activation's depth "
+     "rounded up to 16, as the NPU lays feature maps out in SRAM (NHCWB16)"),
+    ("next_weight_bytes", "bytes", "log1p", "weight_bytes of the next operator in execution "
+     "order: the weights an NPU prefetches into SRAM while this operator runs"),
 ]
 
 #: Every node-feature column, in order.
@@ -166,12 +177,56 @@ def _dtype_flags(dtype: str) -> List[float]:
             float(dtype in _INT32)]
 
 
-def live_bytes(graph: OpGraph) -> np.ndarray:
+def brick_ratio(depth: float, brick: int = BRICK_DEPTH) -> float:
+    """ceil(depth / brick) * brick / depth: the padding factor of a depth stored in bricks.
+
+    Args:
+        depth: a channel count (0 or less: no padding, ratio 1).
+        brick: the brick size.
+    """
+    if depth <= 0:
+        return 1.0
+    return float(-(-int(depth) // brick) * brick) / float(depth)
+
+
+def macs_brick(hyper: dict, in_c: float, out_c: float) -> float:
+    """MACs an NPU computing in bricks performs for an operator.
+
+    Args:
+        hyper: the operator's hyperparameter slots (``macs``, ``kernel_h``, ``kernel_w``,
+            ``groups``, ``depth_multiplier``), see :mod:`edge_predictor.op_features`.
+        in_c: depth of the first activation input.
+        out_c: depth of the first output.
+
+    Returns:
+        ``macs`` with the output depth rounded up to :data:`BRICK_DEPTH` and the reduction depth
+        (convolutions: the filter's input depth; FULLY_CONNECTED/BATCH_MATMUL: K) to
+        :data:`BRICK_IFM_DEPTH`; depthwise convolutions only round their depth. 0 without MACs.
+    """
+    macs = float(hyper.get("macs") or 0.0)
+    if macs <= 0:
+        return 0.0
+    ratio = brick_ratio(out_c)
+    if not hyper.get("depth_multiplier"):
+        if hyper.get("kernel_h"):
+            k = in_c / max(1.0, float(hyper.get("groups") or 1.0))
+        else:
+            k = float(hyper.get("kernel_w") or 0.0)
+        ratio *= brick_ratio(k, BRICK_IFM_DEPTH)
+    return macs * ratio
+
+
+def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
     """float64 [N] bytes of activation tensors alive during each operator, in execution order.
 
     A non-constant tensor lives from its producer (graph inputs: the first operator) to its last
     reader (graph outputs: the last operator; never-read outputs: their producer only). The
     maximum over operators is the peak arena size an allocator without fragmentation needs.
+
+    Args:
+        graph: the operator graph.
+        brick: count every rank-4 tensor with its depth rounded up to :data:`BRICK_DEPTH`, as
+            the NPU stores feature maps (NHCWB16).
     """
     n = len(graph.ops)
     start = graph.producer().copy()
@@ -188,8 +243,11 @@ def live_bytes(graph: OpGraph) -> np.ndarray:
     for t, info in enumerate(graph.tensors):
         if info.is_constant or start[t] < 0:
             continue
-        diff[start[t]] += info.nbytes
-        diff[max(end[t], start[t]) + 1] -= info.nbytes
+        size = float(info.nbytes)
+        if brick and len(info.shape) == 4:
+            size *= brick_ratio(info.shape[-1])
+        diff[start[t]] += size
+        diff[max(end[t], start[t]) + 1] -= size
     return np.cumsum(diff[:n])
 
 
@@ -210,7 +268,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         np.add.at(fanout, edges3[:, 2], 1)
     graph_outputs = set(graph.outputs)
     n = len(graph.ops)
-    live = live_bytes(graph)
+    live, live_brick = live_bytes(graph), live_bytes(graph, brick=True)
     table: List[List[float]] = [[]] * n  # rows as lists, one array at the end
     cats = np.zeros(n, dtype=np.int32)
     ids = np.zeros(n, dtype=np.int32)
@@ -231,7 +289,8 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         outs = [tensors[t] for t in node.outputs if t >= 0]
         second = acts[1] if len(acts) > 1 else (consts[0] if consts else None)
         out_shape = outs[0].shape if outs else ()
-        row += dims4(acts[0].shape if acts else ())
+        in0 = dims4(acts[0].shape if acts else ())
+        row += in0
         row += dims4(second.shape) if second is not None else (0, 0, 0, 0)
         row += [len(acts), len(consts), sum(t.nbytes for t in acts),
                 sum(t.elements for t in consts), sum(t.nbytes for t in consts),
@@ -241,7 +300,13 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         row += [len(out_shape), sum(t.elements for t in outs), sum(t.nbytes for t in outs),
                 len(outs), sum(int(fanout[t.index]) for t in outs),
                 float(any(t.index in graph_outputs for t in outs)), live[node.index]]
+        out_c = dims4(out_shape)[3] if outs else 0
+        row += [in0[3] * brick_ratio(in0[3]), out_c * brick_ratio(out_c),
+                macs_brick(hyper, in0[3], out_c), live_brick[node.index]]
         table[node.index] = row
+    w_col = len(HYPER_SLOTS) + [r[0] for r in _IO].index("weight_bytes")
+    for i in range(n):
+        table[i].append(table[i + 1][w_col] if i + 1 < n else 0.0)
     rows = np.array(table, dtype=np.float64).reshape(n, len(FEATURES))
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
     if len(edges3):

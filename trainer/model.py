@@ -284,9 +284,11 @@ def _cost_prior(cfg: PerfSAGEConfig, x, cat, op):
 def _bounded_cost(cfg: PerfSAGEConfig, u, gates, x):
     """Replace the bounded metrics' columns of the per-node log-costs ``u`` [.., M] by
     ``log(sum_k 2 sigmoid(g_k) s_k + 1e-3)``: a learned share in (0, 2) of each of the node's
-    memory sizes ``s_k`` (activation bytes alive, weight bytes; in the metric's unit) plus up
-    to 2 x 16 units of fixed buffers. Memory in use while an operator runs cannot exceed twice
-    what it keeps alive plus double-buffered weights, whatever the graph looks like: the bound
+    memory sizes ``s_k`` (the columns of ``bounded_columns``: activation bytes alive, its
+    weight bytes, the next operator's weight bytes; in the metric's unit) plus up to 2 x 16
+    units of fixed buffers. Memory in use while an operator runs cannot exceed twice what it
+    keeps alive plus double-buffered weights and the prefetched ones of the next operator,
+    whatever the graph looks like: the bound
     holds out of the training distribution, where a free head extrapolates (measured: one
     unseen 224x224 patch convolution alone predicted 21 MB of SRAM, Vela says 1 MB in all).
     ``gates`` [.., len(bounded) * (K + 1)] come from the per-node head.

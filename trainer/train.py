@@ -50,7 +50,9 @@ MODES = ("specialized", "generalized")
 #: node-feature columns (log1p sizes) of the additive path's cost prior; live_bytes is there for
 #: SRAM, a peak of live activation memory (the soft readout can turn the sum into a max)
 COST_FEATURES = ("macs", "in_bytes", "weight_bytes", "out_elements", "live_bytes")
-BOUNDED_FEATURES = ("live_bytes", "weight_bytes")  # what bounds a node's memory (in bytes)
+#: what bounds a node's memory (bytes): live activations as the NPU lays them out, its weights
+#: and the next operator's (prefetched while it runs)
+BOUNDED_FEATURES = ("live_bytes_brick", "weight_bytes", "next_weight_bytes")
 
 
 @dataclass

@@ -79,3 +79,68 @@ def test_live_bytes_follows_tensor_lifetimes():
     assert live_bytes(g).tolist() == [110.0, 37.0, 35.0]
     x = featurize(g).x[:, FEATURE_NAMES.index("live_bytes")]
     np.testing.assert_allclose(x, np.log1p([110.0, 37.0, 35.0]), rtol=1e-6)
+
+
+def test_brick_ratio_rounds_depth_up_to_whole_bricks():
+    from edge_predictor.featurize import brick_ratio
+
+    assert brick_ratio(16) == 1.0 and brick_ratio(32) == 1.0
+    assert brick_ratio(3) == 16 / 3 and brick_ratio(17) == 32 / 17
+    assert brick_ratio(5, brick=8) == 8 / 5
+    assert brick_ratio(0) == 1.0  # no depth, no padding
+
+
+def test_macs_brick_pads_output_and_reduction_depths():
+    from edge_predictor.featurize import macs_brick
+
+    # CONV_2D 3x3, in 3 -> out 24: output depth to 32, filter input depth 3 to 8
+    conv = {"macs": 10 * 10 * 24 * 9 * 3, "kernel_h": 3, "kernel_w": 3, "groups": 1}
+    assert macs_brick(conv, 3, 24) == 10 * 10 * 32 * 9 * 8
+    # grouped: in 48 in 2 groups -> filter depth 24, rounded to 24 (a multiple of 8)
+    grouped = dict(conv, macs=100 * 32 * 9 * 24, groups=2)
+    assert macs_brick(grouped, 48, 32) == 100 * 32 * 9 * 24
+    # depthwise: depth 20 -> 32, nothing to reduce over
+    dw = {"macs": 100 * 20 * 9, "kernel_h": 3, "kernel_w": 3, "depth_multiplier": 1}
+    assert macs_brick(dw, 20, 20) == 100 * 32 * 9
+    # FULLY_CONNECTED 1x10 -> 5: K = kernel_w = 10 -> 16, out 5 -> 16
+    fc = {"macs": 50, "kernel_w": 10}
+    assert np.isclose(macs_brick(fc, 10, 5), 16 * 16)
+    assert macs_brick({"macs": 0}, 3, 3) == 0.0  # elementwise ops have no MACs
+
+
+def test_live_bytes_brick_pads_feature_maps_only():
+    from edge_predictor.featurize import FEATURE_NAMES, featurize, live_bytes
+    from edge_predictor.graph import OpGraph, OpNode, TensorInfo
+
+    # in [1,4,4,3] (48 B) -> op0 -> a [1,4,4,20] (320 B) -> op1 -> flat [320]
+    tensors = [TensorInfo(0, (1, 4, 4, 3), "INT8", False, True, False),
+               TensorInfo(1, (1, 4, 4, 20), "INT8", False, True, False),
+               TensorInfo(2, (320,), "INT8", False, True, False)]
+    ops = [OpNode(0, "RELU", 19, 1, (0,), (1,)), OpNode(1, "RESHAPE", 22, 1, (1,), (2,))]
+    g = OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(2,))
+    assert live_bytes(g).tolist() == [368.0, 640.0]
+    # 3 -> 16 channels: 256 B; 20 -> 32: 512 B; the rank-1 tensor is not a feature map
+    assert live_bytes(g, brick=True).tolist() == [256.0 + 512.0, 512.0 + 320.0]
+    x = featurize(g).x
+    np.testing.assert_allclose(x[:, FEATURE_NAMES.index("live_bytes_brick")],
+                               np.log1p([768.0, 832.0]), rtol=1e-6)
+    np.testing.assert_allclose(x[:, FEATURE_NAMES.index("in0_c_brick")], np.log1p([16, 32]),
+                               rtol=1e-6)
+    np.testing.assert_allclose(x[:, FEATURE_NAMES.index("out_c_brick")], np.log1p([32, 320]),
+                               rtol=1e-6)
+
+
+def test_next_weight_bytes_is_the_next_operators_weights():
+    from edge_predictor.featurize import FEATURE_NAMES, featurize
+    from edge_predictor.graph import OpGraph, OpNode, TensorInfo
+
+    def t(i, n, const=False):
+        return TensorInfo(i, (n,), "INT8", const, True, False)
+
+    # in -> op0(w 100) -> a -> op1 (no weights) -> b -> op2(w 30) -> out
+    tensors = [t(0, 4), t(1, 100, True), t(2, 4), t(3, 4), t(4, 30, True), t(5, 4)]
+    ops = [OpNode(0, "ADD", 0, 1, (0, 1), (2,)), OpNode(1, "RELU", 19, 1, (2,), (3,)),
+           OpNode(2, "ADD", 0, 1, (3, 4), (5,))]
+    g = OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(5,))
+    x = featurize(g).x[:, FEATURE_NAMES.index("next_weight_bytes")]
+    np.testing.assert_allclose(x, np.log1p([0.0, 30.0, 0.0]), rtol=1e-6)
