@@ -42,16 +42,18 @@ def _random_graphs(n, seed=0, types=TYPES, extra=None):
                  "weight_bytes": float(rng.integers(0, 1e4)),
                  "weight_elements": float(rng.integers(0, 1e4)),
                  "out_bytes": float(rng.integers(10, 1e4))} for _ in ops]
+        for v in vals:  # padding to bricks adds up to ~2x the MACs
+            v["macs_brick"] = v["macs"] * float(rng.uniform(1.0, 2.0))
         graphs.append(_graph(rng, ops, vals))
     return graphs
 
 
 def _phi_true(table):
-    """Raw phi from the float32-stored features, as the truth (const, macs, in, out, w)."""
+    """Raw phi from the float32-stored features, as the truth (const, macs, in, out, w, brick)."""
     raw = {n: np.expm1(table.x[:, COL[n]].astype(np.float64))
-           for n in ("macs", "in_bytes", "out_elements", "weight_bytes")}
+           for n in ("macs", "in_bytes", "out_elements", "weight_bytes", "macs_brick")}
     return np.stack([np.ones(len(table.cat)), raw["macs"], raw["in_bytes"],
-                     raw["out_elements"], raw["weight_bytes"]], axis=1)
+                     raw["out_elements"], raw["weight_bytes"], raw["macs_brick"]], axis=1)
 
 
 def _with_labels(graphs, y_fn, metrics=("latency_ms", "sram_kib")):
@@ -61,15 +63,16 @@ def _with_labels(graphs, y_fn, metrics=("latency_ms", "sram_kib")):
     return dataset_of(table, "t", metrics)
 
 
-TRUE_W = {"CONV_2D": [[2e-3, 1e-3], [3e-6, 1e-7], [1e-5, 4e-4], [2e-5, 5e-4], [1e-6, 0.0]],
-          "ADD": [[1e-3, 0.0], [0.0, 0.0], [4e-5, 1e-4], [3e-5, 2e-4], [0.0, 0.0]],
+TRUE_W = {"CONV_2D": [[2e-3, 1e-3], [3e-6, 1e-7], [1e-5, 4e-4], [2e-5, 5e-4], [1e-6, 0.0],
+                      [2e-6, 0.0]],
+          "ADD": [[1e-3, 0.0], [0.0, 0.0], [4e-5, 1e-4], [3e-5, 2e-4], [0.0, 0.0], [0.0, 0.0]],
           "FULLY_CONNECTED": [[5e-3, 2e-3], [5e-6, 0.0], [0.0, 1e-4], [1e-5, 1e-4],
-                              [2e-6, 3e-6]]}
+                              [2e-6, 3e-6], [0.0, 1e-6]]}
 
 
 def _kernel_truth(table):
     phi = _phi_true(table)  # any other op type costs what ADD costs
-    w = np.array([TRUE_W.get(OP_VOCAB[int(o)], TRUE_W["ADD"]) for o in table.op])  # [T, 5, 2]
+    w = np.array([TRUE_W.get(OP_VOCAB[int(o)], TRUE_W["ADD"]) for o in table.op])  # [T, 6, 2]
     per_node = np.einsum("np,npm->nm", phi, w)
     gid = np.repeat(np.arange(len(table.seed)), table.n_nodes)
     y = np.zeros((len(table.seed), 2))

@@ -4,7 +4,7 @@ nn-Meter predicts every kernel's latency with a regressor per kernel type and su
 labels are whole-model numbers only, so the per-type linear models are fitted *jointly*::
 
     y_m(graph) ~= sum over operators o of  w_m[key(o)] . phi(o)
-    phi(o)     = [1, MACs, input bytes, output elements, weight bytes]   (units, not logs)
+    phi(o)     = [1, MACs, input bytes, output elements, weight bytes, brick MACs]  (units)
 
 ``key(o)`` is the operator's TFLite type (``"op:CONV_2D"``) when at least ``min_graphs``
 training graphs contain it, else its category (``"cat:ELEMENTWISE"``), so a rare operator shares
@@ -13,7 +13,8 @@ design row per graph; the weights come from non-negative least squares on the *r
 (every row divided by its label, with a small ridge on column-scaled weights), which is what
 gave 6% latency MAPE on 480 CIFAR CNNs in STACK.md. At prediction an operator type unseen in
 training falls back to its category, or contributes nothing when the category is unseen too
-(counted in :func:`unmapped`). One weight vector per metric; a peak such as SRAM is not a sum,
+(counted in :func:`unmapped`). Brick MACs (the MACs with depths padded to the NPU's bricks,
+feature schema 3) give it the same padding information PerfSAGE's node features have. One weight vector per metric; a peak such as SRAM is not a sum,
 so expect this baseline to do worse there -- that is the point of reporting it.
 """
 
@@ -32,7 +33,7 @@ from . import graph_ids, raw_column, read_json, write_json
 __all__ = ["PHI", "KernelSumModel", "op_phi", "design", "fit", "predict", "unmapped", "save",
            "load"]
 
-PHI = ("const", "macs", "in_bytes", "out_elements", "weight_bytes")
+PHI = ("const", "macs", "in_bytes", "out_elements", "weight_bytes", "macs_brick")
 
 
 @dataclass
