@@ -111,6 +111,8 @@ FEATURES: Tuple[Feature, ...] = tuple(
     [Feature(n, *_HYPER_DOCS[n]) for n in HYPER_SLOTS] + [Feature(*row) for row in _IO])
 FEATURE_NAMES: Tuple[str, ...] = tuple(f.name for f in FEATURES)
 _LOG_COLS = np.array([f.transform == "log1p" for f in FEATURES])
+_WEIGHT_COL = FEATURE_NAMES.index("weight_bytes")
+_NEXT_WEIGHT_COL = FEATURE_NAMES.index("next_weight_bytes")
 _FLOAT = ("FLOAT32", "FLOAT16", "BFLOAT16", "FLOAT64")
 _INT32 = ("INT32", "INT64", "BOOL", "UINT32", "UINT64")
 
@@ -186,7 +188,12 @@ def brick_ratio(depth: float, brick: int = BRICK_DEPTH) -> float:
     """
     if depth <= 0:
         return 1.0
-    return float(-(-int(depth) // brick) * brick) / float(depth)
+    return _ceil_to(depth, brick) / float(depth)
+
+
+def _ceil_to(depth: float, brick: int = BRICK_DEPTH) -> float:
+    """``depth`` rounded up to a whole number of bricks (0 stays 0)."""
+    return float(-(-int(depth) // brick) * brick)
 
 
 def macs_brick(hyper: dict, in_c: float, out_c: float) -> float:
@@ -301,13 +308,11 @@ def featurize(graph: OpGraph) -> GraphFeatures:
                 len(outs), sum(int(fanout[t.index]) for t in outs),
                 float(any(t.index in graph_outputs for t in outs)), live[node.index]]
         out_c = dims4(out_shape)[3] if outs else 0
-        row += [in0[3] * brick_ratio(in0[3]), out_c * brick_ratio(out_c),
-                macs_brick(hyper, in0[3], out_c), live_brick[node.index]]
+        row += [_ceil_to(in0[3]), _ceil_to(out_c), macs_brick(hyper, in0[3], out_c),
+                live_brick[node.index], 0.0]  # next_weight_bytes: filled below
         table[node.index] = row
-    w_col = len(HYPER_SLOTS) + [r[0] for r in _IO].index("weight_bytes")
-    for i in range(n):
-        table[i].append(table[i + 1][w_col] if i + 1 < n else 0.0)
     rows = np.array(table, dtype=np.float64).reshape(n, len(FEATURES))
+    rows[:-1, _NEXT_WEIGHT_COL] = rows[1:, _WEIGHT_COL]  # ops are in execution order
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
     if len(edges3):
         pairs = np.unique(edges3[:, :2], axis=0).astype(np.int32)

@@ -14,8 +14,9 @@ design row per graph; the weights come from non-negative least squares on the *r
 gave 6% latency MAPE on 480 CIFAR CNNs in STACK.md. At prediction an operator type unseen in
 training falls back to its category, or contributes nothing when the category is unseen too
 (counted in :func:`unmapped`). Brick MACs (the MACs with depths padded to the NPU's bricks,
-feature schema 3) give it the same padding information PerfSAGE's node features have. One weight vector per metric; a peak such as SRAM is not a sum,
-so expect this baseline to do worse there -- that is the point of reporting it.
+feature schema 3) give it the same padding information PerfSAGE's node features have. One
+weight vector per metric; a peak such as SRAM is not a sum, so expect this baseline to do worse
+there -- that is the point of reporting it.
 """
 
 from __future__ import annotations
