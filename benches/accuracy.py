@@ -57,7 +57,7 @@ QUICK = {"perfsage": dict(hidden=16, gnn_layers=2, dense_layers=2, dense_width=6
 _PERFSAGE = {"perfsage": {}, "nocfe": {"cfe": False}, "mape": {"loss": "mape"},  # TrainConfig
              "noups": {"upsampling": False}, "maxro": {"readout": "max"},
              "paper": {"readout": "max", "layer_norm": False},
-             "peak": {"peak_tau": 0.05, "bounded_peak": True}}
+             "peak": {"peak_tau": 0.05, "bounded_peak": True, "phased_peak": True}}
 # source files behind each kind of result (their hash is kept with it, see Bench.run)
 _CODE = {"numpy": ("baselines/__init__.py", "baselines/totals.py", "baselines/kernel_sum.py"),
          "eagle": ("baselines/eagle.py", "batching.py", "losses.py", "targets.py"),

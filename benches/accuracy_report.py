@@ -70,7 +70,8 @@ ROWS: Tuple[Tuple[str, str, str], ...] = (
     ("perfsage-spec", "PerfSAGE (specialized)", "spec"),
     ("perfsage-gen", "PerfSAGE (generalized)", "gen"),
     ("peak-gen", "Variant: PerfSAGE, SRAM read out near a max of per-node costs bounded by "
-     "memory (peak_tau 0.05, bounded_peak; generalized)", "gen"),
+     "memory in two phases, running and hand-over (peak_tau 0.05, bounded_peak, "
+     "phased_peak; generalized)", "gen"),
     ("kernel-sum-spec", "Kernel sum, nn-Meter style (specialized)", "spec"),
     ("kernel-sum-gen", "Kernel sum, nn-Meter style (generalized)", "gen"),
     ("totals-linear-spec", "Totals, log-log linear (specialized)", "spec"),

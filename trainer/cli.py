@@ -147,9 +147,10 @@ def sample(space: str = typer.Option(..., "--space"),
     bar = Progress("sample " + space)
     for i, seed in enumerate(range(seed_from, seed_from + count)):
         path = os.path.join(out, "{}-{}.tflite".format(space, seed))
-        with open(path + ".tmp", "wb") as f:
+        tmp = "{}.{}.tmp".format(path, os.getpid())  # two samplers into one folder don't collide
+        with open(tmp, "wb") as f:
             f.write(build_tflite(space, seed))
-        os.replace(path + ".tmp", path)
+        os.replace(tmp, path)
         bar(i + 1, count, os.path.basename(path))
 
 

@@ -76,9 +76,10 @@ def make_record(space: str, seed: int, cache: bool = True) -> Dict[str, Any]:
     if cache:
         path = model_cache_path(space, seed)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path + ".tmp", "wb") as f:
+        tmp = "{}.{}.tmp".format(path, os.getpid())  # workers may build the same model
+        with open(tmp, "wb") as f:
             f.write(content)
-        os.replace(path + ".tmp", path)
+        os.replace(tmp, path)
     try:
         graph = read_model(content, name="{}-{}".format(space, seed))
     except Exception as err:

@@ -53,6 +53,11 @@ COST_FEATURES = ("macs", "in_bytes", "weight_bytes", "out_elements", "live_bytes
 #: what bounds a node's memory (bytes): live activations as the NPU lays them out, its weights
 #: and the next operator's (prefetched while it runs)
 BOUNDED_FEATURES = ("live_bytes_brick", "weight_bytes", "next_weight_bytes")
+#: the phases of an operator's schedule for ``phased_peak`` (Vela's allocation on the Ethos-U):
+#: while it runs (its activations and weights) and at the hand-over to the next operator (what
+#: it keeps of its weights and the first buffer of the next one's); "fixed": 16 KiB of buffers
+BOUNDED_PHASES = (("live_bytes_brick", "weight_bytes", "fixed"),
+                  ("live_bytes_brick", "weight_bytes", "next_weight_bytes", "fixed"))
 
 
 @dataclass
@@ -75,6 +80,9 @@ class TrainConfig:
             (:func:`trainer.targets.aggregate`; SRAM): 1.0 starts them as sums like the others.
         bounded_peak: peak metrics (in KiB) get per-node costs bounded by the node's live and
             weight bytes (:func:`trainer.model._bounded_cost`).
+        phased_peak: with ``bounded_peak``, the bound is the larger of the two phases of
+            :data:`BOUNDED_PHASES` (the next operator's weights only at the hand-over), not one
+            sum of everything.
         data: store root (None: the default); cache_dir: feature cache ("" default, None off).
     """
 
@@ -110,6 +118,7 @@ class TrainConfig:
     soft_readout: bool = True
     peak_tau: float = 1.0
     bounded_peak: bool = False
+    phased_peak: bool = False
     lr_schedule: str = "cosine"
     lr_decay_epochs: int = 100
 
@@ -154,6 +163,8 @@ class TrainConfig:
             bounded=peak, bounded_columns=bcols,
             bounded_mean=[float(norm.mean[c]) for c in bcols] if bcols else [],
             bounded_std=[float(norm.std[c]) for c in bcols] if bcols else [],
+            bounded_phases=[[float(n in ph) for n in BOUNDED_FEATURES + ("fixed",)]
+                            for ph in BOUNDED_PHASES] if bcols and self.phased_peak else [],
             cost_columns=cols, cost_mean=[float(norm.mean[c]) for c in cols] if cols else [],
             cost_std=[float(norm.std[c]) for c in cols] if cols else [],
             soft_readout=self.soft_readout,

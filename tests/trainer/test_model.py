@@ -204,3 +204,54 @@ def test_bounded_cost_never_exceeds_twice_the_memory_a_node_keeps():
     real = inputs["mask"] > 0
     assert np.all(u[..., 1][real] <= cap[real] + 1e-4)
     assert np.ptp(u[..., 0][real]) > 0  # the other metric keeps its free head
+
+
+def test_phased_bound_is_the_largest_phase_of_gated_sizes():
+    pytest.importorskip("spektral")
+    import tf_keras as keras
+
+    from trainer.model import PerfSAGEConfig, build_perfsage
+
+    phases = [[1.0, 1.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]]  # running; hand-over (+ next weights)
+    cfg = PerfSAGEConfig(n_features=6, n_categories=4, n_ops=9, metrics=["sram"],
+                         hidden=8, gnn_layers=2, dense_layers=1, dense_width=8,
+                         readout="max+sum", layer_norm=True, log_mean=[4.0], log_std=[0.7],
+                         soft_readout=True, bounded=[0], bounded_columns=[2, 3, 4],
+                         bounded_mean=[6.0, 4.0, 4.0], bounded_std=[1.0, 2.0, 2.0],
+                         bounded_phases=phases)
+    model = build_perfsage(cfg)
+    rng = np.random.default_rng(1)
+    for layer in model.layers:
+        layer.set_weights([rng.normal(scale=2.0, size=w.shape) for w in layer.get_weights()])
+    probe = keras.Model(model.inputs, [model.get_layer("bounded_gates").output,
+                                       model.get_layer("bounded_cost").output])
+    inputs = _dense(_graphs(rng, [5, 9], 6, 4, 9), 9)
+    gates, u = (t.numpy() for t in probe(inputs, training=False))
+    x = inputs["x"]
+    sizes = np.stack([np.exp(x[..., 2] + 6.0) - 1.0, np.exp(x[..., 3] * 2.0 + 4.0) - 1.0,
+                      np.exp(x[..., 4] * 2.0 + 4.0) - 1.0], -1) / 1024.0
+    sizes = np.concatenate([np.maximum(sizes, 0.0), np.full(sizes[..., :1].shape, 16.0)], -1)
+    share = 1.0 + np.tanh(gates.reshape(gates.shape[:-1] + (2, 4)) / 2.0)  # 2 sigmoid(g)
+    held = (share * np.array(phases) * sizes[..., None, :]).sum(-1)  # [B, N, 2]
+    assert held.shape[-1] == 2
+    want = np.log(held.max(-1) + 1e-3)
+    real = inputs["mask"] > 0
+    np.testing.assert_allclose(u[..., 0][real], want[real], rtol=1e-4, atol=1e-4)
+    assert np.any(held[..., 0][real] > held[..., 1][real])  # both phases win somewhere:
+    assert np.any(held[..., 1][real] > held[..., 0][real])  # the max is not one fixed phase
+
+
+def test_phased_peak_config_masks_the_next_weights_out_of_the_running_phase():
+    from trainer.train import BOUNDED_FEATURES, TrainConfig
+
+    class _Norm:
+        mean = np.zeros(60)
+        std = np.ones(60)
+
+    cfg = TrainConfig(metrics=["latency_ms", "sram_kib"], bounded_peak=True, phased_peak=True,
+                      peak_tau=0.05).model_config(norm=_Norm())
+    nxt = BOUNDED_FEATURES.index("next_weight_bytes")
+    assert [p[nxt] for p in cfg.bounded_phases] == [0.0, 1.0]
+    assert all(p[-1] == 1.0 for p in cfg.bounded_phases)  # fixed buffers in both
+    assert TrainConfig(metrics=["sram_kib"], bounded_peak=True).model_config(
+        norm=_Norm()).bounded_phases == []
