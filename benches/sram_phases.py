@@ -1,0 +1,234 @@
+"""Bench: what Vela keeps in SRAM, read from its own allocation log, against our SRAM bound.
+
+PerfSAGE's SRAM head (``peak-gen``) bounds every operator's memory by its live activation bytes
+(``live_bytes_brick``), its weights and the next operator's weights. This bench checks that
+model of the label against Vela itself: it compiles fresh sampled models (seeds outside the
+store) with ``--verbose-allocation`` and parses Vela's SRAM allocation (every tensor's lifetime
+in schedule steps and size), then reports per space:
+
+* ``vela_peak == label``: the allocation's peak equals Vela's reported SRAM use (no
+  fragmentation: the label *is* a max over time of live bytes);
+* our activation peak (max of ``live_bytes_brick``) against Vela's activation-only peak;
+* the share of the peak that is weight buffers;
+* three reconstructions of the label from Vela's own sizes, MAPE: activations only; one phase
+  per operator (its activations + all its weight buffers + all the next operator's: the old
+  single-sum bound); two phases (while it runs: activations + its buffers; at the hand-over:
+  activations + the buffers it keeps + the next operator's first ones: ``phased_peak``).
+
+Writes ``benches/results/sram_phases.{json,md}``. Run:
+``python -m benches.sram_phases [--per-space 25] [--seed-from 900000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import sys
+import tempfile
+from collections import defaultdict
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+
+__all__ = ["parse_sram_allocation", "reconstruct", "main"]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benches", "results")
+CACHE = os.path.join(ROOT, ".cache", "sram_phases")
+SPACES = ("cnn-cifar10", "cnn-imagenet", "cnn-kws", "vit-cifar100")
+_ROW = re.compile(r"^\s*(\d+)\s*-\s*(\d+):\s*0x[0-9a-f]+\s*-\s*0x[0-9a-f]+:\s*(\d+):\s*(\d+):"
+                  r"\s*\S+\s*:\s*(.*)$")
+_WB = re.compile(r"^WB_(single|double2|double)_\d+_op(\d+)$")
+_TOTAL = re.compile(r"Total SRAM used\s+([\d.]+) KiB")
+
+Tensor = Tuple[int, int, int, str]  # (first step, last step, bytes, name)
+
+
+def parse_sram_allocation(log: str) -> Tuple[List[Tensor], float]:
+    """Vela's ``--verbose-allocation`` SRAM section and its reported SRAM use.
+
+    Args:
+        log: Vela's printed output.
+
+    Returns:
+        ``(tensors, total_kib)``: every SRAM tensor as (first step, last step, bytes, name) and
+        the network summary's "Total SRAM used" in KiB.
+
+    Raises:
+        ValueError: the log has no SRAM allocation section or no total.
+    """
+    if "Allocation, memory Sram" not in log:
+        raise ValueError("no SRAM allocation in Vela's output")
+    section = log.split("Allocation, memory Sram", 1)[1].split("Allocation Peak", 1)[0]
+    rows = [_ROW.match(line) for line in section.splitlines()]
+    total = _TOTAL.search(log)
+    if total is None:
+        raise ValueError("no 'Total SRAM used' in Vela's output")
+    return ([(int(m[1]), int(m[2]), int(m[3]), m[5].strip()) for m in rows if m],
+            float(total[1]))
+
+
+def reconstruct(tensors: List[Tensor]) -> Dict[str, float]:
+    """Peaks (bytes) of the allocation and of three models of it.
+
+    Operator ``k`` runs at step ``2k``; ``2k + 1`` is its hand-over to operator ``k + 1``.
+    Weight buffers are named ``WB_<single|double|double2>_<bytes>_op<k>``.
+
+    Args:
+        tensors: from :func:`parse_sram_allocation`.
+
+    Returns:
+        ``peak`` (max over steps of live bytes), ``act_peak`` (activations only),
+        ``weight_share`` (weight-buffer share of the live bytes at the peak step),
+        ``one_phase`` (max_k act_k + W_k + W_k+1), ``two_phase`` (max_k of act(2k) + W_k and
+        act(2k+1) + kept_k + first_k+1).
+    """
+    steps = max(e for _, e, _, _ in tensors) + 2
+    use, act = np.zeros(steps), np.zeros(steps)
+    n_ops = steps // 2 + 1
+    whole, kept, first = np.zeros(n_ops + 1), np.zeros(n_ops + 1), np.zeros(n_ops + 1)
+    for s, e, size, name in tensors:
+        use[s:e + 1] += size
+        m = _WB.match(name)
+        if not m:
+            act[s:e + 1] += size
+            continue
+        k = int(m[2])
+        whole[k] += size
+        if m[1] in ("single", "double2"):
+            kept[k] += size  # alive at the hand-over 2k + 1
+        if m[1] in ("single", "double"):
+            first[k] += size  # loaded during the previous operator
+    a_run = np.array([act[2 * k] for k in range(n_ops)])
+    a_hand = np.array([act[min(2 * k + 1, steps - 1)] for k in range(n_ops)])
+    t = int(use.argmax())
+    return {"peak": float(use.max()), "act_peak": float(act.max()),
+            "weight_share": float((use[t] - act[t]) / max(use[t], 1.0)),
+            "one_phase": float(np.max(np.maximum(a_run, a_hand) + whole[:n_ops] +
+                                      whole[1:n_ops + 1])),
+            "two_phase": float(max(np.max(a_run + whole[:n_ops]),
+                                   np.max(a_hand + kept[:n_ops] + first[1:n_ops + 1])))}
+
+
+def _model(space: str, seed: int) -> str:
+    path = os.path.join(CACHE, "{}-{}.tflite".format(space, seed))
+    if not os.path.exists(path):
+        from converters.quantize import build_tflite
+
+        os.makedirs(CACHE, exist_ok=True)
+        tmp = "{}.{}.tmp".format(path, os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(build_tflite(space, seed))
+        os.replace(tmp, path)
+    return path
+
+
+def measure(space: str, seed: int) -> Dict[str, Any]:
+    """One model: Vela's allocation, its reconstructions and our activation peak."""
+    from benches.labelers.vela import run_vela
+    from edge_predictor.featurize import live_bytes
+    from edge_predictor.tflite_reader import read_model
+
+    path = _model(space, seed)
+    with tempfile.TemporaryDirectory(prefix="edgeperf_sram_") as out:
+        rc, log = run_vela(path, out, extra_args=["--verbose-allocation"])
+    if rc != 0:
+        return {"space": space, "seed": seed, "error": log.strip().splitlines()[-1][:200]}
+    tensors, total_kib = parse_sram_allocation(log)
+    rec = reconstruct(tensors)
+    rec.update(space=space, seed=seed, label=total_kib * 1024.0,
+               ours_act_peak=float(live_bytes(read_model(path), brick=True).max()))
+    return rec
+
+
+def _mape(pred: List[float], true: List[float]) -> float:
+    p, t = np.asarray(pred), np.asarray(true)
+    return float(np.mean(np.abs(p / t - 1.0)) * 100.0)
+
+
+def summarise(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Per space (and "all"): the figures of the module docstring."""
+    by: Dict[str, List[Dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        if "error" not in r:
+            by[r["space"]].append(r)
+            by["all"].append(r)
+    rows = []
+    for space in [s for s in SPACES if s in by] + ["all"]:
+        rs = by.get(space, [])
+        if not rs:
+            continue
+        lab = [r["label"] for r in rs]
+        rows.append({
+            "space": space, "n": len(rs),
+            "failed": sum(1 for r in records if "error" in r and space in ("all", r["space"])),
+            "peak_is_label": float(np.mean([abs(r["peak"] / r["label"] - 1) < 5e-4 for r in rs])),
+            "act_peak_exact": float(np.mean([abs(r["ours_act_peak"] - r["act_peak"]) < 1
+                                             for r in rs])),
+            "act_peak_mape": _mape([r["ours_act_peak"] for r in rs], [r["act_peak"] for r in rs]),
+            "weight_share_median": float(np.median([r["weight_share"] for r in rs])),
+            "mape_activations_only": _mape([r["act_peak"] for r in rs], lab),
+            "mape_one_phase": _mape([r["one_phase"] for r in rs], lab),
+            "mape_two_phase": _mape([r["two_phase"] for r in rs], lab)})
+    return rows
+
+
+def render_markdown(doc: Dict[str, Any]) -> str:
+    """The ``sram_phases.md`` text."""
+    lines = ["# What Vela keeps in SRAM (ethos-u55-128), from its allocation log", "",
+             "Reproduce: `{}`".format(doc["command"]), "",
+             "Fresh sampled models (seeds {}..{}, not in the store), Vela {} with "
+             "`--verbose-allocation`. Reconstructions use Vela's own tensor sizes; 'ours' is "
+             "`max(live_bytes_brick)` from our featurizer.".format(
+                 doc["seed_from"], doc["seed_from"] + doc["per_space"] - 1, doc["vela"]), "",
+             "| space | n | alloc peak = label | our act. peak exact | our act. peak MAPE | "
+             "weights at peak (median) | MAPE: activations only | one phase | two phases |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in doc["summary"]:
+        lines.append("| {} | {} | {:.0%} | {:.0%} | {:.2f}% | {:.0%} | {:.2f}% | {:.2f}% | "
+                     "{:.2f}% |".format(r["space"], r["n"], r["peak_is_label"],
+                                         r["act_peak_exact"], r["act_peak_mape"],
+                                         r["weight_share_median"], r["mape_activations_only"],
+                                         r["mape_one_phase"], r["mape_two_phase"]))
+    failed = [r for r in doc["records"] if "error" in r]
+    if failed:
+        lines += ["", "Vela failed on: " + "; ".join("{}-{}: {}".format(
+            r["space"], r["seed"], r["error"]) for r in failed)]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: List[str] = None) -> int:
+    """Run the bench; returns the exit code."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--per-space", type=int, default=25)
+    ap.add_argument("--seed-from", type=int, default=900000)
+    ap.add_argument("--spaces", nargs="*", default=list(SPACES))
+    ap.add_argument("--out", default=RESULTS)
+    args = ap.parse_args(argv)
+    from benches.labelers.vela import vela_version
+
+    records = []
+    for space in args.spaces:
+        for i, seed in enumerate(range(args.seed_from, args.seed_from + args.per_space)):
+            records.append(measure(space, seed))
+            print("\r{} {}/{}".format(space, i + 1, args.per_space), end="", file=sys.stderr,
+                  flush=True)
+        print(file=sys.stderr)
+    doc = {"bench": "sram_phases", "command": "python -m benches.sram_phases " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+        "vela": vela_version(), "per_space": args.per_space, "seed_from": args.seed_from,
+        "summary": summarise(records), "records": records}
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "sram_phases.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+    with open(os.path.join(args.out, "sram_phases.md"), "w") as f:
+        f.write(render_markdown(doc))
+    print(render_markdown(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

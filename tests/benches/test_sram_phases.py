@@ -1,0 +1,46 @@
+"""benches.sram_phases on a recorded Vela allocation log (a DS-CNN of cnn-kws, seed 0)."""
+
+import os
+
+import pytest
+
+from benches.sram_phases import parse_sram_allocation, reconstruct, summarise
+
+LOG = os.path.join(os.path.dirname(__file__), "data", "vela_allocation_dscnn.txt")
+
+
+def test_parses_every_sram_tensor_and_the_total():
+    with open(LOG) as f:
+        tensors, total = parse_sram_allocation(f.read())
+    assert len(tensors) == 44
+    assert tensors[0] == (0, 0, 3136, "WB_double_3136_op0")
+    assert total == pytest.approx(141.62)
+
+
+def test_two_phases_rebuild_the_peak_one_phase_overshoots():
+    with open(LOG) as f:
+        tensors, total = parse_sram_allocation(f.read())
+    r = reconstruct(tensors)
+    assert r["peak"] == 145024  # Vela's "Allocation Peak Tensor Size"
+    assert r["peak"] / 1024 == pytest.approx(total, abs=0.01)
+    assert r["two_phase"] == r["peak"]
+    assert r["one_phase"] == 149504 > r["peak"]  # the next weights all at once: too much
+    assert r["act_peak"] == 72000  # two 36,000-byte NHCWB16 feature maps
+    assert 0.45 < r["weight_share"] < 0.55
+
+
+def test_summary_scores_against_the_label_and_counts_failures():
+    ok = {"space": "cnn-kws", "label": 100.0, "peak": 100.0, "act_peak": 60.0,
+          "ours_act_peak": 60.0, "weight_share": 0.4, "one_phase": 110.0, "two_phase": 100.0}
+    rows = summarise([ok, dict(ok, one_phase=130.0, ours_act_peak=66.0),
+                      {"space": "cnn-kws", "seed": 3, "error": "boom"}])
+    kws = rows[0]
+    assert kws["n"] == 2 and kws["failed"] == 1
+    assert kws["mape_one_phase"] == pytest.approx(20.0)
+    assert kws["mape_two_phase"] == 0.0
+    assert kws["act_peak_exact"] == 0.5 and kws["act_peak_mape"] == pytest.approx(5.0)
+
+
+def test_a_log_without_allocation_is_an_error():
+    with pytest.raises(ValueError):
+        parse_sram_allocation("Network summary\nTotal SRAM used 1.0 KiB\n")
