@@ -25,7 +25,7 @@ def _tiny(tmp_path=None):
     import tf_keras
 
     from trainer.model import PerfSAGEConfig, build_perfsage, save_config
-    from trainer.train import BOUNDED_FEATURES, COST_FEATURES
+    from trainer.train import BOUNDED_FEATURES, BOUNDED_PHASES, COST_FEATURES
 
     tf_keras.utils.set_random_seed(1)
     rng = np.random.default_rng(1)
@@ -35,7 +35,7 @@ def _tiny(tmp_path=None):
     cost = [FEATURE_NAMES.index(n) for n in COST_FEATURES]
     bound = [FEATURE_NAMES.index(n) for n in BOUNDED_FEATURES]
     # the bundled architecture: layer norm, additive readout with cost prior and temperature,
-    # and (next bundles) SRAM's per-node cost bounded by the node's memory
+    # and SRAM's per-node cost bounded by the node's memory in two phases (peak-gen)
     cfg = PerfSAGEConfig(n_features=len(FEATURE_NAMES), n_categories=len(CATEGORIES),
                          n_ops=len(OP_VOCAB), metrics=["latency_ms", "sram_kib"], hidden=16,
                          gnn_layers=2, dense_layers=2, dense_width=32, layer_norm=True,
@@ -45,7 +45,9 @@ def _tiny(tmp_path=None):
                          cost_std=[norm[E.NORM_STD][c] for c in cost], soft_readout=True,
                          tau_init=[1.0, 0.05], bounded=[1], bounded_columns=bound,
                          bounded_mean=[norm[E.NORM_MEAN][c] for c in bound],
-                         bounded_std=[norm[E.NORM_STD][c] for c in bound])
+                         bounded_std=[norm[E.NORM_STD][c] for c in bound],
+                         bounded_phases=[[float(n in ph) for n in BOUNDED_FEATURES + ("fixed",)]
+                                         for ph in BOUNDED_PHASES])
     model = build_perfsage(cfg)
     for layer in model.layers:  # the zero-initialised parts get values too
         if layer.name in ("head", "cost_op", "cost_cat", "sum_readout"):
