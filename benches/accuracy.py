@@ -33,6 +33,8 @@ import traceback
 import warnings
 from typing import Any, Callable, Dict, List, Optional
 
+import numpy as np
+
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -275,6 +277,11 @@ class Bench:
             if fn == self.perfsage:
                 v = _PERFSAGE[kind.split("-")[0]]
                 extra = dict(extra, **{k: v[k] for k in _KEYED if k in v})
+            if kind == "noups-gen" and self._upsampling_adds_nothing(target):
+                base = self.doc["experiments"].get(R.experiment_name(target, "perfsage-gen"), {})
+                if base.get("status") != "ok":
+                    continue  # nothing to be identical to yet
+                fn, extra = self._identical_run(base), dict(extra, identical_to=base["key"])
             for sp in self.doc["data"][target]["spaces"] if kind.endswith("-spec") else [None]:
                 self.run(R.experiment_name(target, kind, sp), self.spec(target, kind, sp, **extra),
                          fn)
@@ -282,6 +289,23 @@ class Bench:
             for kind, fn, extra in [e for e in plan if e[0] in ("kernel-sum-gen", "perfsage-gen")]:
                 self.run(R.experiment_name(target, kind, None, f),
                          self.spec(target, kind, None, f, **extra), fn)
+
+    def _upsampling_adds_nothing(self, target: str) -> bool:
+        """True if no space is under the upsampling share of the full training split: then
+        training without upsampling is the generalized run itself (same data, same seeds)."""
+        train = self.parts[target]["*"]["train"]
+        return D.upsample(train) is train
+
+    def _identical_run(self, base: Dict[str, Any]) -> Callable[[Dict[str, Any], str], Dict]:
+        """An experiment that is ``base`` by construction: its result, said so, not retrained."""
+        def fn(spec: Dict[str, Any], model_dir: str) -> Dict[str, Any]:
+            train = self.parts[spec["target"]]["*"]["train"]
+            names, n = np.unique(train.spaces, return_counts=True)
+            small = int(n.argmin())
+            return dict(base["result"], identical_to=base["name"], why=(
+                "upsampling adds no example: the smallest space, {}, is {:.1%} of the training "
+                "split (>= 10%)".format(names[small], n[small] / n.sum())))
+        return fn
 
     def zoo(self, target: str) -> None:
         """Label the zoo with Vela (cached) and score every generalized model on it."""

@@ -329,6 +329,8 @@ def markdown(doc: Dict[str, Any]) -> str:
         note = rec.get("error") or ", ".join("{} {}".format(k, res[k]) for k in (
             "epochs_run", "best_epoch", "n_train") if k in res) + (
             "; the store grew while it ran" if res.get("store_changed") else "") + (
+            "; = {}, not retrained: {}".format(res["identical_to"], res["why"])
+            if res.get("identical_to") else "") + (
             "; STALE: its code changed since" if rec.get("stale_code") else "")
         lines.append("| {} | {} | {:.0f} | {} |".format(name, rec.get("status"),
                                                         rec.get("time_s", 0.0), note))

@@ -3,6 +3,8 @@
 import argparse
 import json
 
+import numpy as np
+
 from benches import accuracy as A
 
 
@@ -46,3 +48,31 @@ def test_peak_variant_only_for_targets_with_a_peak_metric():
     assert "peak-gen" in {r[0] for r in R.rows_for(["latency_ms", "sram_kib"])}
     cpu = {r[0] for r in R.rows_for(["latency_ms"])}
     assert "peak-gen" not in cpu and "perfsage-gen" in cpu
+
+
+class _Split:
+    """The part of trainer.dataset.Dataset that upsampling reads."""
+
+    def __init__(self, spaces):
+        self.spaces = np.array(spaces)
+
+    def __len__(self):
+        return len(self.spaces)
+
+    def subset(self, rows):
+        return _Split(self.spaces[rows])
+
+
+def test_no_upsampling_is_the_generalized_run_when_upsampling_adds_nothing(tmp_path):
+    b = _bench(tmp_path)
+    b.parts = {"t": {"*": {"train": _Split(["kws"] * 17 + ["cifar"] * 83)}},
+               "u": {"*": {"train": _Split(["kws"] * 5 + ["cifar"] * 95)}}}
+    assert b._upsampling_adds_nothing("t")
+    assert not b._upsampling_adds_nothing("u")  # kws at 5% would be repeated: train for real
+    base = {"name": "t__perfsage-gen", "key": "k1", "status": "ok",
+            "result": {"per_space": {"kws": {"latency_ms": {"mape": 0.02}}}}}
+    spec = {"kind": "noups-gen", "target": "t", "identical_to": "k1"}
+    got = b.run("t__noups-gen", spec, b._identical_run(base))
+    assert got["per_space"] == base["result"]["per_space"]
+    assert got["identical_to"] == "t__perfsage-gen"
+    assert "kws" in got["why"] and "17.0%" in got["why"]
