@@ -178,7 +178,9 @@ def _f(v: Optional[float], fmt: str = "{:.2f}%") -> str:
 def render_markdown(doc: Dict[str, Any]) -> str:
     """The readable table of :func:`main`'s JSON document."""
     lines = ["# Validation sweeps: bundled predictors vs. measurements", "",
-             "Produced by `{}` on {} ({}).".format(doc["command"], doc["date"], doc["host"]), "",
+             "Last produced by `{}` on {} ({}); targets it did not name are kept from their "
+             "own earlier run (dated below).".format(doc["command"], doc["date"], doc["host"]),
+             "",
              "Per target, the equivalent `edge-perf validate` commands (after building the "
              "models with the `edge-perf dataset sample` calls the bench makes):", ""]
     for t in doc["targets"].values():
@@ -192,7 +194,10 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                       doc["n_zoo"]), ""]
     for target, t in doc["targets"].items():
         lines += ["## {} ({})".format(target, t["measured_by"]), "",
-                  "Bundle {} (meta.json sha256 {}). {} model(s), {} failed. Plot: `{}`.".format(
+                  "Run {} on {}: {} fresh models per space and {} zoo models. Bundle {} "
+                  "(meta.json sha256 {}). {} model(s), {} failed. Plot: `{}`.".format(
+                      t.get("date", doc["date"]), t.get("host", doc["host"]),
+                      t.get("per_space", doc["per_space"]), t.get("n_zoo", doc["n_zoo"]),
                       t["bundle"], t["bundle_tag"], t["models"], t["failed"], t["plot"]), ""]
         for f in t["failures"]:
             lines.append("- failed: {}: {}".format(os.path.basename(f["model"]), f["error"]))
@@ -222,6 +227,18 @@ def render_markdown(doc: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _earlier(out: str) -> Dict[str, Any]:
+    """The targets of an earlier ``validation.json`` in ``out``, each with its own run's date,
+    host and model counts (``{}`` if there is none)."""
+    path = os.path.join(out, "validation.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        old = json.load(f)
+    return {target: dict({k: old.get(k) for k in ("date", "host", "per_space", "n_zoo")}, **t)
+            for target, t in old.get("targets", {}).items()}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benches.validation",
                                  description=__doc__.split("\n")[0])
@@ -241,6 +258,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "host": os.uname().nodename if hasattr(os, "uname") else "",
         "per_space": args.per_space, "n_zoo": sum(family_of(m) == OUT_OF_SPACE for m in models),
         "targets": {}}
+    for target, t in _earlier(args.out).items():  # kept unless rerun now: one doc, all targets
+        doc["targets"][target] = t
     for target in [t for t in args.targets.split(",") if t]:
         bundle_dir = B.resolve(target)
         live = target.startswith("cpu-")
@@ -258,7 +277,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                            os.path.relpath(os.path.join(RESULTS, "validation_{}.png".format(
                                target)), ROOT),
                            " --runs 30 --warmup 10 --min-time 0.3" if live else ""),
-            "stats": summarize(target, run)}
+            "stats": summarize(target, run), "date": doc["date"], "host": doc["host"],
+            "per_space": doc["per_space"], "n_zoo": doc["n_zoo"]}
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "validation.json"), "w") as f:
         json.dump(doc, f, indent=2, sort_keys=True)

@@ -1,5 +1,6 @@
 """benches/validation.py: model families, the per-family summary with its noise floor, the table."""
 
+import json
 import os
 
 import pytest
@@ -53,3 +54,19 @@ def test_summary_groups_families_and_reports_the_noise_floor(tmp_path):
     assert "| latency_ms | cnn-kws | 2 | 10.00% |" in md
     assert "noise floor MAPE" in md and "| 1.00% |" in md and "10.0x" in md
     assert "    edge-perf validate x" in md and os.linesep in md
+
+
+def test_targets_not_rerun_are_kept_with_their_own_date(tmp_path):
+    assert V._earlier(str(tmp_path)) == {}
+    old = {"command": "c", "date": "2026-11-27", "host": "h1", "per_space": 25, "n_zoo": 14,
+           "targets": {"cpu-x-t1": {"measured_by": "live", "stats": {}}}}
+    (tmp_path / "validation.json").write_text(json.dumps(old))
+    kept = V._earlier(str(tmp_path))
+    assert kept == {"cpu-x-t1": {"measured_by": "live", "stats": {}, "date": "2026-11-27",
+                                 "host": "h1", "per_space": 25, "n_zoo": 14}}
+    doc = {"command": "python -m benches.validation --targets ethos", "date": "2026-12-01",
+           "host": "h2", "per_space": 25, "n_zoo": 0, "targets": {"cpu-x-t1": dict(
+               kept["cpu-x-t1"], bundle="b", bundle_tag="t", models=1, failed=0, failures=[],
+               plot=None, command="edge-perf validate x")}}
+    md = V.render_markdown(doc)
+    assert "Run 2026-11-27 on h1: 25 fresh models per space and 14 zoo models" in md
