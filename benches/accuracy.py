@@ -59,7 +59,8 @@ QUICK = {"perfsage": dict(hidden=16, gnn_layers=2, dense_layers=2, dense_width=6
 _PERFSAGE = {"perfsage": {}, "nocfe": {"cfe": False}, "mape": {"loss": "mape"},  # TrainConfig
              "noups": {"upsampling": False}, "maxro": {"readout": "max"},
              "paper": {"readout": "max", "layer_norm": False},
-             "peak": {"peak_tau": 0.05, "bounded_peak": True, "phased_peak": True}}
+             "peak": {"peak_tau": 0.05, "bounded_peak": True},
+             "phased": {"peak_tau": 0.05, "bounded_peak": True, "phased_peak": True}}
 # variant settings that enter the cache key (the older ones are implied by the kind's name, so
 # that results cached before this list existed stay valid): add every new variant setting here
 _KEYED = ("phased_peak",)
@@ -267,6 +268,7 @@ class Bench:
         plan = [(k + m, self.numpy_baseline, {"gbr": st["gbr"] if k == "totals-gbr" else None})
                 for k in ("kernel-sum", "totals-linear", "totals-gbr") for m in ("-spec", "-gen")]
         plan += [("perfsage-gen", self.perfsage, ps), ("peak-gen", self.perfsage, ps),
+                 ("phased-gen", self.perfsage, ps),
                  ("perfsage-spec", self.perfsage, ps),
                  ("eagle-spec", self.eagle, {"eagle": st["eagle"]})]
         plan += [(k, self.perfsage, ps) for k in ("paper-gen", "maxro-gen", "nocfe-gen", "mape-gen",
@@ -317,7 +319,8 @@ class Bench:
         labels = self.run(target + "__zoo-labels", {"kind": "zoo-labels", "files": files},
                           lambda spec, _: self._zoo_labels(target, files))
         gens = {k: self.doc["experiments"].get(R.experiment_name(target, k), {}) for k in (
-            "perfsage-gen", "peak-gen", "kernel-sum-gen", "totals-linear-gen", "totals-gbr-gen")}
+            "perfsage-gen", "peak-gen", "phased-gen", "kernel-sum-gen", "totals-linear-gen",
+            "totals-gbr-gen")}
         gens = {k: r for k, r in gens.items() if r.get("status") == "ok"}
         if not labels or not gens:
             return
@@ -354,7 +357,7 @@ class Bench:
                                            for n in names])
         preds = {}
         for kind, rec in gens.items():
-            if kind in ("perfsage-gen", "peak-gen"):
+            if kind in ("perfsage-gen", "peak-gen", "phased-gen"):
                 preds[kind] = predict_folder(rec["model_dir"], ds)
             else:
                 mod = kernel_sum if kind == "kernel-sum-gen" else totals
