@@ -322,14 +322,19 @@ class Bench:
             "perfsage-gen", "peak-gen", "phased-gen", "kernel-sum-gen", "totals-linear-gen",
             "totals-gbr-gen")}
         gens = {k: r for k, r in gens.items() if r.get("status") == "ok"}
-        if not labels or not gens:
+        if not labels:
             return
-        spec = {"kind": "zoo", "labels": self.doc["experiments"][target + "__zoo-labels"]["key"],
-                "models": {k: [r["key"], r.get("finished")] for k, r in gens.items()}}
-        res = self.run(target + "__zoo", spec, lambda _, __: self._zoo_predict(
-            target, labels["models"], gens))
-        if res:
-            self.doc["zoo"][target] = dict(res, skipped=skipped + [
+        lkey = self.doc["experiments"][target + "__zoo-labels"]["key"]
+        parts = []
+        for kind, rec in gens.items():  # one experiment per predictor: a new model re-predicts
+            spec = {"kind": "zoo", "labels": lkey, "model": [rec["key"], rec.get("finished")]}
+            res = self.run("{}__zoo__{}".format(target, kind), spec,
+                           lambda _, __, k=kind, r=rec: self._zoo_predict(
+                               target, labels["models"], {k: r}))
+            if res:
+                parts.append(res)
+        if parts:
+            self.doc["zoo"][target] = dict(R.merge_zoo(parts), skipped=skipped + [
                 "{}: {}".format(n, r["error"]) for n, r in labels["models"].items()
                 if "error" in r])
 
@@ -357,6 +362,9 @@ class Bench:
                                            for n in names])
         preds = {}
         for kind, rec in gens.items():
+            if not os.path.isdir(rec["model_dir"]):
+                raise FileNotFoundError("{}: the model of {} is not on this machine (rerun it "
+                                        "with --only)".format(rec["model_dir"], kind))
             if kind in ("perfsage-gen", "peak-gen", "phased-gen"):
                 preds[kind] = predict_folder(rec["model_dir"], ds)
             else:

@@ -185,6 +185,19 @@ def zoo_result(names: List[str], ops: List[int], labelled: Dict[str, Any], metri
             "summary": {p: summary(y, v, metrics) for p, v in preds.items()}}
 
 
+def merge_zoo(parts: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """One zoo JSON from several :func:`zoo_result` of the same labels, one per predictor."""
+    out: Dict[str, Any] = {"metrics": parts[0]["metrics"], "models": [], "summary": {}}
+    rows: Dict[str, Dict[str, Any]] = {}
+    for part in parts:
+        out["summary"].update(part["summary"])
+        for row in part["models"]:
+            have = rows.setdefault(row["name"], dict(row, predictions={}))
+            have["predictions"].update(row["predictions"])
+    out["models"] = list(rows.values())
+    return out
+
+
 def _pct(v: Optional[float], digits: int = 1) -> str:
     return "-" if v is None or not math.isfinite(v) else "{:.{}f}%".format(100 * v, digits)
 

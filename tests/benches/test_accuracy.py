@@ -76,3 +76,18 @@ def test_no_upsampling_is_the_generalized_run_when_upsampling_adds_nothing(tmp_p
     assert got["per_space"] == base["result"]["per_space"]
     assert got["identical_to"] == "t__perfsage-gen"
     assert "kws" in got["why"] and "17.0%" in got["why"]
+
+
+def test_zoo_results_of_each_predictor_merge_into_one_table():
+    from benches import accuracy_report as R
+
+    def part(kind, value):
+        return {"metrics": ["sram_kib"], "summary": {kind: {"sram_kib": {"mape": value}}},
+                "models": [{"name": "resnet18", "ops": 30, "labels": {"sram_kib": 100.0},
+                            "predictions": {kind: {"sram_kib": 100.0 * (1 + value)}}}]}
+
+    z = R.merge_zoo([part("peak-gen", 0.3), part("phased-gen", 0.1)])
+    assert list(z["summary"]) == ["peak-gen", "phased-gen"]
+    assert len(z["models"]) == 1
+    assert z["models"][0]["predictions"] == {"peak-gen": {"sram_kib": 130.0},
+                                             "phased-gen": {"sram_kib": 110.0}}
