@@ -126,13 +126,14 @@ def _model(space: str, seed: int) -> str:
     return path
 
 
-def measure(space: str, seed: int) -> Dict[str, Any]:
-    """One model: Vela's allocation, its reconstructions and our activation peak."""
+def measure(space: str, seed: int, path: str = "") -> Dict[str, Any]:
+    """One model (sampled from ``space`` and ``seed``, or the file ``path``): Vela's
+    allocation, its reconstructions and our activation peak."""
     from benches.labelers.vela import run_vela
     from edge_predictor.featurize import live_bytes
     from edge_predictor.tflite_reader import read_model
 
-    path = _model(space, seed)
+    path = path or _model(space, seed)
     with tempfile.TemporaryDirectory(prefix="edgeperf_sram_") as out:
         rc, log = run_vela(path, out, extra_args=["--verbose-allocation"])
     if rc != 0:
@@ -155,16 +156,19 @@ def summarise(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     for r in records:
         if "error" not in r:
             by[r["space"]].append(r)
-            by["all"].append(r)
+            if r["space"] in SPACES:
+                by["all"].append(r)  # "all": the design spaces; the zoo is its own row
     rows = []
-    for space in [s for s in SPACES if s in by] + ["all"]:
+    for space in [s for s in SPACES if s in by] + ["all"] + [s for s in by if s not in SPACES
+                                                                 and s != "all"]:
         rs = by.get(space, [])
         if not rs:
             continue
         lab = [r["label"] for r in rs]
         rows.append({
             "space": space, "n": len(rs),
-            "failed": sum(1 for r in records if "error" in r and space in ("all", r["space"])),
+            "failed": sum(1 for r in records if "error" in r and (
+                space == r["space"] or space == "all" and r["space"] in SPACES)),
             "peak_is_label": float(np.mean([abs(r["peak"] / r["label"] - 1) < 5e-4 for r in rs])),
             "act_peak_exact": float(np.mean([abs(r["ours_act_peak"] - r["act_peak"]) < 1
                                              for r in rs])),
@@ -181,7 +185,8 @@ def render_markdown(doc: Dict[str, Any]) -> str:
     lines = ["# What Vela keeps in SRAM (ethos-u55-128), from its allocation log", "",
              "Reproduce: `{}`".format(doc["command"]), "",
              "Fresh sampled models (seeds {}..{}, not in the store), Vela {} with "
-             "`--verbose-allocation`. Reconstructions use Vela's own tensor sizes; 'ours' is "
+             "`--verbose-allocation`, and the zoo's real-world models (row 'zoo', not in 'all'). "
+             "Reconstructions use Vela's own tensor sizes; 'ours' is "
              "`max(live_bytes_brick)` from our featurizer.".format(
                  doc["seed_from"], doc["seed_from"] + doc["per_space"] - 1, doc["vela"]), "",
              "| space | n | alloc peak = label | our act. peak exact | our act. peak MAPE | "
@@ -193,10 +198,19 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                                          r["act_peak_exact"], r["act_peak_mape"],
                                          r["weight_share_median"], r["mape_activations_only"],
                                          r["mape_one_phase"], r["mape_two_phase"]))
+    zoo = [r for r in doc["records"] if r["space"] == "zoo" and "error" not in r]
+    if zoo:
+        lines += ["", "## Zoo, per model (KiB)", "",
+                  "| model | label | Vela act. peak | our act. peak | weights at peak | "
+                  "one phase | two phases |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in zoo:
+            lines.append("| {} | {:.0f} | {:.0f} | {:.0f} | {:.0%} | {:.0f} | {:.0f} |".format(
+                r["name"], r["label"] / 1024, r["act_peak"] / 1024, r["ours_act_peak"] / 1024,
+                r["weight_share"], r["one_phase"] / 1024, r["two_phase"] / 1024))
     failed = [r for r in doc["records"] if "error" in r]
     if failed:
-        lines += ["", "Vela failed on: " + "; ".join("{}-{}: {}".format(
-            r["space"], r["seed"], r["error"]) for r in failed)]
+        lines += ["", "Vela failed on: " + "; ".join("{}: {}".format(
+            r.get("name") or "{}-{}".format(r["space"], r["seed"]), r["error"]) for r in failed)]
     return "\n".join(lines) + "\n"
 
 
@@ -206,6 +220,8 @@ def main(argv: List[str] = None) -> int:
     ap.add_argument("--per-space", type=int, default=25)
     ap.add_argument("--seed-from", type=int, default=900000)
     ap.add_argument("--spaces", nargs="*", default=list(SPACES))
+    ap.add_argument("--zoo", default=os.path.join(ROOT, ".cache", "zoo"),
+                    help="folder of out-of-space models (benches/zoo.py), a row of its own")
     ap.add_argument("--out", default=RESULTS)
     args = ap.parse_args(argv)
     from benches.labelers.vela import vela_version
@@ -217,6 +233,11 @@ def main(argv: List[str] = None) -> int:
             print("\r{} {}/{}".format(space, i + 1, args.per_space), end="", file=sys.stderr,
                   flush=True)
         print(file=sys.stderr)
+    zoo = sorted(f for f in os.listdir(args.zoo) if f.endswith(".tflite")) \
+        if os.path.isdir(args.zoo) else []
+    for i, name in enumerate(zoo):
+        records.append(dict(measure("zoo", 0, os.path.join(args.zoo, name)), name=name[:-7]))
+        print("\rzoo {}/{}".format(i + 1, len(zoo)), end="", file=sys.stderr, flush=True)
     doc = {"bench": "sram_phases", "command": "python -m benches.sram_phases " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
         "vela": vela_version(), "per_space": args.per_space, "seed_from": args.seed_from,
