@@ -29,11 +29,12 @@ import shlex
 import sys
 import tempfile
 from collections import defaultdict
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["parse_sram_allocation", "reconstruct", "main"]
+__all__ = ["parse_sram_allocation", "parse_encoded_weights", "npu_weight_bytes",
+           "weight_sizes", "reconstruct", "summarise", "main"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benches", "results")
@@ -43,6 +44,7 @@ _ROW = re.compile(r"^\s*(\d+)\s*-\s*(\d+):\s*0x[0-9a-f]+\s*-\s*0x[0-9a-f]+:\s*(\
                   r"\s*\S+\s*:\s*(.*)$")
 _WB = re.compile(r"^WB_(single|double2|double)_\d+_op(\d+)$")
 _TOTAL = re.compile(r"Total SRAM used\s+([\d.]+) KiB")
+_RO = "Tensor Allocation for read-only NPU tensors"
 
 Tensor = Tuple[int, int, int, str]  # (first step, last step, bytes, name)
 
@@ -69,6 +71,54 @@ def parse_sram_allocation(log: str) -> Tuple[List[Tensor], float]:
         raise ValueError("no 'Total SRAM used' in Vela's output")
     return ([(int(m[1]), int(m[2]), int(m[3]), m[5].strip()) for m in rows if m],
             float(total[1]))
+
+
+def parse_encoded_weights(log: str) -> Dict[str, int]:
+    """Vela's encoded size (bytes) of every weight tensor, by the TFLite tensor's name, from the
+    "read-only NPU tensors" allocation of ``--verbose-allocation`` ({} if absent)."""
+    if _RO not in log:
+        return {}
+    section = log.split(_RO, 1)[1].split("Allocation Peak", 1)[0]
+    rows = [_ROW.match(line) for line in section.splitlines()]
+    return {m[5].strip(): int(m[3]) for m in rows if m}
+
+
+def npu_weight_bytes(op: str, shape: Tuple[int, ...]) -> Optional[float]:
+    """A candidate feature: the bytes an Ethos-U weight stream of an INT8 filter takes before
+    compression -- depths padded as the MAC engine reads them (output to 16, input to 8, unless
+    the input is shallower than 8) plus 10 bytes of bias and scale per output channel.
+
+    Args:
+        op: ``CONV_2D`` ([O, H, W, I] filter), ``DEPTHWISE_CONV_2D`` ([1, H, W, C]) or
+            ``FULLY_CONNECTED`` ([O, I]); anything else: None.
+        shape: the filter's shape.
+    """
+    def pad(d: int, to: int) -> int:
+        return -(-d // to) * to
+
+    if op == "CONV_2D" and len(shape) == 4:
+        o, h, w, i = shape
+        return float(h * w * (i if i < 8 else pad(i, 8)) * pad(o, 16) + 10 * o)
+    if op == "DEPTHWISE_CONV_2D" and len(shape) == 4:
+        return float(shape[1] * shape[2] * pad(shape[3], 16) + 10 * shape[3])
+    if op == "FULLY_CONNECTED" and len(shape) == 2:
+        return float(pad(shape[1], 8) * pad(shape[0], 16) + 10 * shape[0])
+    return None
+
+
+def weight_sizes(graph: Any, encoded: Dict[str, int]) -> List[Dict[str, Any]]:
+    """Per operator whose filter Vela encoded: op, raw constant bytes (our ``weight_bytes``),
+    :func:`npu_weight_bytes` and Vela's encoded bytes."""
+    out = []
+    for node in graph.ops:
+        consts = [graph.tensors[t] for t in node.inputs if t >= 0 and graph.tensors[t].is_constant]
+        if not consts or consts[0].name not in encoded:
+            continue
+        est = npu_weight_bytes(node.op, consts[0].shape)
+        if est is not None:
+            out.append({"op": node.op, "raw": float(sum(t.nbytes for t in consts)),
+                        "estimate": est, "vela": float(encoded[consts[0].name])})
+    return out
 
 
 def reconstruct(tensors: List[Tensor]) -> Dict[str, float]:
@@ -140,8 +190,10 @@ def measure(space: str, seed: int, path: str = "") -> Dict[str, Any]:
         return {"space": space, "seed": seed, "error": log.strip().splitlines()[-1][:200]}
     tensors, total_kib = parse_sram_allocation(log)
     rec = reconstruct(tensors)
+    graph = read_model(path)
     rec.update(space=space, seed=seed, label=total_kib * 1024.0,
-               ours_act_peak=float(live_bytes(read_model(path), brick=True).max()))
+               ours_act_peak=float(live_bytes(graph, brick=True).max()),
+               weights=weight_sizes(graph, parse_encoded_weights(log)))
     return rec
 
 
@@ -176,8 +228,22 @@ def summarise(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             "weight_share_median": float(np.median([r["weight_share"] for r in rs])),
             "mape_activations_only": _mape([r["act_peak"] for r in rs], lab),
             "mape_one_phase": _mape([r["one_phase"] for r in rs], lab),
-            "mape_two_phase": _mape([r["two_phase"] for r in rs], lab)})
+            "mape_two_phase": _mape([r["two_phase"] for r in rs], lab),
+            **_weight_errors([w for r in rs for w in r.get("weights", [])])})
     return rows
+
+
+def _weight_errors(ws: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Per-operator relative error of raw and estimated weight bytes against Vela's encoded."""
+    if not ws:
+        return {"weight_ops": 0}
+    vela = np.array([w["vela"] for w in ws])
+    out: Dict[str, Any] = {"weight_ops": len(ws)}
+    for key in ("raw", "estimate"):
+        e = np.array([w[key] for w in ws]) / vela - 1.0
+        out["weights_{}_mape".format(key)] = float(np.mean(np.abs(e)) * 100.0)
+        out["weights_{}_p10_p90".format(key)] = [float(v) for v in np.percentile(e, [10, 90])]
+    return out
 
 
 def render_markdown(doc: Dict[str, Any]) -> str:
@@ -198,6 +264,18 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                                          r["act_peak_exact"], r["act_peak_mape"],
                                          r["weight_share_median"], r["mape_activations_only"],
                                          r["mape_one_phase"], r["mape_two_phase"]))
+    lines += ["", "## Weight bytes per operator against Vela's encoded weights", "",
+              "Raw: the TFLite constants (our `weight_bytes`); estimate: depths padded for the "
+              "MAC engine plus 10 bytes of bias and scale per output channel "
+              "(`npu_weight_bytes`, a candidate feature). Relative error p10..p90.", "",
+              "| space | operators | raw MAPE | raw p10..p90 | estimate MAPE | "
+              "estimate p10..p90 |", "| --- | ---: | ---: | --- | ---: | --- |"]
+    for r in doc["summary"]:
+        if r.get("weight_ops"):
+            lines.append("| {} | {} | {:.1f}% | {:+.0%}..{:+.0%} | {:.1f}% | {:+.0%}..{:+.0%} |"
+                         .format(r["space"], r["weight_ops"], r["weights_raw_mape"],
+                                 *r["weights_raw_p10_p90"], r["weights_estimate_mape"],
+                                 *r["weights_estimate_p10_p90"]))
     zoo = [r for r in doc["records"] if r["space"] == "zoo" and "error" not in r]
     if zoo:
         lines += ["", "## Zoo, per model (KiB)", "",

@@ -44,3 +44,25 @@ def test_summary_scores_against_the_label_and_counts_failures():
 def test_a_log_without_allocation_is_an_error():
     with pytest.raises(ValueError):
         parse_sram_allocation("Network summary\nTotal SRAM used 1.0 KiB\n")
+
+
+def test_encoded_weights_by_tensor_name():
+    from benches.sram_phases import parse_encoded_weights
+
+    with open(LOG) as f:
+        enc = parse_encoded_weights(f.read())
+    assert len(enc) == 18
+    assert enc["ds0_pw/Conv2D"] == 41344 and enc["classifier/Conv2D"] == 1904
+    assert parse_encoded_weights("no such section") == {}
+
+
+def test_npu_weight_bytes_pads_depths_and_adds_bias_and_scale():
+    from benches.sram_phases import npu_weight_bytes
+
+    # 1x1 conv 172 -> 224: input depth 172 -> 176 (8), output 224 (a multiple of 16)
+    assert npu_weight_bytes("CONV_2D", (224, 1, 1, 172)) == 176 * 224 + 10 * 224
+    # a first layer reads its 1 input channel unpadded
+    assert npu_weight_bytes("CONV_2D", (20, 3, 3, 1)) == 9 * 1 * 32 + 10 * 20
+    assert npu_weight_bytes("DEPTHWISE_CONV_2D", (1, 3, 3, 40)) == 9 * 48 + 10 * 40
+    assert npu_weight_bytes("FULLY_CONNECTED", (12, 100)) == 104 * 16 + 10 * 12
+    assert npu_weight_bytes("ADD", (4,)) is None
