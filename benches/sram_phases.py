@@ -264,6 +264,12 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                                          r["act_peak_exact"], r["act_peak_mape"],
                                          r["weight_share_median"], r["mape_activations_only"],
                                          r["mape_one_phase"], r["mape_two_phase"]))
+    lines += ["", "Reading: the label is Vela's high-water SRAM address. Where 'alloc peak = "
+              "label' is below 100% the live tensors' summed sizes exceed it, i.e. Vela lets "
+              "tensors share addresses (most of the ViTs and several zoo models), and its "
+              "tensors include ones our operator graph has no counterpart for (operators it "
+              "decomposes or fuses); there no sum of live bytes -- Vela's or ours -- is the "
+              "label. 'Weights at peak': the share of weight buffers in the peak step's bytes."]
     lines += ["", "## Weight bytes per operator against Vela's encoded weights", "",
               "Raw: the TFLite constants (our `weight_bytes`); estimate: depths padded for the "
               "MAC engine plus 10 bytes of bias and scale per output channel "
