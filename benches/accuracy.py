@@ -33,8 +33,6 @@ import traceback
 import warnings
 from typing import Any, Callable, Dict, List, Optional
 
-import numpy as np
-
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -301,12 +299,11 @@ class Bench:
     def _identical_run(self, base: Dict[str, Any]) -> Callable[[Dict[str, Any], str], Dict]:
         """An experiment that is ``base`` by construction: its result, said so, not retrained."""
         def fn(spec: Dict[str, Any], model_dir: str) -> Dict[str, Any]:
-            train = self.parts[spec["target"]]["*"]["train"]
-            names, n = np.unique(train.spaces, return_counts=True)
-            small = int(n.argmin())
+            counts = self.parts[spec["target"]]["*"]["train"].counts()
+            small = min(counts, key=counts.get)
             return dict(base["result"], identical_to=base["name"], why=(
                 "upsampling adds no example: the smallest space, {}, is {:.1%} of the training "
-                "split (>= 10%)".format(names[small], n[small] / n.sum())))
+                "split (>= 10%)".format(small, counts[small] / sum(counts.values()))))
         return fn
 
     def zoo(self, target: str) -> None:
@@ -365,7 +362,7 @@ class Bench:
             if not os.path.isdir(rec["model_dir"]):
                 raise FileNotFoundError("{}: the model of {} is not on this machine (rerun it "
                                         "with --only)".format(rec["model_dir"], kind))
-            if kind in ("perfsage-gen", "peak-gen", "phased-gen"):
+            if _family(kind) == "perfsage":
                 preds[kind] = predict_folder(rec["model_dir"], ds)
             else:
                 mod = kernel_sum if kind == "kernel-sum-gen" else totals

@@ -258,8 +258,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "host": os.uname().nodename if hasattr(os, "uname") else "",
         "per_space": args.per_space, "n_zoo": sum(family_of(m) == OUT_OF_SPACE for m in models),
         "targets": {}}
-    for target, t in _earlier(args.out).items():  # kept unless rerun now: one doc, all targets
-        doc["targets"][target] = t
+    doc["targets"].update(_earlier(args.out))  # kept unless rerun now: one doc, all targets
     for target in [t for t in args.targets.split(",") if t]:
         bundle_dir = B.resolve(target)
         live = target.startswith("cpu-")

@@ -63,6 +63,10 @@ class _Split:
     def subset(self, rows):
         return _Split(self.spaces[rows])
 
+    def counts(self):
+        names, n = np.unique(self.spaces, return_counts=True)
+        return {str(a): int(b) for a, b in zip(names, n)}
+
 
 def test_no_upsampling_is_the_generalized_run_when_upsampling_adds_nothing(tmp_path):
     b = _bench(tmp_path)
