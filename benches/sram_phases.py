@@ -33,8 +33,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["parse_sram_allocation", "parse_encoded_weights", "npu_weight_bytes",
-           "weight_sizes", "reconstruct", "summarise", "main"]
+__all__ = ["parse_sram_allocation", "parse_encoded_weights", "weight_sizes", "reconstruct",
+           "summarise", "main"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benches", "results")
@@ -83,32 +83,11 @@ def parse_encoded_weights(log: str) -> Dict[str, int]:
     return {m[5].strip(): int(m[3]) for m in rows if m}
 
 
-def npu_weight_bytes(op: str, shape: Tuple[int, ...]) -> Optional[float]:
-    """A candidate feature: the bytes an Ethos-U weight stream of an INT8 filter takes before
-    compression -- depths padded as the MAC engine reads them (output to 16, input to 8, unless
-    the input is shallower than 8) plus 10 bytes of bias and scale per output channel.
-
-    Args:
-        op: ``CONV_2D`` ([O, H, W, I] filter), ``DEPTHWISE_CONV_2D`` ([1, H, W, C]) or
-            ``FULLY_CONNECTED`` ([O, I]); anything else: None.
-        shape: the filter's shape.
-    """
-    def pad(d: int, to: int) -> int:
-        return -(-d // to) * to
-
-    if op == "CONV_2D" and len(shape) == 4:
-        o, h, w, i = shape
-        return float(h * w * (i if i < 8 else pad(i, 8)) * pad(o, 16) + 10 * o)
-    if op == "DEPTHWISE_CONV_2D" and len(shape) == 4:
-        return float(shape[1] * shape[2] * pad(shape[3], 16) + 10 * shape[3])
-    if op == "FULLY_CONNECTED" and len(shape) == 2:
-        return float(pad(shape[1], 8) * pad(shape[0], 16) + 10 * shape[0])
-    return None
-
-
 def weight_sizes(graph: Any, encoded: Dict[str, int]) -> List[Dict[str, Any]]:
     """Per operator whose filter Vela encoded: op, raw constant bytes (our ``weight_bytes``),
-    :func:`npu_weight_bytes` and Vela's encoded bytes."""
+    :func:`edge_predictor.featurize.npu_weight_bytes` and Vela's encoded bytes."""
+    from edge_predictor.featurize import npu_weight_bytes
+
     out = []
     for node in graph.ops:
         consts = [graph.tensors[t] for t in node.inputs if t >= 0 and graph.tensors[t].is_constant]

@@ -51,13 +51,13 @@ MODES = ("specialized", "generalized")
 #: SRAM, a peak of live activation memory (the soft readout can turn the sum into a max)
 COST_FEATURES = ("macs", "in_bytes", "weight_bytes", "out_elements", "live_bytes")
 #: what bounds a node's memory (bytes): live activations as the NPU lays them out, its weights
-#: and the next operator's (prefetched while it runs)
-BOUNDED_FEATURES = ("live_bytes_brick", "weight_bytes", "next_weight_bytes")
+#: and the next operator's (prefetched while it runs), as NPU weight streams
+BOUNDED_FEATURES = ("live_bytes_brick", "npu_weight_bytes", "next_npu_weight_bytes")
 #: the phases of an operator's schedule for ``phased_peak`` (Vela's allocation on the Ethos-U):
 #: while it runs (its activations and weights) and at the hand-over to the next operator (what
 #: it keeps of its weights and the first buffer of the next one's); "fixed": 16 KiB of buffers
-BOUNDED_PHASES = (("live_bytes_brick", "weight_bytes", "fixed"),
-                  ("live_bytes_brick", "weight_bytes", "next_weight_bytes", "fixed"))
+BOUNDED_PHASES = (("live_bytes_brick", "npu_weight_bytes", "fixed"),
+                  ("live_bytes_brick", "npu_weight_bytes", "next_npu_weight_bytes", "fixed"))
 
 
 @dataclass

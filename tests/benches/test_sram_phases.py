@@ -56,13 +56,22 @@ def test_encoded_weights_by_tensor_name():
     assert parse_encoded_weights("no such section") == {}
 
 
-def test_npu_weight_bytes_pads_depths_and_adds_bias_and_scale():
-    from benches.sram_phases import npu_weight_bytes
 
-    # 1x1 conv 172 -> 224: input depth 172 -> 176 (8), output 224 (a multiple of 16)
-    assert npu_weight_bytes("CONV_2D", (224, 1, 1, 172)) == 176 * 224 + 10 * 224
-    # a first layer reads its 1 input channel unpadded
-    assert npu_weight_bytes("CONV_2D", (20, 3, 3, 1)) == 9 * 1 * 32 + 10 * 20
-    assert npu_weight_bytes("DEPTHWISE_CONV_2D", (1, 3, 3, 40)) == 9 * 48 + 10 * 40
-    assert npu_weight_bytes("FULLY_CONNECTED", (12, 100)) == 104 * 16 + 10 * 12
-    assert npu_weight_bytes("ADD", (4,)) is None
+
+def test_weight_sizes_pairs_our_sizes_with_velas_encoded_ones():
+    from benches.sram_phases import weight_sizes
+    from edge_predictor.graph import OpGraph, OpNode, TensorInfo
+
+    tensors = [TensorInfo(0, (1, 4, 4, 8), "INT8", False, True, False),
+               TensorInfo(1, (16, 1, 1, 8), "INT8", True, True, True, "conv/w"),
+               TensorInfo(2, (16,), "INT32", True, True, True, "conv/b"),
+               TensorInfo(3, (1, 4, 4, 16), "INT8", False, True, False),
+               TensorInfo(4, (16,), "INT8", True, True, False, "add/c"),
+               TensorInfo(5, (1, 4, 4, 16), "INT8", False, True, False)]
+    ops = [OpNode(0, "CONV_2D", 3, 1, (0, 1, 2), (3,)), OpNode(1, "ADD", 0, 1, (3, 4), (5,))]
+    g = OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(5,))
+    rows = weight_sizes(g, {"conv/w": 300, "add/c": 16})
+    # the ADD's constant is encoded but has no filter estimate: only the convolution is listed
+    assert rows == [{"op": "CONV_2D", "raw": 128.0 + 64.0, "estimate": 8 * 16 + 160.0,
+                     "vela": 300.0}]
+    assert weight_sizes(g, {}) == []

@@ -119,11 +119,12 @@ def test_live_bytes_brick_pads_feature_maps_only():
     ops = [OpNode(0, "RELU", 19, 1, (0,), (1,)), OpNode(1, "RESHAPE", 22, 1, (1,), (2,))]
     g = OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(2,))
     assert live_bytes(g).tolist() == [368.0, 640.0]
-    # 3 -> 16 channels: 256 B; 20 -> 32: 512 B; the rank-1 tensor is not a feature map
-    assert live_bytes(g, brick=True).tolist() == [256.0 + 512.0, 512.0 + 320.0]
+    # 20 -> 32 channels: 512 B; the graph input stays NHWC (48 B); the rank-1 tensor is not a
+    # feature map
+    assert live_bytes(g, brick=True).tolist() == [48.0 + 512.0, 512.0 + 320.0]
     x = featurize(g).x
     np.testing.assert_allclose(x[:, FEATURE_NAMES.index("live_bytes_brick")],
-                               np.log1p([768.0, 832.0]), rtol=1e-6)
+                               np.log1p([560.0, 832.0]), rtol=1e-6)
     np.testing.assert_allclose(x[:, FEATURE_NAMES.index("in0_c_brick")], np.log1p([16, 32]),
                                rtol=1e-6)
     np.testing.assert_allclose(x[:, FEATURE_NAMES.index("out_c_brick")], np.log1p([32, 320]),
@@ -144,3 +145,38 @@ def test_next_weight_bytes_is_the_next_operators_weights():
     g = OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(5,))
     x = featurize(g).x[:, FEATURE_NAMES.index("next_weight_bytes")]
     np.testing.assert_allclose(x, np.log1p([0.0, 30.0, 0.0]), rtol=1e-6)
+
+
+def test_npu_weight_bytes_pads_depths_and_adds_bias_and_scale():
+    from edge_predictor.featurize import npu_weight_bytes
+
+    # 1x1 conv 172 -> 224: input depth 172 -> 176 (8), output 224 (a multiple of 16)
+    assert npu_weight_bytes("CONV_2D", (224, 1, 1, 172)) == 176 * 224 + 10 * 224
+    # a first layer reads its 1 input channel unpadded
+    assert npu_weight_bytes("CONV_2D", (20, 3, 3, 1)) == 9 * 1 * 32 + 10 * 20
+    assert npu_weight_bytes("DEPTHWISE_CONV_2D", (1, 3, 3, 40)) == 9 * 48 + 10 * 40
+    assert npu_weight_bytes("FULLY_CONNECTED", (12, 100)) == 104 * 16 + 10 * 12
+    assert npu_weight_bytes("ADD", (4,)) is None
+
+
+def test_npu_weight_bytes_feature_pads_int8_filters_and_keeps_other_weights_raw():
+    from edge_predictor.featurize import FEATURE_NAMES, featurize
+    from edge_predictor.graph import OpGraph, OpNode, TensorInfo
+
+    # in [1,4,4,3] -> CONV_2D (filter [20,3,3,3] INT8, bias [20] INT32) -> a -> ADD (const [20])
+    tensors = [TensorInfo(0, (1, 4, 4, 3), "INT8", False, True, False),
+               TensorInfo(1, (20, 3, 3, 3), "INT8", True, True, True),
+               TensorInfo(2, (20,), "INT32", True, True, True),
+               TensorInfo(3, (1, 4, 4, 20), "INT8", False, True, False),
+               TensorInfo(4, (20,), "INT8", True, True, False),
+               TensorInfo(5, (1, 4, 4, 20), "INT8", False, True, False)]
+    ops = [OpNode(0, "CONV_2D", 3, 1, (0, 1, 2), (3,)), OpNode(1, "ADD", 0, 1, (3, 4), (5,))]
+    g = OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(5,))
+    x = featurize(g).x
+    conv = 9 * 3 * 32 + 10 * 20  # input depth 3 < 8 unpadded, output 20 -> 32
+    np.testing.assert_allclose(x[:, FEATURE_NAMES.index("npu_weight_bytes")],
+                               np.log1p([conv, 20.0]), rtol=1e-6)
+    np.testing.assert_allclose(x[:, FEATURE_NAMES.index("next_npu_weight_bytes")],
+                               np.log1p([20.0, 0.0]), rtol=1e-6)
+    np.testing.assert_allclose(x[:, FEATURE_NAMES.index("weight_bytes")],
+                               np.log1p([540.0 + 80.0, 20.0]), rtol=1e-6)
