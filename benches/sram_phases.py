@@ -29,7 +29,7 @@ import shlex
 import sys
 import tempfile
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
