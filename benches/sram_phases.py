@@ -252,7 +252,7 @@ def render_markdown(doc: Dict[str, Any]) -> str:
     lines += ["", "## Weight bytes per operator against Vela's encoded weights", "",
               "Raw: the TFLite constants (our `weight_bytes`); estimate: depths padded for the "
               "MAC engine plus 10 bytes of bias and scale per output channel "
-              "(`npu_weight_bytes`, a candidate feature). Relative error p10..p90.", "",
+              "(`npu_weight_bytes`, a node feature since schema 4). Relative error p10..p90.", "",
               "| space | operators | raw MAPE | raw p10..p90 | estimate MAPE | "
               "estimate p10..p90 |", "| --- | ---: | ---: | --- | ---: | --- |"]
     for r in doc["summary"]:
