@@ -33,8 +33,8 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-__all__ = ["parse_sram_allocation", "parse_encoded_weights", "weight_sizes", "reconstruct",
-           "summarise", "main"]
+__all__ = ["parse_sram_allocation", "parse_encoded_weights", "weight_sizes", "buffering",
+           "reconstruct", "summarise", "main"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benches", "results")
@@ -97,6 +97,48 @@ def weight_sizes(graph: Any, encoded: Dict[str, int]) -> List[Dict[str, Any]]:
         if est is not None:
             out.append({"op": node.op, "raw": float(sum(t.nbytes for t in consts)),
                         "estimate": est, "vela": float(encoded[consts[0].name])})
+    return out
+
+
+#: ``slack_ratio`` below this: predicted double-buffered (Vela splits weights whose transfer
+#: outlasts the previous operator's compute, ``Scheduler.propose_weight_buffering``)
+SLACK_THRESHOLD = 10.0
+
+
+def buffering(tensors: List[Tensor], graph: Any) -> List[Dict[str, Any]]:
+    """Per weight-buffered operator: how Vela buffered it and our proxy for why.
+
+    Vela double-buffers an operator's weights in depth slices when their transfer takes longer
+    than the previous operator runs, and single-buffers them otherwise. The proxy is
+    ``slack_ratio = macs_brick(previous operator) / npu_weight_bytes(this operator)``.
+    Operators whose Vela index does not land on one of ours with a filter are skipped (Vela
+    fused or split operators before it).
+
+    Args:
+        tensors: from :func:`parse_sram_allocation`.
+        graph: our :class:`edge_predictor.graph.OpGraph` of the same model.
+
+    Returns:
+        ``{"op", "index", "double" (bool), "slack_ratio"}`` per operator.
+    """
+    from edge_predictor.featurize import FEATURE_NAMES, featurize
+
+    x = np.expm1(featurize(graph).x.astype(np.float64))
+    macs = x[:, FEATURE_NAMES.index("macs_brick")]
+    weights = x[:, FEATURE_NAMES.index("npu_weight_bytes")]
+    kinds: Dict[int, List[str]] = defaultdict(list)
+    for _, _, _, name in tensors:
+        m = _WB.match(name)
+        if m:
+            kinds[int(m[2])].append(m[1])
+    out = []
+    for k, ks in sorted(kinds.items()):
+        if k >= len(graph.ops) or not graph.constant_inputs(graph.ops[k]):
+            continue
+        prev = macs[k - 1] if k > 0 else 0.0
+        out.append({"op": graph.ops[k].op, "index": k,
+                    "double": any(v.startswith("double") for v in ks),
+                    "slack_ratio": float(prev / max(weights[k], 1.0))})
     return out
 
 
@@ -172,7 +214,8 @@ def measure(space: str, seed: int, path: str = "") -> Dict[str, Any]:
     graph = read_model(path)
     rec.update(space=space, seed=seed, label=total_kib * 1024.0,
                ours_act_peak=float(live_bytes(graph, brick=True).max()),
-               weights=weight_sizes(graph, parse_encoded_weights(log)))
+               weights=weight_sizes(graph, parse_encoded_weights(log)),
+               buffers=buffering(tensors, graph))
     return rec
 
 
@@ -208,8 +251,20 @@ def summarise(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             "mape_activations_only": _mape([r["act_peak"] for r in rs], lab),
             "mape_one_phase": _mape([r["one_phase"] for r in rs], lab),
             "mape_two_phase": _mape([r["two_phase"] for r in rs], lab),
-            **_weight_errors([w for r in rs for w in r.get("weights", [])])})
+            **_weight_errors([w for r in rs for w in r.get("weights", [])]),
+            **_buffer_rule([b for r in rs for b in r.get("buffers", [])])})
     return rows
+
+
+def _buffer_rule(bs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Share of double-buffered operators and how often ``slack_ratio < SLACK_THRESHOLD``
+    calls it right."""
+    if not bs:
+        return {"buffer_ops": 0}
+    double = np.array([b["double"] for b in bs])
+    rule = np.array([b["slack_ratio"] < SLACK_THRESHOLD for b in bs])
+    return {"buffer_ops": len(bs), "double_share": float(double.mean()),
+            "rule_accuracy": float(np.mean(rule == double))}
 
 
 def _weight_errors(ws: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -261,6 +316,18 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                          .format(r["space"], r["weight_ops"], r["weights_raw_mape"],
                                  *r["weights_raw_p10_p90"], r["weights_estimate_mape"],
                                  *r["weights_estimate_p10_p90"]))
+    lines += ["", "## Single or double weight buffers", "",
+              "Vela double-buffers an operator's weights in depth slices when their transfer "
+              "outlasts the previous operator's compute, else single-buffers them "
+              "(`Scheduler.propose_weight_buffering`). Rule: double when macs_brick(previous "
+              "operator) / npu_weight_bytes(operator) < {:g}; not a feature yet.".format(
+                  SLACK_THRESHOLD), "",
+              "| space | buffered operators | double-buffered | rule right |",
+              "| --- | ---: | ---: | ---: |"]
+    for r in doc["summary"]:
+        if r.get("buffer_ops"):
+            lines.append("| {} | {} | {:.0%} | {:.0%} |".format(
+                r["space"], r["buffer_ops"], r["double_share"], r["rule_accuracy"]))
     zoo = [r for r in doc["records"] if r["space"] == "zoo" and "error" not in r]
     if zoo:
         lines += ["", "## Zoo, per model (KiB)", "",

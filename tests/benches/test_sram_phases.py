@@ -75,3 +75,35 @@ def test_weight_sizes_pairs_our_sizes_with_velas_encoded_ones():
     assert rows == [{"op": "CONV_2D", "raw": 128.0 + 64.0, "estimate": 8 * 16 + 160.0,
                      "vela": 300.0}]
     assert weight_sizes(g, {}) == []
+
+
+def test_buffering_reads_velas_buffer_kind_and_the_slack_ratio():
+    from benches.sram_phases import buffering
+    from edge_predictor.graph import OpGraph, OpNode, TensorInfo
+
+    # in [1,8,8,8] -> CONV_2D 1x1 8->16 (filter 16x1x1x8) -> CONV_2D 1x1 16->16 -> out
+    tensors = [TensorInfo(0, (1, 8, 8, 8), "INT8", False, True, False),
+               TensorInfo(1, (16, 1, 1, 8), "INT8", True, True, True),
+               TensorInfo(2, (1, 8, 8, 16), "INT8", False, True, False),
+               TensorInfo(3, (16, 1, 1, 16), "INT8", True, True, True),
+               TensorInfo(4, (1, 8, 8, 16), "INT8", False, True, False)]
+    ops = [OpNode(0, "CONV_2D", 3, 1, (0, 1), (2,)), OpNode(1, "CONV_2D", 3, 1, (2, 3), (4,))]
+    g = OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(4,))
+    alloc = [(0, 1, 1024, "a"), (0, 0, 288, "WB_single_288_op0"),
+             (1, 2, 208, "WB_double_208_op1"), (2, 2, 208, "WB_double2_208_op1"),
+             (2, 2, 64, "WB_single_64_op7")]  # op7: no such operator of ours, skipped
+    rows = buffering(alloc, g)
+    assert [(r["index"], r["double"]) for r in rows] == [(0, False), (1, True)]
+    assert rows[0]["slack_ratio"] == 0.0  # nothing runs before the first operator
+    # op1: previous MACs 8*8*16*8 = 8192; its weights 16 * 16 + 10 * 16 = 416 bytes
+    assert rows[1]["slack_ratio"] == pytest.approx(8192 / 416, rel=1e-5)
+
+
+def test_summary_scores_the_buffering_rule():
+    base = {"space": "cnn-kws", "label": 100.0, "peak": 100.0, "act_peak": 60.0,
+            "ours_act_peak": 60.0, "weight_share": 0.4, "one_phase": 100.0, "two_phase": 100.0}
+    bufs = [{"double": True, "slack_ratio": 2.0}, {"double": False, "slack_ratio": 500.0},
+            {"double": True, "slack_ratio": 50.0}, {"double": False, "slack_ratio": 30.0}]
+    kws = summarise([dict(base, buffers=bufs)])[0]
+    assert kws["buffer_ops"] == 4 and kws["double_share"] == 0.5
+    assert kws["rule_accuracy"] == 0.75  # the third is double-buffered above the threshold
