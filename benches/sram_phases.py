@@ -90,7 +90,7 @@ def weight_sizes(graph: Any, encoded: Dict[str, int]) -> List[Dict[str, Any]]:
 
     out = []
     for node in graph.ops:
-        consts = [graph.tensors[t] for t in node.inputs if t >= 0 and graph.tensors[t].is_constant]
+        consts = graph.constant_inputs(node)
         if not consts or consts[0].name not in encoded:
             continue
         est = npu_weight_bytes(node.op, consts[0].shape)

@@ -238,7 +238,7 @@ def npu_weight_bytes(op: str, shape: Sequence[int]) -> Optional[float]:
 
     The depths are padded as the MAC engine reads them (output depth to :data:`BRICK_DEPTH`,
     input depth to :data:`BRICK_IFM_DEPTH` unless it is shallower), plus 10 bytes of bias and
-    scale per output channel. Against Vela 3.x's encoded sizes it is 7.7% off on cnn-kws and
+    scale per output channel. Against Vela 5.2's encoded sizes it is 7.7% off on cnn-kws and
     8.4% over all spaces, raw constant bytes 20.3% and 13.3% (``benches/results/sram_phases.md``).
 
     Args:

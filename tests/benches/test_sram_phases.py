@@ -56,8 +56,6 @@ def test_encoded_weights_by_tensor_name():
     assert parse_encoded_weights("no such section") == {}
 
 
-
-
 def test_weight_sizes_pairs_our_sizes_with_velas_encoded_ones():
     from benches.sram_phases import weight_sizes
     from edge_predictor.graph import OpGraph, OpNode, TensorInfo
