@@ -27,13 +27,22 @@ from .op_table import category_index, lookup, op_index
 
 __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "GraphFeatures",
            "featurize", "dims4", "live_bytes", "brick_ratio", "macs_brick", "BRICK_DEPTH",
-           "BRICK_IFM_DEPTH", "npu_weight_bytes"]
+           "BRICK_IFM_DEPTH", "npu_weight_bytes", "weight_slack", "SLACK_DOUBLE_BUFFER",
+           "OLDEST_COMPATIBLE_SCHEMA"]
 
 #: 2: live_bytes; 3: NPU bricks (depths, MACs, live bytes), next weights; 4: graph inputs and
-#: outputs unpadded in live_bytes_brick, NPU weight-stream sizes (this and the next operator)
-FEATURE_SCHEMA_VERSION = 4
+#: outputs unpadded in live_bytes_brick, NPU weight-stream sizes (this and the next operator);
+#: 5: appended the weight-buffering slack columns (this and the next operator)
+FEATURE_SCHEMA_VERSION = 5
+#: schemas from this one on only *append* columns: a bundle trained on an older schema in this
+#: range reads the first len(its features) columns, whose meaning has not changed
+OLDEST_COMPATIBLE_SCHEMA = 4
 BRICK_DEPTH = 16  # the Ethos-U stores feature maps in NHCWB16 bricks of 16 channels
 BRICK_IFM_DEPTH = 8  # ... and its MAC engine consumes input depth in micro-blocks of 8
+#: below this ratio of the previous operator's brick MACs to an operator's NPU weight bytes,
+#: Vela (5.2's scheduler, ``propose_weight_buffering``) double-buffers the weights in depth
+#: slices: right for 94% of 251 cnn-kws operators (``benches/results/sram_phases.md``)
+SLACK_DOUBLE_BUFFER = 10.0
 
 
 class Feature(NamedTuple):
@@ -112,6 +121,16 @@ _IO = [
      "channel (:func:`npu_weight_bytes`); other operators: weight_bytes"),
     ("next_npu_weight_bytes", "bytes", "log1p", "npu_weight_bytes of the next operator in "
      "execution order"),
+    # schema 5 (appended: schema-4 bundles read the columns above unchanged)
+    ("prev_macs_brick", "MAC", "log1p", "macs_brick of the previous operator in execution order: "
+     "the compute that hides the transfer of this operator's weights"),
+    ("weight_slack", "log ratio", "raw", "ln((1 + prev_macs_brick) / (1 + npu_weight_bytes)) "
+     "for an operator with weights, else 0 (:func:`weight_slack`)"),
+    ("double_buffer_hint", "flag", "raw", "an operator with weights whose slack ratio is below "
+     "SLACK_DOUBLE_BUFFER: Vela likely double-buffers its weights in depth slices"),
+    ("next_weight_slack", "log ratio", "raw", "weight_slack of the next operator (its weights "
+     "enter SRAM at this operator's hand-over)"),
+    ("next_double_buffer_hint", "flag", "raw", "double_buffer_hint of the next operator"),
 ]
 
 #: Every node-feature column, in order.
@@ -123,6 +142,10 @@ _WEIGHT_COL = FEATURE_NAMES.index("weight_bytes")
 _NEXT_WEIGHT_COL = FEATURE_NAMES.index("next_weight_bytes")
 _NPU_WEIGHT_COL = FEATURE_NAMES.index("npu_weight_bytes")
 _NEXT_NPU_WEIGHT_COL = FEATURE_NAMES.index("next_npu_weight_bytes")
+_MACS_BRICK_COL = FEATURE_NAMES.index("macs_brick")
+_SLACK_COLS = [FEATURE_NAMES.index(n) for n in (
+    "prev_macs_brick", "weight_slack", "double_buffer_hint", "next_weight_slack",
+    "next_double_buffer_hint")]
 _FLOAT = ("FLOAT32", "FLOAT16", "BFLOAT16", "FLOAT64")
 _INT32 = ("INT32", "INT64", "BOOL", "UINT32", "UINT64")
 
@@ -260,6 +283,31 @@ def npu_weight_bytes(op: str, shape: Sequence[int]) -> Optional[float]:
     return None
 
 
+def weight_slack(prev_macs: np.ndarray, weights: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """How well each operator's weight transfer hides behind the previous operator's compute.
+
+    Vela's scheduler double-buffers an operator's weights (in depth slices, so a smaller buffer
+    twice) when their transfer outlasts the previous operator's compute, and keeps one full
+    buffer otherwise; which one it picks moves the SRAM peak. MACs stand in for the compute,
+    bytes for the transfer.
+
+    Args:
+        prev_macs: float [N] brick MACs of the previous operator in execution order (0 first).
+        weights: float [N] NPU weight bytes of each operator (0: no weights).
+
+    Returns:
+        ``(slack, double)``, float64 [N] each: ``ln((1 + prev_macs) / (1 + weights))`` and 1.0
+        where ``prev_macs < SLACK_DOUBLE_BUFFER * weights``; both 0 for operators without weights.
+    """
+    prev_macs = np.asarray(prev_macs, np.float64)
+    weights = np.asarray(weights, np.float64)
+    has = weights > 0
+    slack = np.where(has, np.log1p(np.maximum(prev_macs, 0.0)) - np.log1p(np.maximum(weights, 0.0)),
+                     0.0)
+    double = (has & (prev_macs < SLACK_DOUBLE_BUFFER * weights)).astype(np.float64)
+    return slack, double
+
+
 def _npu_weights(op: str, consts: Sequence[TensorInfo]) -> float:
     """:func:`npu_weight_bytes` for an INT8 filter (the first constant input), else raw bytes."""
     raw = float(sum(t.nbytes for t in consts))
@@ -360,10 +408,17 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         row += [_ceil_to(in0[3]), _ceil_to(out_c), macs_brick(hyper, in0[3], out_c),
                 live_brick[node.index], 0.0,  # next_weight_bytes: filled below
                 _npu_weights(node.op, consts), 0.0]  # next_npu_weight_bytes: filled below
+        row += [0.0] * len(_SLACK_COLS)  # the slack columns: filled below
         table[node.index] = row
     rows = np.array(table, dtype=np.float64).reshape(n, len(FEATURES))
     rows[:-1, _NEXT_WEIGHT_COL] = rows[1:, _WEIGHT_COL]  # ops are in execution order
     rows[:-1, _NEXT_NPU_WEIGHT_COL] = rows[1:, _NPU_WEIGHT_COL]
+    prev_macs = np.zeros(n)
+    prev_macs[1:] = rows[:-1, _MACS_BRICK_COL]
+    slack, double = weight_slack(prev_macs, rows[:, _NPU_WEIGHT_COL])
+    nxt_slack, nxt_double = np.zeros(n), np.zeros(n)
+    nxt_slack[:-1], nxt_double[:-1] = slack[1:], double[1:]
+    rows[:, _SLACK_COLS] = np.stack([prev_macs, slack, double, nxt_slack, nxt_double], 1)
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
     if len(edges3):
         pairs = np.unique(edges3[:, :2], axis=0).astype(np.int32)

@@ -91,7 +91,7 @@ class _Runner(object):
                 self.used[i] = 0
         for i, g in enumerate(feats):
             n = g.n_nodes
-            self.x[i, :n] = g.x
+            self.x[i, :n] = g.x[:, :self.x.shape[2]]  # an older bundle: a prefix of columns
             self.cat[i, :n] = g.categories
             self.op[i, :n] = g.op_ids
             self.mask[i, :n] = 1.0
@@ -144,7 +144,7 @@ class Predictor(object):
         key = (bucket.nodes, bucket.batch)
         r = self._runners.get(key)
         if r is None:
-            r = _Runner(bucket, len(FEATURE_NAMES), self.threads)
+            r = _Runner(bucket, len(self.bundle.meta["features"]), self.threads)
             self._runners[key] = r
         return r
 

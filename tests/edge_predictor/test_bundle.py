@@ -77,6 +77,29 @@ def test_wrong_schema_version(tiny_copy):
         B.load_bundle(str(tiny_copy))
 
 
+def test_schema_older_than_the_compatible_range_is_refused(tiny_copy):
+    from edge_predictor.featurize import OLDEST_COMPATIBLE_SCHEMA
+
+    _edit_meta(tiny_copy, lambda m: m.update(feature_schema_version=OLDEST_COMPATIBLE_SCHEMA - 1))
+    with pytest.raises(BundleError, match="meta.json: feature schema version {} .*reads {} to {}"
+                       .format(OLDEST_COMPATIBLE_SCHEMA - 1, OLDEST_COMPATIBLE_SCHEMA,
+                               FEATURE_SCHEMA_VERSION)):
+        B.load_bundle(str(tiny_copy))
+
+
+def test_older_compatible_schema_must_name_a_prefix_of_our_features(tiny_copy):
+    from edge_predictor.featurize import FEATURE_NAMES, OLDEST_COMPATIBLE_SCHEMA
+
+    n_old = FEATURE_NAMES.index("next_npu_weight_bytes") + 1  # schema 4's last column
+    _edit_meta(tiny_copy, lambda m: m.update(feature_schema_version=OLDEST_COMPATIBLE_SCHEMA,
+                                             features=list(FEATURE_NAMES[:n_old])))
+    b = B.load_bundle(str(tiny_copy))  # a schema-4 bundle: the first n_old columns
+    assert len(b.meta["features"]) == n_old < len(FEATURE_NAMES)
+    _edit_meta(tiny_copy, lambda m: m.update(features=list(FEATURE_NAMES[1:n_old + 1])))
+    with pytest.raises(BundleError, match="its features differ"):
+        B.load_bundle(str(tiny_copy))
+
+
 def test_wrong_op_vocabulary(tiny_copy):
     _edit_meta(tiny_copy, lambda m: m.update(op_vocab=m["op_vocab"][:-1]))
     with pytest.raises(BundleError, match="op_vocab.*meta.json|meta.json.*op_vocab"):

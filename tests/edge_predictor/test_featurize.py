@@ -180,3 +180,60 @@ def test_npu_weight_bytes_feature_pads_int8_filters_and_keeps_other_weights_raw(
                                np.log1p([20.0, 0.0]), rtol=1e-6)
     np.testing.assert_allclose(x[:, FEATURE_NAMES.index("weight_bytes")],
                                np.log1p([540.0 + 80.0, 20.0]), rtol=1e-6)
+
+
+def test_weight_slack_compares_previous_compute_with_this_operators_weights():
+    from edge_predictor.featurize import SLACK_DOUBLE_BUFFER, weight_slack
+
+    prev = np.array([0.0, 5000.0, 100.0, 3.0e6])
+    w = np.array([300.0, 1000.0, 0.0, 2000.0])
+    slack, double = weight_slack(prev, w)
+    np.testing.assert_allclose(slack, [np.log(1 / 301.0), np.log(5001 / 1001.0), 0.0,
+                                       np.log(3000001 / 2001.0)])
+    # 0 < 10 * 300 and 5000 < 10 * 1000: double; no weights: 0; 3e6 > 10 * 2000: single
+    np.testing.assert_array_equal(double, [1.0, 1.0, 0.0, 0.0])
+    assert SLACK_DOUBLE_BUFFER == 10.0
+    edge = weight_slack(np.array([SLACK_DOUBLE_BUFFER * 50.0]), np.array([50.0]))[1]
+    assert edge[0] == 0.0  # the ratio must be strictly below the threshold
+
+
+def test_slack_columns_follow_execution_order():
+    from edge_predictor.featurize import FEATURE_NAMES, featurize
+    from edge_predictor.graph import OpGraph, OpNode, TensorInfo
+
+    # in [1,4,4,8] -> CONV_2D 1x1 (filter [16,1,1,8]) -> CONV_2D 1x1 (filter [16,1,1,16]) -> RELU
+    tensors = [TensorInfo(0, (1, 4, 4, 8), "INT8", False, True, False),
+               TensorInfo(1, (16, 1, 1, 8), "INT8", True, True, True),
+               TensorInfo(2, (1, 4, 4, 16), "INT8", False, True, False),
+               TensorInfo(3, (16, 1, 1, 16), "INT8", True, True, True),
+               TensorInfo(4, (1, 4, 4, 16), "INT8", False, True, False),
+               TensorInfo(5, (1, 4, 4, 16), "INT8", False, True, False)]
+    ops = [OpNode(0, "CONV_2D", 3, 1, (0, 1), (2,)), OpNode(1, "CONV_2D", 3, 1, (2, 3), (4,)),
+           OpNode(2, "RELU", 19, 1, (4,), (5,))]
+    g = OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(5,))
+    x = featurize(g).x
+    col = FEATURE_NAMES.index
+    macs = np.expm1(x[:, col("macs_brick")].astype(np.float64))
+    np.testing.assert_allclose(macs, [16 * 16 * 8, 16 * 16 * 16, 0.0], rtol=1e-5)
+    w = [8 * 16 + 160.0, 16 * 16 + 160.0]  # npu_weight_bytes of the two convolutions
+    np.testing.assert_allclose(np.expm1(x[:, col("prev_macs_brick")].astype(np.float64)),
+                               [0.0, 2048.0, 4096.0], rtol=1e-5)
+    slack = [np.log(1.0 / (1 + w[0])), np.log(2049.0 / (1 + w[1])), 0.0]
+    np.testing.assert_allclose(x[:, col("weight_slack")], slack, rtol=1e-5)
+    # the first conv hides behind nothing; the second: 2048 < 10 * 416, double-buffered too
+    np.testing.assert_array_equal(x[:, col("double_buffer_hint")], [1.0, 1.0, 0.0])
+    np.testing.assert_allclose(x[:, col("next_weight_slack")], [slack[1], 0.0, 0.0], rtol=1e-5)
+    np.testing.assert_array_equal(x[:, col("next_double_buffer_hint")], [1.0, 0.0, 0.0])
+
+
+def test_schema_5_only_appends_columns_to_schema_4():
+    from edge_predictor.featurize import (FEATURE_NAMES, FEATURE_SCHEMA_VERSION,
+                                          OLDEST_COMPATIBLE_SCHEMA)
+
+    assert OLDEST_COMPATIBLE_SCHEMA == 4 and FEATURE_SCHEMA_VERSION == 5
+    schema4_tail = ("live_bytes_brick", "next_weight_bytes", "npu_weight_bytes",
+                    "next_npu_weight_bytes")
+    i = FEATURE_NAMES.index("next_npu_weight_bytes")
+    assert FEATURE_NAMES[i - 3:i + 1] == schema4_tail
+    assert FEATURE_NAMES[i + 1:] == ("prev_macs_brick", "weight_slack", "double_buffer_hint",
+                                     "next_weight_slack", "next_double_buffer_hint")
