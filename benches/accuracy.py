@@ -38,7 +38,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 from benches import accuracy_report as R  # noqa: E402
-from edge_predictor.featurize import FEATURE_SCHEMA_VERSION  # noqa: E402
+from edge_predictor.featurize import (FEATURE_SCHEMA_VERSION,  # noqa: E402
+                                      OLDEST_COMPATIBLE_SCHEMA)
 from trainer import dataset as D  # noqa: E402
 from trainer.baselines import write_json  # noqa: E402
 from trainer.metrics import score  # noqa: E402
@@ -87,6 +88,17 @@ def _sha256(*paths: str) -> Optional[str]:
         with open(path, "rb") as f:
             h.update(f.read())
     return h.hexdigest()
+
+
+def _older_schema(rec: Dict[str, Any], spec: Dict[str, Any]) -> bool:
+    """True when ``rec`` is a finished run of ``spec`` on an older feature schema that only
+    lacks appended columns (``featurize.OLDEST_COMPATIBLE_SCHEMA`` on): still a valid result of
+    the predictor it trained, shown with its schema until it is rerun."""
+    old = rec.get("spec") or {}
+    schema = old.get("feature_schema")
+    return (rec.get("status") == "ok" and isinstance(schema, int) and
+            OLDEST_COMPATIBLE_SCHEMA <= schema < FEATURE_SCHEMA_VERSION and
+            dict(old, feature_schema=None) == dict(spec, feature_schema=None))
 
 
 def _family(kind: str) -> str:
@@ -167,6 +179,9 @@ class Bench:
                 rec = json.load(f)
         rec["stale_code"] = rec.get("code") != code  # the trainer or baseline changed since
         redo = rec["stale_code"] and selected and (self.args.rerun_stale or fam == "numpy")
+        if rec.get("key") != key and not selected and _older_schema(rec, spec):
+            rec["older_schema"] = rec["spec"]["feature_schema"]  # shown as such in the report
+            key = rec["key"]
         if rec.get("key") == key and (rec.get("status") == "ok" or not selected) and not redo:
             self.doc["experiments"][name] = rec
             self.reused += 1

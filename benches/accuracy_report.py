@@ -151,7 +151,8 @@ def table_rows(doc: Dict[str, Any]) -> List[Dict[str, Any]]:
                                 "experiment": name, "metric": metric, "n": s.get("n"),
                                 "mape": s.get("mape"), "within_5": s.get("within_5"),
                                 "within_10": s.get("within_10"), "spearman": s.get("spearman"),
-                                "paper_mape_percent": pv, "paper_source": src})
+                                "paper_mape_percent": pv, "paper_source": src,
+                                "feature_schema": rec.get("older_schema")})
     return out
 
 
@@ -206,8 +207,9 @@ def _cell(r: Dict[str, Any]) -> str:
     if r["mape"] is None:
         return "not run"
     rho = "-" if r["spearman"] is None else "{:.3f}".format(r["spearman"])
-    return "{} · {} · {} · {}".format(_pct(r["mape"], 2), _pct(r["within_5"], 0),
-                                      _pct(r["within_10"], 0), rho)
+    older = " (schema {})".format(r["feature_schema"]) if r.get("feature_schema") else ""
+    return "{} · {} · {} · {}{}".format(_pct(r["mape"], 2), _pct(r["within_5"], 0),
+                                        _pct(r["within_10"], 0), rho, older)
 
 
 def _main_tables(doc: Dict[str, Any], rows: List[Dict[str, Any]]) -> List[str]:
@@ -317,7 +319,9 @@ def markdown(doc: Dict[str, Any]) -> str:
     if doc.get("report_only"):
         lines += ["Composed from finished runs (`--report-only`): a cell reading \"not run\" "
                   "has not been run on this data yet; the command above runs it and reuses the "
-                  "rest.", ""]
+                  "rest. A cell ending \"(schema N)\" is a finished run on an older feature "
+                  "schema whose columns are a prefix of today's (what a bundle of that schema "
+                  "still predicts with); rerun it with `--only` to train on today's.", ""]
     lines += ["Cells: test MAPE · share within ±5% · within ±10% · Spearman's rho. The "
               "paper's columns are the paper's figures for the nearest target and metric "
               "(source table in brackets); blank = the paper has no such figure (no counterpart "
@@ -345,7 +349,9 @@ def markdown(doc: Dict[str, Any]) -> str:
             "; the store grew while it ran" if res.get("store_changed") else "") + (
             "; = {}, not retrained: {}".format(res["identical_to"], res["why"])
             if res.get("identical_to") else "") + (
-            "; STALE: its code changed since" if rec.get("stale_code") else "")
+            "; STALE: its code changed since" if rec.get("stale_code") else "") + (
+            "; feature schema {}: trained before the newer columns were appended".format(
+                rec["older_schema"]) if rec.get("older_schema") else "")
         lines.append("| {} | {} | {:.0f} | {} |".format(name, rec.get("status"),
                                                         rec.get("time_s", 0.0), note))
     if failed:

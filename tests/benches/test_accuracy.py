@@ -98,3 +98,38 @@ def test_zoo_results_of_each_predictor_merge_into_one_table():
     assert sorted(got) == ["peak-gen", "phased-gen"]
     assert got["peak-gen"]["sram_kib"] == pytest.approx(130.0)
     assert got["phased-gen"]["sram_kib"] == pytest.approx(110.0)
+
+
+def test_a_run_on_an_older_compatible_schema_is_reused_marked_until_rerun(tmp_path):
+    from edge_predictor.featurize import FEATURE_SCHEMA_VERSION, OLDEST_COMPATIBLE_SCHEMA
+
+    spec = {"kind": "totals-gbr-gen", "data": "abc", "feature_schema": OLDEST_COMPATIBLE_SCHEMA}
+    calls = []
+
+    def fit(spec, model_dir):
+        calls.append(spec["feature_schema"])
+        return {"per_space": {"s": len(calls)}}
+
+    _bench(tmp_path).run("t__x", spec, fit)  # a finished run on the older schema
+    now = dict(spec, feature_schema=FEATURE_SCHEMA_VERSION)
+    r = _bench(tmp_path, report_only=True)
+    assert r.run("t__x", now, fit) == {"per_space": {"s": 1}} and calls == [4]
+    assert r.doc["experiments"]["t__x"]["older_schema"] == OLDEST_COMPATIBLE_SCHEMA
+    # other settings, or a schema older than the compatible range: not this experiment
+    assert _bench(tmp_path, report_only=True).run("t__x", dict(now, data="x"), fit) is None
+    old = dict(spec, feature_schema=OLDEST_COMPATIBLE_SCHEMA - 1)
+    _bench(tmp_path).run("t__y", old, fit)
+    assert _bench(tmp_path, report_only=True).run("t__y", now, fit) is None
+    # selected, it is rerun on today's schema and loses the mark
+    s = _bench(tmp_path, only=["t__x"])
+    assert s.run("t__x", now, fit) == {"per_space": {"s": 3}}
+    assert calls == [4, 3, FEATURE_SCHEMA_VERSION]
+    assert "older_schema" not in s.doc["experiments"]["t__x"]
+
+
+def test_report_marks_cells_of_an_older_schema():
+    from benches.accuracy_report import _cell
+
+    r = {"mape": 0.0123, "within_5": 0.9, "within_10": 1.0, "spearman": 0.99}
+    assert _cell(r) == "1.23% · 90% · 100% · 0.990"
+    assert _cell(dict(r, feature_schema=4)) == "1.23% · 90% · 100% · 0.990 (schema 4)"
