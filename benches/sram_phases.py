@@ -33,6 +33,8 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
+from edge_predictor.featurize import SLACK_DOUBLE_BUFFER
+
 __all__ = ["parse_sram_allocation", "parse_encoded_weights", "weight_sizes", "buffering",
            "reconstruct", "summarise", "main"]
 
@@ -101,8 +103,9 @@ def weight_sizes(graph: Any, encoded: Dict[str, int]) -> List[Dict[str, Any]]:
 
 
 #: ``slack_ratio`` below this: predicted double-buffered (Vela splits weights whose transfer
-#: outlasts the previous operator's compute, ``Scheduler.propose_weight_buffering``)
-SLACK_THRESHOLD = 10.0
+#: outlasts the previous operator's compute, ``Scheduler.propose_weight_buffering``); the
+#: featurizer's ``double_buffer_hint`` column uses the same threshold
+SLACK_THRESHOLD = SLACK_DOUBLE_BUFFER
 
 
 def buffering(tensors: List[Tensor], graph: Any) -> List[Dict[str, Any]]:
