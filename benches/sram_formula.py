@@ -70,7 +70,8 @@ def two_phase(p: np.ndarray, a: Dict[str, np.ndarray], hint: bool) -> np.ndarray
         run_d, nxt_d, keep_d = run_s, nxt_s, keep_s
     h, nh = a["hint"], a["next_hint"]
     run = a["live"] + np.where(h, run_d, run_s) * a["w"]
-    hand = a["live"] + np.where(h, keep_d, keep_s) * a["w"] + np.where(nh, nxt_d, nxt_s) * a["next_w"]
+    hand = (a["live"] + np.where(h, keep_d, keep_s) * a["w"] +
+            np.where(nh, nxt_d, nxt_s) * a["next_w"])
     return np.maximum.reduceat(np.maximum(run, hand), a["starts"]) + const
 
 
