@@ -24,6 +24,7 @@ import numpy as np
 from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
 from .op_table import category_index, lookup, op_index
+from .weight_stream import encoded_weight_bytes, sram_buffered
 
 __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "GraphFeatures",
            "featurize", "dims4", "live_bytes", "brick_ratio", "macs_brick", "BRICK_DEPTH",
@@ -32,8 +33,9 @@ __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "Gr
 
 #: 2: live_bytes; 3: NPU bricks (depths, MACs, live bytes), next weights; 4: graph inputs and
 #: outputs unpadded in live_bytes_brick, NPU weight-stream sizes (this and the next operator);
-#: 5: appended the weight-buffering slack columns (this and the next operator)
-FEATURE_SCHEMA_VERSION = 5
+#: 5: appended the weight-buffering slack columns (this and the next operator); 6: appended the
+#: estimated encoded weight bytes Vela buffers in SRAM (this and the next operator)
+FEATURE_SCHEMA_VERSION = 6
 #: schemas from this one on only *append* columns: a bundle trained on an older schema in this
 #: range reads the first len(its features) columns, whose meaning has not changed
 OLDEST_COMPATIBLE_SCHEMA = 4
@@ -131,6 +133,13 @@ _IO = [
     ("next_weight_slack", "log ratio", "raw", "weight_slack of the next operator (its weights "
      "enter SRAM at this operator's hand-over)"),
     ("next_double_buffer_hint", "flag", "raw", "double_buffer_hint of the next operator"),
+    # schema 6 (appended)
+    ("sram_weight_bytes", "bytes", "log1p", "bytes of the encoded weight stream (compressed "
+     "weights, bias and scale) Vela buffers in SRAM for this operator, estimated from the "
+     "filter's shape (:func:`edge_predictor.weight_stream.encoded_weight_bytes`); 0 for "
+     "operators whose weights it does not buffer (FULLY_CONNECTED, no INT8 filter)"),
+    ("next_sram_weight_bytes", "bytes", "log1p", "sram_weight_bytes of the next operator in "
+     "execution order"),
 ]
 
 #: Every node-feature column, in order.
@@ -143,6 +152,8 @@ _NEXT_WEIGHT_COL = FEATURE_NAMES.index("next_weight_bytes")
 _NPU_WEIGHT_COL = FEATURE_NAMES.index("npu_weight_bytes")
 _NEXT_NPU_WEIGHT_COL = FEATURE_NAMES.index("next_npu_weight_bytes")
 _MACS_BRICK_COL = FEATURE_NAMES.index("macs_brick")
+_SRAM_WEIGHT_COL = FEATURE_NAMES.index("sram_weight_bytes")
+_NEXT_SRAM_WEIGHT_COL = FEATURE_NAMES.index("next_sram_weight_bytes")
 _SLACK_COLS = [FEATURE_NAMES.index(n) for n in (
     "prev_macs_brick", "weight_slack", "double_buffer_hint", "next_weight_slack",
     "next_double_buffer_hint")]
@@ -318,6 +329,14 @@ def _npu_weights(op: str, consts: Sequence[TensorInfo]) -> float:
     return raw
 
 
+def _sram_weights(op: str, consts: Sequence[TensorInfo], npu_bytes: float) -> float:
+    """The ``sram_weight_bytes`` column: encoded estimate, else ``npu_bytes``, 0 if unbuffered."""
+    if not consts or consts[0].dtype not in ("INT8", "UINT8") or not sram_buffered(op):
+        return 0.0
+    est = encoded_weight_bytes(op, consts[0].shape)
+    return npu_bytes if est is None else est
+
+
 def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
     """float64 [N] bytes of activation tensors alive during each operator, in execution order.
 
@@ -409,6 +428,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
                 live_brick[node.index], 0.0,  # next_weight_bytes: filled below
                 _npu_weights(node.op, consts), 0.0]  # next_npu_weight_bytes: filled below
         row += [0.0] * len(_SLACK_COLS)  # the slack columns: filled below
+        row += [_sram_weights(node.op, consts, row[_NPU_WEIGHT_COL]), 0.0]  # next: below
         table[node.index] = row
     rows = np.array(table, dtype=np.float64).reshape(n, len(FEATURES))
     rows[:-1, _NEXT_WEIGHT_COL] = rows[1:, _WEIGHT_COL]  # ops are in execution order
@@ -419,6 +439,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     nxt_slack, nxt_double = np.zeros(n), np.zeros(n)
     nxt_slack[:-1], nxt_double[:-1] = slack[1:], double[1:]
     rows[:, _SLACK_COLS] = np.stack([prev_macs, slack, double, nxt_slack, nxt_double], 1)
+    rows[:-1, _NEXT_SRAM_WEIGHT_COL] = rows[1:, _SRAM_WEIGHT_COL]
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
     if len(edges3):
         pairs = np.unique(edges3[:, :2], axis=0).astype(np.int32)

@@ -226,14 +226,39 @@ def test_slack_columns_follow_execution_order():
     np.testing.assert_array_equal(x[:, col("next_double_buffer_hint")], [1.0, 0.0, 0.0])
 
 
-def test_schema_5_only_appends_columns_to_schema_4():
+def test_schemas_5_and_6_only_append_columns_to_schema_4():
     from edge_predictor.featurize import (FEATURE_NAMES, FEATURE_SCHEMA_VERSION,
                                           OLDEST_COMPATIBLE_SCHEMA)
 
-    assert OLDEST_COMPATIBLE_SCHEMA == 4 and FEATURE_SCHEMA_VERSION == 5
+    assert OLDEST_COMPATIBLE_SCHEMA == 4 and FEATURE_SCHEMA_VERSION == 6
     schema4_tail = ("live_bytes_brick", "next_weight_bytes", "npu_weight_bytes",
                     "next_npu_weight_bytes")
     i = FEATURE_NAMES.index("next_npu_weight_bytes")
     assert FEATURE_NAMES[i - 3:i + 1] == schema4_tail
     assert FEATURE_NAMES[i + 1:] == ("prev_macs_brick", "weight_slack", "double_buffer_hint",
-                                     "next_weight_slack", "next_double_buffer_hint")
+                                     "next_weight_slack", "next_double_buffer_hint",
+                                     "sram_weight_bytes", "next_sram_weight_bytes")
+
+
+def test_sram_weight_columns_follow_execution_order():
+    from edge_predictor.featurize import FEATURE_NAMES, featurize
+    from edge_predictor.graph import OpGraph, OpNode, TensorInfo
+    from edge_predictor.weight_stream import encoded_weight_bytes
+
+    # in [1,4,4,8] -> DEPTHWISE 3x3 ([1,3,3,8]) -> FULLY_CONNECTED ([4,128]) -> RELU
+    tensors = [TensorInfo(0, (1, 4, 4, 8), "INT8", False, True, False),
+               TensorInfo(1, (1, 3, 3, 8), "INT8", True, True, True),
+               TensorInfo(2, (1, 4, 4, 8), "INT8", False, True, False),
+               TensorInfo(3, (4, 128), "INT8", True, True, False),
+               TensorInfo(4, (1, 4), "INT8", False, True, False),
+               TensorInfo(5, (1, 4), "INT8", False, True, False)]
+    ops = [OpNode(0, "DEPTHWISE_CONV_2D", 4, 1, (0, 1), (2,)),
+           OpNode(1, "FULLY_CONNECTED", 9, 1, (2, 3), (4,)), OpNode(2, "RELU", 19, 1, (4,), (5,))]
+    x = featurize(OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(5,))).x
+    col = FEATURE_NAMES.index
+    dw = encoded_weight_bytes("DEPTHWISE_CONV_2D", (1, 3, 3, 8))
+    # Vela reads FULLY_CONNECTED weights from flash: nothing buffered, unlike npu_weight_bytes
+    np.testing.assert_allclose(np.expm1(x[:, col("sram_weight_bytes")].astype(np.float64)),
+                               [dw, 0.0, 0.0], rtol=1e-5)
+    np.testing.assert_allclose(np.expm1(x[:, col("next_sram_weight_bytes")]), [0.0, 0.0, 0.0])
+    assert x[1, col("npu_weight_bytes")] > 0
