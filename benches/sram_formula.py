@@ -5,8 +5,10 @@ it runs (its live activations and its weight buffers) and at the hand-over to th
 (its activations, what it keeps of its weights, the first buffer of the next operator's). This
 bench fits that formula with a handful of shares (of ``npu_weight_bytes`` and
 ``next_npu_weight_bytes``, feature schema 4) on each space's training split and scores the test
-split, twice: with one share per phase, and with separate shares for operators the featurizer's
-``double_buffer_hint`` (schema 5) marks as double-buffered. It tells whether the features can
+split, three times: with one share per phase, with separate shares for operators the
+featurizer's ``double_buffer_hint`` (schema 5) marks as double-buffered, and that again with the
+encoded weight-stream sizes ``sram_weight_bytes`` / ``next_sram_weight_bytes`` (schema 6) in place
+of the uncompressed ones. It tells whether the features can
 express the label at all, apart from the GNN: a formula that cannot beat X% says the features,
 not the training, limit PerfSAGE near X%.
 
@@ -32,16 +34,24 @@ import numpy as np
 from edge_predictor.featurize import FEATURE_NAMES
 from trainer import dataset as D
 
-__all__ = ["graph_arrays", "two_phase", "fit", "main"]
+__all__ = ["VARIANTS", "graph_arrays", "two_phase", "fit", "render_markdown", "main"]
 
 RESULTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                        "benches", "results")
 TARGET, METRIC = "ethos-u55-128", "sram_kib"
+#: (key, uses the hint, weight-size column)
+VARIANTS = (("plain", False, "npu_weight_bytes"), ("hint", True, "npu_weight_bytes"),
+            ("encoded", True, "sram_weight_bytes"))
 _X0 = ([1, 0.5, 1, 0.5, 1, 0.5, 5], [1, 1, 0.5, 0.5, 1, 1, 0], [0.5, 0.3, 0.5, 0.3, 0.5, 0.3, 10])
 
 
-def graph_arrays(ds: D.Dataset) -> Dict[str, np.ndarray]:
+def graph_arrays(ds: D.Dataset, weights: str = "npu_weight_bytes") -> Dict[str, np.ndarray]:
     """The formula's per-node inputs of the graphs of ``ds``, concatenated.
+
+    Args:
+        ds: the graphs.
+        weights: the weight-size column (``npu_weight_bytes`` or ``sram_weight_bytes``); its
+            ``next_`` twin gives the next operator's.
 
     Returns:
         ``live``, ``w``, ``next_w`` (KiB), ``hint``, ``next_hint`` (0/1): float64 [T] over the
@@ -55,8 +65,7 @@ def graph_arrays(ds: D.Dataset) -> Dict[str, np.ndarray]:
         return np.expm1(x[:, FEATURE_NAMES.index(name)]) / 1024.0
 
     sizes = np.array([t.node_ptr[g + 1] - t.node_ptr[g] for g in ds.index])
-    return {"live": kib("live_bytes_brick"), "w": kib("npu_weight_bytes"),
-            "next_w": kib("next_npu_weight_bytes"),
+    return {"live": kib("live_bytes_brick"), "w": kib(weights), "next_w": kib("next_" + weights),
             "hint": x[:, FEATURE_NAMES.index("double_buffer_hint")] > 0,
             "next_hint": x[:, FEATURE_NAMES.index("next_double_buffer_hint")] > 0,
             "starts": np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)}
@@ -95,11 +104,11 @@ def render_markdown(doc: Dict[str, Any]) -> str:
              "and its 7 parameters: `benches/sram_formula.py`.".format(doc["command"],
                                                                       doc["wall_s"]), "",
              "| space | train | test | without hint: train MAPE | test MAPE | with "
-             "double_buffer_hint: train MAPE | test MAPE |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "double_buffer_hint: train MAPE | test MAPE | hint + encoded sizes: train MAPE | "
+             "test MAPE |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for sp, r in doc["spaces"].items():
-        lines.append("| {} | {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} |".format(
-            sp, r["n_train"], r["n_test"], r["plain"]["train"], r["plain"]["test"],
-            r["hint"]["train"], r["hint"]["test"]))
+        lines.append("| {} | {} | {} | {} |".format(sp, r["n_train"], r["n_test"], " | ".join(
+            "{:.2f} | {:.2f}".format(r[k]["train"], r[k]["test"]) for k, _, _ in VARIANTS)))
     return "\n".join(lines) + "\n"
 
 
@@ -118,15 +127,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     for sp in sorted(set(parts["train"].spaces.tolist())):
         tr = parts["train"].subset(parts["train"].spaces == sp)
         te = parts["test"].subset(parts["test"].spaces == sp)
-        a_tr, a_te = graph_arrays(tr), graph_arrays(te)
         row: Dict[str, Any] = {"n_train": len(tr), "n_test": len(te)}
-        for key, hint in (("plain", False), ("hint", True)):
+        for key, hint, weights in VARIANTS:
+            a_tr, a_te = graph_arrays(tr, weights), graph_arrays(te, weights)
             p = fit(a_tr, tr.y[:, 0], hint)
             row[key] = {"params": [float(v) for v in p], **{
                 name: float(100 * np.mean(np.abs(two_phase(p, a, hint) / d.y[:, 0] - 1)))
                 for name, a, d in (("train", a_tr, tr), ("test", a_te, te))}}
         doc["spaces"][sp] = row
-        print("{}: {}".format(sp, {k: row[k] for k in ("plain", "hint")}), file=sys.stderr)
+        print("{}: {}".format(sp, {k: row[k] for k, _, _ in VARIANTS}), file=sys.stderr)
     doc["wall_s"] = time.time() - t0
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "sram_formula.json"), "w") as f:

@@ -50,14 +50,16 @@ MODES = ("specialized", "generalized")
 #: node-feature columns (log1p sizes) of the additive path's cost prior; live_bytes is there for
 #: SRAM, a peak of live activation memory (the soft readout can turn the sum into a max)
 COST_FEATURES = ("macs", "in_bytes", "weight_bytes", "out_elements", "live_bytes")
-#: what bounds a node's memory (bytes): live activations as the NPU lays them out, its weights
-#: and the next operator's (prefetched while it runs), as NPU weight streams
-BOUNDED_FEATURES = ("live_bytes_brick", "npu_weight_bytes", "next_npu_weight_bytes")
+#: what bounds a node's memory (bytes): live activations as the NPU lays them out, and the
+#: encoded weight streams Vela buffers in SRAM for it and for the next operator (prefetched while
+#: it runs). Feature schema 6 on; the schema-4 bundles were trained with the uncompressed
+#: ``npu_weight_bytes`` / ``next_npu_weight_bytes`` here (their bound is baked into their graphs).
+BOUNDED_FEATURES = ("live_bytes_brick", "sram_weight_bytes", "next_sram_weight_bytes")
 #: the phases of an operator's schedule for ``phased_peak`` (Vela's allocation on the Ethos-U):
 #: while it runs (its activations and weights) and at the hand-over to the next operator (what
 #: it keeps of its weights and the first buffer of the next one's); "fixed": 16 KiB of buffers
-BOUNDED_PHASES = (("live_bytes_brick", "npu_weight_bytes", "fixed"),
-                  ("live_bytes_brick", "npu_weight_bytes", "next_npu_weight_bytes", "fixed"))
+BOUNDED_PHASES = (("live_bytes_brick", "sram_weight_bytes", "fixed"),
+                  ("live_bytes_brick", "sram_weight_bytes", "next_sram_weight_bytes", "fixed"))
 
 
 @dataclass

@@ -31,3 +31,13 @@ def test_fit_recovers_shares_that_make_the_labels_exact():
     y = two_phase(true, a, hint=True)
     p = fit(a, y, hint=True)
     np.testing.assert_allclose(two_phase(p, a, hint=True), y, rtol=1e-3)
+
+
+def test_markdown_has_every_variant():
+    from benches.sram_formula import VARIANTS, render_markdown
+
+    cell = {"train": 4.0, "test": 3.5}
+    doc = {"command": "c", "wall_s": 1.0, "spaces": {"cnn-kws": dict(
+        {k: cell for k, _, _ in VARIANTS}, n_train=10, n_test=3)}}
+    md = render_markdown(doc)
+    assert "| cnn-kws | 10 | 3 | " + " | ".join(["4.00 | 3.50"] * len(VARIANTS)) + " |" in md

@@ -242,15 +242,16 @@ def test_phased_bound_is_the_largest_phase_of_gated_sizes():
 
 
 def test_phased_peak_config_masks_the_next_weights_out_of_the_running_phase():
+    from edge_predictor.featurize import FEATURE_NAMES
     from trainer.train import BOUNDED_FEATURES, TrainConfig
 
     class _Norm:
-        mean = np.zeros(60)
-        std = np.ones(60)
+        mean = np.zeros(len(FEATURE_NAMES))
+        std = np.ones(len(FEATURE_NAMES))
 
     cfg = TrainConfig(metrics=["latency_ms", "sram_kib"], bounded_peak=True, phased_peak=True,
                       peak_tau=0.05).model_config(norm=_Norm())
-    nxt = BOUNDED_FEATURES.index("next_npu_weight_bytes")
+    nxt = BOUNDED_FEATURES.index("next_sram_weight_bytes")
     assert [p[nxt] for p in cfg.bounded_phases] == [0.0, 1.0]
     assert all(p[-1] == 1.0 for p in cfg.bounded_phases)  # fixed buffers in both
     assert TrainConfig(metrics=["sram_kib"], bounded_peak=True).model_config(
