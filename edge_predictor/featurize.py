@@ -24,7 +24,8 @@ import numpy as np
 from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
 from .op_table import category_index, lookup, op_index
-from .weight_stream import encoded_weight_bytes, sram_buffered
+from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, npu_sram_weights,
+                            npu_weight_bytes, npu_weights, weight_slack)
 
 __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "GraphFeatures",
            "featurize", "dims4", "live_bytes", "brick_ratio", "macs_brick", "BRICK_DEPTH",
@@ -39,14 +40,6 @@ FEATURE_SCHEMA_VERSION = 6
 #: schemas from this one on only *append* columns: a bundle trained on an older schema in this
 #: range reads the first len(its features) columns, whose meaning has not changed
 OLDEST_COMPATIBLE_SCHEMA = 4
-BRICK_DEPTH = 16  # the Ethos-U stores feature maps in NHCWB16 bricks of 16 channels
-BRICK_IFM_DEPTH = 8  # ... and its MAC engine consumes input depth in micro-blocks of 8
-#: below this ratio of the previous operator's brick MACs to an operator's NPU weight bytes,
-#: Vela (5.2's scheduler, ``propose_weight_buffering``) double-buffers the weights in depth
-#: slices: right for 94% of 251 cnn-kws operators (``benches/results/sram_phases.md``)
-SLACK_DOUBLE_BUFFER = 10.0
-
-
 class Feature(NamedTuple):
     """One column of the node-feature matrix."""
 
@@ -267,76 +260,6 @@ def macs_brick(hyper: dict, in_c: float, out_c: float) -> float:
     return macs * ratio
 
 
-def npu_weight_bytes(op: str, shape: Sequence[int]) -> Optional[float]:
-    """Bytes of an Ethos-U weight stream for an INT8 filter, before compression.
-
-    The depths are padded as the MAC engine reads them (output depth to :data:`BRICK_DEPTH`,
-    input depth to :data:`BRICK_IFM_DEPTH` unless it is shallower), plus 10 bytes of bias and
-    scale per output channel. Against Vela 5.2's encoded sizes it is 7.7% off on cnn-kws and
-    8.4% over all spaces, raw constant bytes 20.3% and 13.3% (``benches/results/sram_phases.md``).
-
-    Args:
-        op: ``CONV_2D`` (filter [O, H, W, I]), ``DEPTHWISE_CONV_2D`` ([1, H, W, C]) or
-            ``FULLY_CONNECTED`` ([O, I]).
-        shape: the filter's shape.
-
-    Returns:
-        The size in bytes, or None for another operator or filter rank.
-    """
-    if op == "CONV_2D" and len(shape) == 4:
-        o, h, w, i = (int(d) for d in shape)
-        depth = i if i < BRICK_IFM_DEPTH else _ceil_to(i, BRICK_IFM_DEPTH)
-        return float(h * w * depth * _ceil_to(o) + 10 * o)
-    if op == "DEPTHWISE_CONV_2D" and len(shape) == 4:
-        return float(int(shape[1]) * int(shape[2]) * _ceil_to(shape[3]) + 10 * int(shape[3]))
-    if op == "FULLY_CONNECTED" and len(shape) == 2:
-        return float(_ceil_to(shape[1], BRICK_IFM_DEPTH) * _ceil_to(shape[0]) + 10 * int(shape[0]))
-    return None
-
-
-def weight_slack(prev_macs: np.ndarray, weights: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """How well each operator's weight transfer hides behind the previous operator's compute.
-
-    Vela's scheduler double-buffers an operator's weights (in depth slices, so a smaller buffer
-    twice) when their transfer outlasts the previous operator's compute, and keeps one full
-    buffer otherwise; which one it picks moves the SRAM peak. MACs stand in for the compute,
-    bytes for the transfer.
-
-    Args:
-        prev_macs: float [N] brick MACs of the previous operator in execution order (0 first).
-        weights: float [N] NPU weight bytes of each operator (0: no weights).
-
-    Returns:
-        ``(slack, double)``, float64 [N] each: ``ln((1 + prev_macs) / (1 + weights))`` and 1.0
-        where ``prev_macs < SLACK_DOUBLE_BUFFER * weights``; both 0 for operators without weights.
-    """
-    prev_macs = np.asarray(prev_macs, np.float64)
-    weights = np.asarray(weights, np.float64)
-    has = weights > 0
-    slack = np.where(has, np.log1p(np.maximum(prev_macs, 0.0)) - np.log1p(np.maximum(weights, 0.0)),
-                     0.0)
-    double = (has & (prev_macs < SLACK_DOUBLE_BUFFER * weights)).astype(np.float64)
-    return slack, double
-
-
-def _npu_weights(op: str, consts: Sequence[TensorInfo]) -> float:
-    """:func:`npu_weight_bytes` for an INT8 filter (the first constant input), else raw bytes."""
-    raw = float(sum(t.nbytes for t in consts))
-    if consts and consts[0].dtype in ("INT8", "UINT8"):
-        est = npu_weight_bytes(op, consts[0].shape)
-        if est is not None:
-            return est
-    return raw
-
-
-def _sram_weights(op: str, consts: Sequence[TensorInfo], npu_bytes: float) -> float:
-    """The ``sram_weight_bytes`` column: encoded estimate, else ``npu_bytes``, 0 if unbuffered."""
-    if not consts or consts[0].dtype not in ("INT8", "UINT8") or not sram_buffered(op):
-        return 0.0
-    est = encoded_weight_bytes(op, consts[0].shape)
-    return npu_bytes if est is None else est
-
-
 def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
     """float64 [N] bytes of activation tensors alive during each operator, in execution order.
 
@@ -426,9 +349,9 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         out_c = dims4(out_shape)[3] if outs else 0
         row += [_ceil_to(in0[3]), _ceil_to(out_c), macs_brick(hyper, in0[3], out_c),
                 live_brick[node.index], 0.0,  # next_weight_bytes: filled below
-                _npu_weights(node.op, consts), 0.0]  # next_npu_weight_bytes: filled below
+                npu_weights(node.op, consts), 0.0]  # next_npu_weight_bytes: filled below
         row += [0.0] * len(_SLACK_COLS)  # the slack columns: filled below
-        row += [_sram_weights(node.op, consts, row[_NPU_WEIGHT_COL]), 0.0]  # next: below
+        row += [npu_sram_weights(node.op, consts, row[_NPU_WEIGHT_COL]), 0.0]  # next: below
         table[node.index] = row
     rows = np.array(table, dtype=np.float64).reshape(n, len(FEATURES))
     rows[:-1, _NEXT_WEIGHT_COL] = rows[1:, _WEIGHT_COL]  # ops are in execution order

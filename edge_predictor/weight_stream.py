@@ -17,7 +17,9 @@ The coefficients are least-squares fits (on the relative error) to Vela's encode
 models not used for the fit. Trained weights compress better than random ones: read the estimate
 as the size for *untrained* weights of this shape.
 
-Pure Python, no numpy needed; Python 3.7 compatible.
+The module also holds the other weight-stream facts the featurizer uses: the uncompressed
+stream size (:func:`npu_weight_bytes`, schema 4) and the single/double buffering slack
+(:func:`weight_slack`, schema 5). Python 3.7 compatible.
 """
 
 from __future__ import annotations
@@ -25,8 +27,20 @@ from __future__ import annotations
 import math
 from typing import Dict, Optional, Sequence, Tuple
 
-__all__ = ["ENCODING_COEFFICIENTS", "encoded_weight_bytes", "conv_traversal_elements",
-           "sram_buffered"]
+import numpy as np
+
+from .graph import TensorInfo
+
+__all__ = ["ENCODING_COEFFICIENTS", "SCALE_BYTES", "BRICK_DEPTH", "BRICK_IFM_DEPTH",
+           "SLACK_DOUBLE_BUFFER", "encoded_weight_bytes", "conv_traversal_elements",
+           "sram_buffered", "npu_weight_bytes", "weight_slack", "npu_weights", "npu_sram_weights"]
+
+BRICK_DEPTH = 16  # the Ethos-U stores feature maps in NHCWB16 bricks of 16 channels
+BRICK_IFM_DEPTH = 8  # ... and its MAC engine consumes input depth in micro-blocks of 8
+#: below this ratio of the previous operator's brick MACs to an operator's NPU weight bytes,
+#: Vela (5.2's scheduler, ``propose_weight_buffering``) double-buffers the weights in depth
+#: slices: right for 94% of 251 cnn-kws operators (``benches/results/sram_phases.md``)
+SLACK_DOUBLE_BUFFER = 10.0
 
 #: bias and scale bytes per output channel (Vela's ``encode_bias``: 40-bit bias, 32-bit scale,
 #: 6-bit shift, packed in 10 bytes)
@@ -48,6 +62,11 @@ _BUFFERED = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
 
 def _ceil_to(value: int, step: int) -> int:
     return -(-int(value) // step) * step
+
+
+def _brick(depth: float, brick: int = BRICK_DEPTH) -> float:
+    """``depth`` rounded up to a whole number of bricks, as a float."""
+    return float(_ceil_to(depth, brick))
 
 
 def conv_traversal_elements(shape: Sequence[int]) -> int:
@@ -104,3 +123,73 @@ def encoded_weight_bytes(op: str, shape: Sequence[int]) -> Optional[float]:
 def sram_buffered(op: str) -> bool:
     """True when Vela 5.2 DMAs the operator's weights into SRAM before it runs."""
     return op in _BUFFERED
+
+
+def npu_weight_bytes(op: str, shape: Sequence[int]) -> Optional[float]:
+    """Bytes of an Ethos-U weight stream for an INT8 filter, before compression.
+
+    The depths are padded as the MAC engine reads them (output depth to :data:`BRICK_DEPTH`,
+    input depth to :data:`BRICK_IFM_DEPTH` unless it is shallower), plus 10 bytes of bias and
+    scale per output channel. Against Vela 5.2's encoded sizes it is 7.7% off on cnn-kws and
+    8.4% over all spaces, raw constant bytes 20.3% and 13.3% (``benches/results/sram_phases.md``).
+
+    Args:
+        op: ``CONV_2D`` (filter [O, H, W, I]), ``DEPTHWISE_CONV_2D`` ([1, H, W, C]) or
+            ``FULLY_CONNECTED`` ([O, I]).
+        shape: the filter's shape.
+
+    Returns:
+        The size in bytes, or None for another operator or filter rank.
+    """
+    if op == "CONV_2D" and len(shape) == 4:
+        o, h, w, i = (int(d) for d in shape)
+        depth = i if i < BRICK_IFM_DEPTH else _brick(i, BRICK_IFM_DEPTH)
+        return float(h * w * depth * _brick(o) + 10 * o)
+    if op == "DEPTHWISE_CONV_2D" and len(shape) == 4:
+        return float(int(shape[1]) * int(shape[2]) * _brick(shape[3]) + 10 * int(shape[3]))
+    if op == "FULLY_CONNECTED" and len(shape) == 2:
+        return float(_brick(shape[1], BRICK_IFM_DEPTH) * _brick(shape[0]) + 10 * int(shape[0]))
+    return None
+
+
+def weight_slack(prev_macs: np.ndarray, weights: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """How well each operator's weight transfer hides behind the previous operator's compute.
+
+    Vela's scheduler double-buffers an operator's weights (in depth slices, so a smaller buffer
+    twice) when their transfer outlasts the previous operator's compute, and keeps one full
+    buffer otherwise; which one it picks moves the SRAM peak. MACs stand in for the compute,
+    bytes for the transfer.
+
+    Args:
+        prev_macs: float [N] brick MACs of the previous operator in execution order (0 first).
+        weights: float [N] NPU weight bytes of each operator (0: no weights).
+
+    Returns:
+        ``(slack, double)``, float64 [N] each: ``ln((1 + prev_macs) / (1 + weights))`` and 1.0
+        where ``prev_macs < SLACK_DOUBLE_BUFFER * weights``; both 0 for operators without weights.
+    """
+    prev_macs = np.asarray(prev_macs, np.float64)
+    weights = np.asarray(weights, np.float64)
+    has = weights > 0
+    slack = np.where(has, np.log1p(np.maximum(prev_macs, 0.0)) - np.log1p(np.maximum(weights, 0.0)),
+                     0.0)
+    double = (has & (prev_macs < SLACK_DOUBLE_BUFFER * weights)).astype(np.float64)
+    return slack, double
+
+
+def npu_weights(op: str, consts: Sequence[TensorInfo]) -> float:
+    """:func:`npu_weight_bytes` for an INT8 filter (the first constant input), else raw bytes."""
+    raw = float(sum(t.nbytes for t in consts))
+    if consts and consts[0].dtype in ("INT8", "UINT8"):
+        est = npu_weight_bytes(op, consts[0].shape)
+        if est is not None:
+            return est
+    return raw
+
+
+def npu_sram_weights(op: str, consts: Sequence[TensorInfo], npu_bytes: float) -> float:
+    """The ``sram_weight_bytes`` column: encoded estimate, else ``npu_bytes``, 0 if unbuffered."""
+    if not consts or consts[0].dtype not in ("INT8", "UINT8") or not sram_buffered(op):
+        return 0.0
+    est = encoded_weight_bytes(op, consts[0].shape)
+    return npu_bytes if est is None else est
