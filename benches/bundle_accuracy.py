@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from benches.results_io import write_results
 from edge_predictor import bundle as B
 from edge_predictor.featurize import GraphFeatures
 from edge_predictor.runtime import Predictor
@@ -105,11 +106,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "files": len(files), "size_mb": sum(os.path.getsize(p) for p in files) / 1e6,
             "trained": os.path.relpath(run["model_dir"], ROOT),
             "keras": run["result"]["per_space"], "bundle_mape": bundle_test_mape(pred, ds)}
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "bundle_accuracy.json"), "w") as f:
-        json.dump(doc, f, indent=2, sort_keys=True)
-    with open(os.path.join(args.out, "bundle_accuracy.md"), "w") as f:
-        f.write(render_markdown(doc))
+    write_results(args.out, "bundle_accuracy", doc, render_markdown(doc))
     return 0
 
 

@@ -23,7 +23,6 @@ Run: ``python -m benches.sram_formula [--spaces S ...]``; writes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -31,6 +30,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from benches.results_io import write_results
 from edge_predictor.featurize import FEATURE_NAMES
 from trainer import dataset as D
 
@@ -137,11 +137,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         doc["spaces"][sp] = row
         print("{}: {}".format(sp, {k: row[k] for k, _, _ in VARIANTS}), file=sys.stderr)
     doc["wall_s"] = time.time() - t0
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "sram_formula.json"), "w") as f:
-        json.dump(doc, f, indent=2, sort_keys=True)
-    with open(os.path.join(args.out, "sram_formula.md"), "w") as f:
-        f.write(render_markdown(doc))
+    write_results(args.out, "sram_formula", doc, render_markdown(doc))
     return 0
 
 

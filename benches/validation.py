@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Optional
 
 os.environ.setdefault("EDGE_PERF_INTERPRETER", "litert")  # the CPU target's interpreter
 
+from benches.results_io import write_results  # noqa: E402
 from benches.zoo import check_built  # noqa: E402
 from edge_predictor import bundle as B  # noqa: E402
 from edge_predictor.validate import ResultStore, error_stats, sha256_file, validate  # noqa: E402
@@ -278,11 +279,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                            " --runs 30 --warmup 10 --min-time 0.3" if live else ""),
             "stats": summarize(target, run), "date": doc["date"], "host": doc["host"],
             "per_space": doc["per_space"], "n_zoo": doc["n_zoo"]}
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "validation.json"), "w") as f:
-        json.dump(doc, f, indent=2, sort_keys=True)
-    with open(os.path.join(args.out, "validation.md"), "w") as f:
-        f.write(render_markdown(doc))
+    write_results(args.out, "validation", doc, render_markdown(doc))
     _log("wrote {}/validation.{{json,md}}".format(args.out))
     return 0
 

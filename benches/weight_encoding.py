@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from benches.results_io import write_results
 from edge_predictor.weight_stream import (ENCODING_COEFFICIENTS, SCALE_BYTES,
                                           conv_traversal_elements, encoded_weight_bytes)
 
@@ -209,11 +210,7 @@ def main(argv: Optional[List[str]] = None) -> int:
            "wall_s": time.time() - t0}
     if args.fit:
         print(json.dumps(doc["fit_all"], indent=1))
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "weight_encoding.json"), "w") as f:
-        json.dump(doc, f, indent=2, sort_keys=True)
-    with open(os.path.join(args.out, "weight_encoding.md"), "w") as f:
-        f.write(render_markdown(doc))
+    write_results(args.out, "weight_encoding", doc, render_markdown(doc))
     return 0
 
 

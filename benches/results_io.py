@@ -1,0 +1,43 @@
+"""Writing a bench's results: the JSON document and its readable table, side by side.
+
+Every bench ends the same way: ``benches/results/<stem>.json`` (the numbers) and
+``<stem>.md`` (the table a person reads, rendered from the same document). Both are written to a
+temporary file first and renamed into place, so an interrupted bench never leaves a truncated
+result behind, and the previous pair stays readable until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Tuple
+
+__all__ = ["write_results"]
+
+
+def _replace(path: str, text: str) -> None:
+    tmp = "{}.{}.tmp".format(path, os.getpid())
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write_results(out_dir: str, stem: str, doc: Dict[str, Any], markdown: str,
+                  indent: int = 2, sort_keys: bool = True) -> Tuple[str, str]:
+    """Write ``<out_dir>/<stem>.json`` (``doc``) and ``<out_dir>/<stem>.md`` (``markdown``).
+
+    Args:
+        out_dir: the results folder (created if missing).
+        stem: file name without extension, e.g. ``"sram_formula"``.
+        doc: the JSON-serialisable result document.
+        markdown: the rendered table of ``doc``.
+        indent, sort_keys: :func:`json.dumps` layout (kept per bench, so reruns diff cleanly).
+
+    Returns:
+        The two paths written, JSON first.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    paths = (os.path.join(out_dir, stem + ".json"), os.path.join(out_dir, stem + ".md"))
+    _replace(paths[0], json.dumps(doc, indent=indent, sort_keys=sort_keys))
+    _replace(paths[1], markdown)
+    return paths
