@@ -40,6 +40,8 @@ FEATURE_SCHEMA_VERSION = 6
 #: schemas from this one on only *append* columns: a bundle trained on an older schema in this
 #: range reads the first len(its features) columns, whose meaning has not changed
 OLDEST_COMPATIBLE_SCHEMA = 4
+
+
 class Feature(NamedTuple):
     """One column of the node-feature matrix."""
 
