@@ -13,9 +13,10 @@ real weight costs ``a + b * ln(n)`` bytes (``n`` weights per output channel: the
 channel, the heavier the quantized distribution's centre, the better it compresses), each zero
 Vela pads the traversal with costs ``c`` bytes, plus terms per output channel and per stream.
 The coefficients are least-squares fits (on the relative error) to Vela's encoded sizes of the
-75 validation models (``python -m benches.weight_encoding --fit``); the same bench scores them on
-models not used for the fit. Trained weights compress better than random ones: read the estimate
-as the size for *untrained* weights of this shape.
+75 CNN validation models (``python -m benches.weight_encoding --fit``); the same bench scores
+them on models not used for the fit. Weights drawn otherwise compress otherwise (the zoo's Keras
+initialisers: 7.2% off per operator, mostly low; trained weights: not measured): read the
+estimate as the size for weights like the dataset's.
 
 The module also holds the other weight-stream facts the featurizer uses: the uncompressed
 stream size (:func:`npu_weight_bytes`, schema 4) and the single/double buffering slack
