@@ -12,10 +12,11 @@ import json
 import os
 from typing import Any, Dict, Tuple
 
-__all__ = ["write_results"]
+__all__ = ["write_atomic", "write_results"]
 
 
-def _replace(path: str, text: str) -> None:
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file renamed into place."""
     tmp = "{}.{}.tmp".format(path, os.getpid())
     with open(tmp, "w") as f:
         f.write(text)
@@ -38,6 +39,6 @@ def write_results(out_dir: str, stem: str, doc: Dict[str, Any], markdown: str,
     """
     os.makedirs(out_dir, exist_ok=True)
     paths = (os.path.join(out_dir, stem + ".json"), os.path.join(out_dir, stem + ".md"))
-    _replace(paths[0], json.dumps(doc, indent=indent, sort_keys=sort_keys))
-    _replace(paths[1], markdown)
+    write_atomic(paths[0], json.dumps(doc, indent=indent, sort_keys=sort_keys))
+    write_atomic(paths[1], markdown)
     return paths

@@ -25,20 +25,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from benches.results_io import write_results
+from benches.results_io import write_atomic, write_results
 from edge_predictor.weight_stream import (ENCODING_COEFFICIENTS, SCALE_BYTES,
-                                          conv_traversal_elements, encoded_weight_bytes)
+                                          encoded_weight_bytes, encoding_terms)
 
-__all__ = ["measure", "group_of", "design_row", "fit", "score", "render_markdown", "main"]
+__all__ = ["measure", "fit", "score", "render_markdown", "main"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benches", "results")
@@ -61,7 +60,7 @@ def measure(path: str) -> List[Dict[str, Any]]:
             return json.load(f)
     from benches.labelers.vela import run_vela
     from benches.sram_phases import parse_encoded_weights
-    from edge_predictor.featurize import npu_weight_bytes
+    from edge_predictor.weight_stream import npu_weight_bytes
     from edge_predictor.tflite_reader import read_model
 
     with tempfile.TemporaryDirectory(prefix="edgeperf_wenc_") as out:
@@ -81,67 +80,35 @@ def measure(path: str) -> List[Dict[str, Any]]:
                      "npu": npu_weight_bytes(node.op, consts[0].shape),
                      "vela": float(encoded[consts[0].name])})
     os.makedirs(CACHE, exist_ok=True)
-    tmp = "{}.{}.tmp".format(cache, os.getpid())
-    with open(tmp, "w") as f:
-        json.dump(rows, f)
-    os.replace(tmp, cache)
+    write_atomic(cache, json.dumps(rows))
     return rows
 
 
-def group_of(op: str, shape: Sequence[int]) -> Optional[str]:
-    """The :data:`ENCODING_COEFFICIENTS` group of a filter, or None (no estimate)."""
-    if op == "CONV_2D" and len(shape) == 4:
-        i = int(shape[3])
-        return "conv_i1" if i == 1 else ("conv_i8" if i <= 8 else "conv")
-    if op == "DEPTHWISE_CONV_2D" and len(shape) == 4 and int(shape[0]) == 1:
-        return "depthwise"
-    return None
-
-
-def design_row(op: str, shape: Sequence[int]) -> List[float]:
-    """The 5 regressors of :func:`edge_predictor.weight_stream.encoded_weight_bytes`."""
-    if op == "CONV_2D":
-        o, h, w, i = (int(d) for d in shape)
-        real = float(o * h * w * i)
-        return [real, real * math.log(h * w * i), conv_traversal_elements(shape) - real, o, 1.0]
-    _, h, w, c = (int(d) for d in shape)
-    real = float(h * w * c)
-    return [real, real * math.log(h * w), 0.0, c, 1.0]
-
-
 def fit(rows: List[Dict[str, Any]]) -> Dict[str, List[float]]:
-    """Per group, least squares on the relative error of the weight bytes (bias/scale apart)."""
+    """Per group, least squares on the relative error of the weight bytes (bias/scale apart),
+    over :func:`edge_predictor.weight_stream.encoding_terms`."""
+    terms = [(encoding_terms(r["op"], r["shape"]), r["vela"]) for r in rows]
     out = {}
     for group in ENCODING_COEFFICIENTS:
-        rs = [r for r in rows if group_of(r["op"], r["shape"]) == group]
+        rs = [(t, vela) for t, vela in terms if t is not None and t[0] == group]
         if not rs:
             continue
-        a = np.array([design_row(r["op"], r["shape"]) for r in rs])
-        vela = np.array([r["vela"] for r in rs])
-        channels = np.array([r["shape"][0] if r["op"] == "CONV_2D" else r["shape"][3] for r in rs])
+        a = np.array([t[2] for t, _ in rs])
+        vela = np.array([v for _, v in rs])
+        channels = np.array([t[1] for t, _ in rs])
         w = 1.0 / vela
-        if group == "depthwise":
-            a[:, 2] = 0.0  # no padding term: keep the column, fit it as 0
         coef = np.linalg.lstsq(a * w[:, None], (vela - SCALE_BYTES * channels) * w, rcond=None)[0]
         out[group] = [float("{:.5g}".format(c)) for c in coef]
     return out
 
 
-def _estimate(r: Dict[str, Any], coef: Dict[str, Sequence[float]]) -> float:
-    group = group_of(r["op"], r["shape"])
-    if coef is ENCODING_COEFFICIENTS:
-        return float(encoded_weight_bytes(r["op"], r["shape"]))
-    channels = r["shape"][0] if r["op"] == "CONV_2D" else r["shape"][3]
-    body = float(np.dot(coef[group], design_row(r["op"], r["shape"])))
-    return SCALE_BYTES * channels + max(body, 0.0)
-
-
 def score(rows: List[Dict[str, Any]], coef=ENCODING_COEFFICIENTS) -> Dict[str, Any]:
     """MAPE (%) and p10/p90 of the relative error of raw, npu and encoded estimate vs Vela."""
     vela = np.array([r["vela"] for r in rows])
+    estimate = [encoded_weight_bytes(r["op"], r["shape"], coef) for r in rows]
     out: Dict[str, Any] = {"n": len(rows)}
     for name, pred in (("raw", [r["raw"] for r in rows]), ("npu", [r["npu"] for r in rows]),
-                       ("estimate", [_estimate(r, coef) for r in rows])):
+                       ("estimate", estimate)):
         e = np.asarray(pred, np.float64) / vela - 1.0
         out[name] = {"mape": float(100 * np.mean(np.abs(e))),
                      "p10": float(np.percentile(e, 10)), "p90": float(np.percentile(e, 90))}

@@ -24,8 +24,8 @@ import numpy as np
 from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
 from .op_table import category_index, lookup, op_index
-from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, npu_sram_weights,
-                            npu_weight_bytes, npu_weights, weight_slack)
+from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, ceil_to_brick,
+                            npu_sram_weights, npu_weight_bytes, npu_weights, weight_slack)
 
 __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "GraphFeatures",
            "featurize", "dims4", "live_bytes", "brick_ratio", "macs_brick", "BRICK_DEPTH",
@@ -227,12 +227,7 @@ def brick_ratio(depth: float, brick: int = BRICK_DEPTH) -> float:
     """
     if depth <= 0:
         return 1.0
-    return _ceil_to(depth, brick) / float(depth)
-
-
-def _ceil_to(depth: float, brick: int = BRICK_DEPTH) -> float:
-    """``depth`` rounded up to a whole number of bricks (0 stays 0)."""
-    return float(-(-int(depth) // brick) * brick)
+    return ceil_to_brick(depth, brick) / float(depth)
 
 
 def macs_brick(hyper: dict, in_c: float, out_c: float) -> float:
@@ -349,7 +344,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
                 len(outs), sum(int(fanout[t.index]) for t in outs),
                 float(any(t.index in graph_outputs for t in outs)), live[node.index]]
         out_c = dims4(out_shape)[3] if outs else 0
-        row += [_ceil_to(in0[3]), _ceil_to(out_c), macs_brick(hyper, in0[3], out_c),
+        row += [ceil_to_brick(in0[3]), ceil_to_brick(out_c), macs_brick(hyper, in0[3], out_c),
                 live_brick[node.index], 0.0,  # next_weight_bytes: filled below
                 npu_weights(node.op, consts), 0.0]  # next_npu_weight_bytes: filled below
         row += [0.0] * len(_SLACK_COLS)  # the slack columns: filled below

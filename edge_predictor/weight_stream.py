@@ -26,15 +26,16 @@ stream size (:func:`npu_weight_bytes`, schema 4) and the single/double buffering
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .graph import TensorInfo
 
 __all__ = ["ENCODING_COEFFICIENTS", "SCALE_BYTES", "BRICK_DEPTH", "BRICK_IFM_DEPTH",
-           "SLACK_DOUBLE_BUFFER", "encoded_weight_bytes", "conv_traversal_elements",
-           "sram_buffered", "npu_weight_bytes", "weight_slack", "npu_weights", "npu_sram_weights"]
+           "SLACK_DOUBLE_BUFFER", "encoded_weight_bytes", "encoding_terms",
+           "conv_traversal_elements", "ceil_to_brick", "sram_buffered", "npu_weight_bytes",
+           "weight_slack", "npu_weights", "npu_sram_weights"]
 
 BRICK_DEPTH = 16  # the Ethos-U stores feature maps in NHCWB16 bricks of 16 channels
 BRICK_IFM_DEPTH = 8  # ... and its MAC engine consumes input depth in micro-blocks of 8
@@ -65,8 +66,8 @@ def _ceil_to(value: int, step: int) -> int:
     return -(-int(value) // step) * step
 
 
-def _brick(depth: float, brick: int = BRICK_DEPTH) -> float:
-    """``depth`` rounded up to a whole number of bricks, as a float."""
+def ceil_to_brick(depth: float, brick: int = BRICK_DEPTH) -> float:
+    """``depth`` rounded up to a whole number of bricks (0 stays 0), as a float."""
     return float(_ceil_to(depth, brick))
 
 
@@ -92,16 +93,18 @@ def conv_traversal_elements(shape: Sequence[int]) -> int:
     return kernel * _ceil_to(i, 32) * o
 
 
-def encoded_weight_bytes(op: str, shape: Sequence[int]) -> Optional[float]:
-    """Estimated bytes of Vela's encoded weight stream for an INT8 filter, bias and scale included.
+def encoding_terms(op: str, shape: Sequence[int]
+                   ) -> Optional[Tuple[str, int, Tuple[float, float, float, float, float]]]:
+    """The regressors of :func:`encoded_weight_bytes` for one filter.
 
     Args:
         op: ``CONV_2D`` (filter [O, H, W, I]) or ``DEPTHWISE_CONV_2D`` ([1, H, W, C]).
         shape: the filter's shape.
 
     Returns:
-        The estimate in bytes (at least the bias and scale bytes), or None for another operator
-        or filter rank (the caller falls back to another size).
+        ``(group, output channels, terms)``: the :data:`ENCODING_COEFFICIENTS` group and the 5
+        terms its coefficients multiply (real weights, real weights * ln(weights per output
+        channel), padding zeros, output channels, 1); None for another operator or filter rank.
     """
     if len(shape) != 4 or any(int(d) <= 0 for d in shape):
         return None
@@ -116,9 +119,30 @@ def encoded_weight_bytes(op: str, shape: Sequence[int]) -> Optional[float]:
         group, real, padding, per_channel = "depthwise", float(h * w * o), 0.0, h * w
     else:
         return None
-    a, b, c, d, e = ENCODING_COEFFICIENTS[group]
-    weights = real * (a + b * math.log(per_channel)) + c * padding + d * o + e
-    return float(SCALE_BYTES * o + max(weights, 0.0))
+    return group, o, (real, real * math.log(per_channel), padding, float(o), 1.0)
+
+
+def encoded_weight_bytes(op: str, shape: Sequence[int],
+                         coefficients: Mapping[str, Sequence[float]] = ENCODING_COEFFICIENTS
+                         ) -> Optional[float]:
+    """Estimated bytes of Vela's encoded weight stream for an INT8 filter, bias and scale included.
+
+    Args:
+        op: ``CONV_2D`` (filter [O, H, W, I]) or ``DEPTHWISE_CONV_2D`` ([1, H, W, C]).
+        shape: the filter's shape.
+        coefficients: per group, the 5 coefficients of :func:`encoding_terms` (default: the
+            shipped fit; the bench passes its own).
+
+    Returns:
+        The estimate in bytes (at least the bias and scale bytes), or None for another operator
+        or filter rank (the caller falls back to another size).
+    """
+    terms = encoding_terms(op, shape)
+    if terms is None:
+        return None
+    group, channels, row = terms
+    weights = sum(c * t for c, t in zip(coefficients[group], row))
+    return float(SCALE_BYTES * channels + max(weights, 0.0))
 
 
 def sram_buffered(op: str) -> bool:
@@ -144,12 +168,14 @@ def npu_weight_bytes(op: str, shape: Sequence[int]) -> Optional[float]:
     """
     if op == "CONV_2D" and len(shape) == 4:
         o, h, w, i = (int(d) for d in shape)
-        depth = i if i < BRICK_IFM_DEPTH else _brick(i, BRICK_IFM_DEPTH)
-        return float(h * w * depth * _brick(o) + 10 * o)
+        depth = i if i < BRICK_IFM_DEPTH else ceil_to_brick(i, BRICK_IFM_DEPTH)
+        return float(h * w * depth * ceil_to_brick(o) + 10 * o)
     if op == "DEPTHWISE_CONV_2D" and len(shape) == 4:
-        return float(int(shape[1]) * int(shape[2]) * _brick(shape[3]) + 10 * int(shape[3]))
+        c = int(shape[3])
+        return float(int(shape[1]) * int(shape[2]) * ceil_to_brick(c) + 10 * c)
     if op == "FULLY_CONNECTED" and len(shape) == 2:
-        return float(_brick(shape[1], BRICK_IFM_DEPTH) * _brick(shape[0]) + 10 * int(shape[0]))
+        o = int(shape[0])
+        return float(ceil_to_brick(shape[1], BRICK_IFM_DEPTH) * ceil_to_brick(o) + 10 * o)
     return None
 
 

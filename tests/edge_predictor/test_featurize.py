@@ -245,20 +245,26 @@ def test_sram_weight_columns_follow_execution_order():
     from edge_predictor.graph import OpGraph, OpNode, TensorInfo
     from edge_predictor.weight_stream import encoded_weight_bytes
 
-    # in [1,4,4,8] -> DEPTHWISE 3x3 ([1,3,3,8]) -> FULLY_CONNECTED ([4,128]) -> RELU
+    # in [1,4,4,8] -> CONV_2D 1x1 ([8,1,1,8]) -> DEPTHWISE 3x3 ([1,3,3,8])
+    #   -> FULLY_CONNECTED ([4,128]) -> RELU
     tensors = [TensorInfo(0, (1, 4, 4, 8), "INT8", False, True, False),
-               TensorInfo(1, (1, 3, 3, 8), "INT8", True, True, True),
+               TensorInfo(1, (8, 1, 1, 8), "INT8", True, True, True),
                TensorInfo(2, (1, 4, 4, 8), "INT8", False, True, False),
-               TensorInfo(3, (4, 128), "INT8", True, True, False),
-               TensorInfo(4, (1, 4), "INT8", False, True, False),
-               TensorInfo(5, (1, 4), "INT8", False, True, False)]
-    ops = [OpNode(0, "DEPTHWISE_CONV_2D", 4, 1, (0, 1), (2,)),
-           OpNode(1, "FULLY_CONNECTED", 9, 1, (2, 3), (4,)), OpNode(2, "RELU", 19, 1, (4,), (5,))]
-    x = featurize(OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(5,))).x
+               TensorInfo(3, (1, 3, 3, 8), "INT8", True, True, True),
+               TensorInfo(4, (1, 4, 4, 8), "INT8", False, True, False),
+               TensorInfo(5, (4, 128), "INT8", True, True, False),
+               TensorInfo(6, (1, 4), "INT8", False, True, False),
+               TensorInfo(7, (1, 4), "INT8", False, True, False)]
+    ops = [OpNode(0, "CONV_2D", 3, 1, (0, 1), (2,)),
+           OpNode(1, "DEPTHWISE_CONV_2D", 4, 1, (2, 3), (4,)),
+           OpNode(2, "FULLY_CONNECTED", 9, 1, (4, 5), (6,)), OpNode(3, "RELU", 19, 1, (6,), (7,))]
+    x = featurize(OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(7,))).x
     col = FEATURE_NAMES.index
+    conv = encoded_weight_bytes("CONV_2D", (8, 1, 1, 8))
     dw = encoded_weight_bytes("DEPTHWISE_CONV_2D", (1, 3, 3, 8))
     # Vela reads FULLY_CONNECTED weights from flash: nothing buffered, unlike npu_weight_bytes
     np.testing.assert_allclose(np.expm1(x[:, col("sram_weight_bytes")].astype(np.float64)),
-                               [dw, 0.0, 0.0], rtol=1e-5)
-    np.testing.assert_allclose(np.expm1(x[:, col("next_sram_weight_bytes")]), [0.0, 0.0, 0.0])
-    assert x[1, col("npu_weight_bytes")] > 0
+                               [conv, dw, 0.0, 0.0], rtol=1e-5)
+    np.testing.assert_allclose(np.expm1(x[:, col("next_sram_weight_bytes")].astype(np.float64)),
+                               [dw, 0.0, 0.0, 0.0], rtol=1e-5)
+    assert x[2, col("npu_weight_bytes")] > 0

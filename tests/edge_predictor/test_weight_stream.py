@@ -2,8 +2,9 @@
 
 import pytest
 
-from edge_predictor.weight_stream import (SCALE_BYTES, conv_traversal_elements,
-                                          encoded_weight_bytes, sram_buffered)
+from edge_predictor.weight_stream import (ENCODING_COEFFICIENTS, SCALE_BYTES,
+                                          conv_traversal_elements, encoded_weight_bytes,
+                                          encoding_terms, sram_buffered)
 
 # (op, filter shape, bytes Vela 5.2.0 encoded): filters of cnn-kws-800000 and cnn-cifar10-800000
 # from the validation bench's models (benches/weight_encoding.py lists them with
@@ -64,3 +65,21 @@ def test_no_estimate_outside_its_domain(op, shape):
 def test_which_operators_vela_buffers():
     assert sram_buffered("CONV_2D") and sram_buffered("DEPTHWISE_CONV_2D")
     assert not sram_buffered("FULLY_CONNECTED") and not sram_buffered("ADD")
+
+
+def test_groups():
+    assert encoding_terms("CONV_2D", (8, 3, 3, 1))[0] == "conv_i1"
+    assert encoding_terms("CONV_2D", (8, 3, 3, 8))[0] == "conv_i8"
+    assert encoding_terms("CONV_2D", (8, 3, 3, 9))[0] == "conv"
+    assert encoding_terms("DEPTHWISE_CONV_2D", (1, 3, 3, 9))[0] == "depthwise"
+    assert encoding_terms("FULLY_CONNECTED", (8, 9)) is None
+
+
+def test_terms_times_coefficients_is_the_estimate():
+    op, shape = "CONV_2D", (16, 3, 3, 32)
+    group, channels, terms = encoding_terms(op, shape)
+    assert (group, channels) == ("conv", 16)
+    body = sum(c * x for c, x in zip(ENCODING_COEFFICIENTS["conv"], terms))
+    assert encoded_weight_bytes(op, shape) == pytest.approx(10 * 16 + body)
+    doubled = {g: [2 * c for c in cs] for g, cs in ENCODING_COEFFICIENTS.items()}
+    assert encoded_weight_bytes(op, shape, doubled) == pytest.approx(10 * 16 + 2 * body)
