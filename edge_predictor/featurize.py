@@ -23,6 +23,7 @@ import numpy as np
 
 from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
+from .npu_schedule import op_cycles, replay_buffering
 from .op_table import category_index, lookup, op_index
 from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, ceil_to_brick,
                             npu_sram_weights, npu_weight_bytes, npu_weights, weight_slack)
@@ -35,8 +36,9 @@ __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "Gr
 #: 2: live_bytes; 3: NPU bricks (depths, MACs, live bytes), next weights; 4: graph inputs and
 #: outputs unpadded in live_bytes_brick, NPU weight-stream sizes (this and the next operator);
 #: 5: appended the weight-buffering slack columns (this and the next operator); 6: appended the
-#: estimated encoded weight bytes Vela buffers in SRAM (this and the next operator)
-FEATURE_SCHEMA_VERSION = 6
+#: estimated encoded weight bytes Vela buffers in SRAM (this and the next operator); 7: appended
+#: Vela's weight buffering replayed from estimated cycles (:mod:`edge_predictor.npu_schedule`)
+FEATURE_SCHEMA_VERSION = 7
 #: schemas from this one on only *append* columns: a bundle trained on an older schema in this
 #: range reads the first len(its features) columns, whose meaning has not changed
 OLDEST_COMPATIBLE_SCHEMA = 4
@@ -135,6 +137,25 @@ _IO = [
      "operators whose weights it does not buffer (FULLY_CONNECTED, no INT8 filter)"),
     ("next_sram_weight_bytes", "bytes", "log1p", "sram_weight_bytes of the next operator in "
      "execution order"),
+    # schema 7 (appended): Vela's weight buffering replayed from estimated cycles
+    # (:mod:`edge_predictor.npu_schedule`)
+    ("est_cycles", "cycles", "log1p", "estimated NPU cycles of the operator "
+     "(:func:`edge_predictor.npu_schedule.op_cycles`)"),
+    ("est_double_buffer", "flag", "raw", "the replay double-buffers the operator's weights in "
+     "depth slices (:func:`edge_predictor.npu_schedule.replay_buffering`)"),
+    ("est_first_buffer_bytes", "bytes", "log1p", "replayed bytes of the first weight buffer, "
+     "filled before the operator starts"),
+    ("est_kept_buffer_bytes", "bytes", "log1p", "replayed bytes of the weight buffer still live "
+     "at the hand-over to the next operator"),
+    ("est_weight_buffer_bytes", "bytes", "log1p", "replayed bytes of all the operator's weight "
+     "buffers (two slices when double-buffered, else the whole stream)"),
+    ("next_est_first_buffer_bytes", "bytes", "log1p", "est_first_buffer_bytes of the next "
+     "operator in execution order"),
+    ("est_handover_buffer_bytes", "bytes", "log1p", "est_kept_buffer_bytes plus the next "
+     "operator's est_first_buffer_bytes: the weight buffers live at the hand-over"),
+    ("est_slack_ratio", "log ratio", "raw", "ln((1 + slack cycles) / (1 + weight transfer "
+     "cycles)) in the replay, for operators with buffered weights, else 0"),
+    ("next_est_slack_ratio", "log ratio", "raw", "est_slack_ratio of the next operator"),
 ]
 
 #: Every node-feature column, in order.
@@ -152,6 +173,12 @@ _NEXT_SRAM_WEIGHT_COL = FEATURE_NAMES.index("next_sram_weight_bytes")
 _SLACK_COLS = [FEATURE_NAMES.index(n) for n in (
     "prev_macs_brick", "weight_slack", "double_buffer_hint", "next_weight_slack",
     "next_double_buffer_hint")]
+_SCHEDULE_COLS = [FEATURE_NAMES.index(n) for n in (
+    "est_cycles", "est_double_buffer", "est_first_buffer_bytes", "est_kept_buffer_bytes",
+    "est_weight_buffer_bytes", "next_est_first_buffer_bytes", "est_handover_buffer_bytes",
+    "est_slack_ratio", "next_est_slack_ratio")]
+_RAW_COLS = {n: FEATURE_NAMES.index(n) for n in ("macs_brick", "in_bytes", "out_bytes",
+                                                 "in0_c", "out_c")}
 _FLOAT = ("FLOAT32", "FLOAT16", "BFLOAT16", "FLOAT64")
 _INT32 = ("INT32", "INT64", "BOOL", "UINT32", "UINT64")
 
@@ -294,6 +321,25 @@ def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
     return np.cumsum(diff[:n])
 
 
+_KINDS = {"CONV_2D": "conv", "TRANSPOSE_CONV": "conv", "DEPTHWISE_CONV_2D": "depthwise"}
+
+
+def _schedule_columns(rows: np.ndarray, kinds: Sequence[str]) -> np.ndarray:
+    """float64 [N, 9] the schema-7 columns (before the log transform) from the raw rows."""
+    c = _RAW_COLS
+    sram = rows[:, _SRAM_WEIGHT_COL]
+    # weights Vela does not buffer (FULLY_CONNECTED) still stream from flash while it runs
+    stream = np.where(sram > 0, sram, rows[:, _NPU_WEIGHT_COL])
+    cycles = np.array([op_cycles(kinds[k], rows[k, c["macs_brick"]], rows[k, c["in_bytes"]],
+                                 rows[k, c["out_bytes"]], stream[k], rows[k, c["in0_c"]])
+                       for k in range(len(rows))], dtype=np.float64).reshape(len(rows))
+    plan = replay_buffering(cycles, sram, rows[:, c["out_c"]])
+    nxt_first, nxt_ratio = np.zeros(len(rows)), np.zeros(len(rows))
+    nxt_first[:-1], nxt_ratio[:-1] = plan.first[1:], plan.slack_ratio[1:]
+    return np.stack([cycles, plan.double, plan.first, plan.kept, plan.whole, nxt_first,
+                     plan.kept + nxt_first, plan.slack_ratio, nxt_ratio], 1)
+
+
 def featurize(graph: OpGraph) -> GraphFeatures:
     """Turn an operator graph into PerfSAGE's input.
 
@@ -314,6 +360,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     live, live_brick = live_bytes(graph), live_bytes(graph, brick=True)
     table: List[List[float]] = [[]] * n  # rows as lists, one array at the end
     cats = np.zeros(n, dtype=np.int32)
+    kinds = ["other"] * n
     ids = np.zeros(n, dtype=np.int32)
     unknown: List[str] = []
     for node in graph.ops:
@@ -348,7 +395,10 @@ def featurize(graph: OpGraph) -> GraphFeatures:
                 live_brick[node.index], 0.0,  # next_weight_bytes: filled below
                 npu_weights(node.op, consts), 0.0]  # next_npu_weight_bytes: filled below
         row += [0.0] * len(_SLACK_COLS)  # the slack columns: filled below
-        row += [npu_sram_weights(node.op, consts, row[_NPU_WEIGHT_COL]), 0.0]  # next: below
+        row += [npu_sram_weights(node.op, consts, row[_NPU_WEIGHT_COL],
+                                 acts[0].shape if acts else None), 0.0]  # next: below
+        row += [0.0] * len(_SCHEDULE_COLS)  # the replayed schedule: filled below
+        kinds[node.index] = _KINDS.get(node.op, "other")
         table[node.index] = row
     rows = np.array(table, dtype=np.float64).reshape(n, len(FEATURES))
     rows[:-1, _NEXT_WEIGHT_COL] = rows[1:, _WEIGHT_COL]  # ops are in execution order
@@ -360,6 +410,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     nxt_slack[:-1], nxt_double[:-1] = slack[1:], double[1:]
     rows[:, _SLACK_COLS] = np.stack([prev_macs, slack, double, nxt_slack, nxt_double], 1)
     rows[:-1, _NEXT_SRAM_WEIGHT_COL] = rows[1:, _SRAM_WEIGHT_COL]
+    rows[:, _SCHEDULE_COLS] = _schedule_columns(rows, kinds)
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
     if len(edges3):
         pairs = np.unique(edges3[:, :2], axis=0).astype(np.int32)

@@ -145,9 +145,24 @@ def encoded_weight_bytes(op: str, shape: Sequence[int],
     return float(SCALE_BYTES * channels + max(weights, 0.0))
 
 
-def sram_buffered(op: str) -> bool:
-    """True when Vela 5.2 DMAs the operator's weights into SRAM before it runs."""
-    return op in _BUFFERED
+def sram_buffered(op: str, in_shape: Optional[Sequence[int]] = None,
+                  filter_shape: Optional[Sequence[int]] = None) -> bool:
+    """True when Vela 5.2 DMAs the operator's weights into SRAM before it runs.
+
+    Args:
+        op: TFLite operator name.
+        in_shape: its first input's shape, NHWC (optional).
+        filter_shape: its filter's shape, OHWI (optional).
+
+    A 1x1 CONV_2D on a 1x1 input is run as FULLY_CONNECTED (Vela's ``convert_conv_to_fc``),
+    whose weights stay in flash: not buffered, when both shapes are given.
+    """
+    if op not in _BUFFERED:
+        return False
+    if op == "CONV_2D" and in_shape is not None and filter_shape is not None \
+            and len(in_shape) == 4 and len(filter_shape) == 4:
+        return not (in_shape[1] == in_shape[2] == 1 and filter_shape[1] == filter_shape[2] == 1)
+    return True
 
 
 def npu_weight_bytes(op: str, shape: Sequence[int]) -> Optional[float]:
@@ -214,9 +229,12 @@ def npu_weights(op: str, consts: Sequence[TensorInfo]) -> float:
     return raw
 
 
-def npu_sram_weights(op: str, consts: Sequence[TensorInfo], npu_bytes: float) -> float:
-    """The ``sram_weight_bytes`` column: encoded estimate, else ``npu_bytes``, 0 if unbuffered."""
-    if not consts or consts[0].dtype not in ("INT8", "UINT8") or not sram_buffered(op):
+def npu_sram_weights(op: str, consts: Sequence[TensorInfo], npu_bytes: float,
+                     in_shape: Optional[Sequence[int]] = None) -> float:
+    """The ``sram_weight_bytes`` column: encoded estimate, else ``npu_bytes``, 0 if unbuffered
+    (``in_shape``: the first activation input's shape, for :func:`sram_buffered`)."""
+    if not consts or consts[0].dtype not in ("INT8", "UINT8") or \
+            not sram_buffered(op, in_shape, consts[0].shape):
         return 0.0
     est = encoded_weight_bytes(op, consts[0].shape)
     return npu_bytes if est is None else est

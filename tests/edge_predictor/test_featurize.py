@@ -226,24 +226,27 @@ def test_slack_columns_follow_execution_order():
     np.testing.assert_array_equal(x[:, col("next_double_buffer_hint")], [1.0, 0.0, 0.0])
 
 
-def test_schemas_5_and_6_only_append_columns_to_schema_4():
+def test_schemas_5_to_7_only_append_columns_to_schema_4():
     from edge_predictor.featurize import (FEATURE_NAMES, FEATURE_SCHEMA_VERSION,
                                           OLDEST_COMPATIBLE_SCHEMA)
 
-    assert OLDEST_COMPATIBLE_SCHEMA == 4 and FEATURE_SCHEMA_VERSION == 6
+    assert OLDEST_COMPATIBLE_SCHEMA == 4 and FEATURE_SCHEMA_VERSION == 7
     schema4_tail = ("live_bytes_brick", "next_weight_bytes", "npu_weight_bytes",
                     "next_npu_weight_bytes")
     i = FEATURE_NAMES.index("next_npu_weight_bytes")
     assert FEATURE_NAMES[i - 3:i + 1] == schema4_tail
     assert FEATURE_NAMES[i + 1:] == ("prev_macs_brick", "weight_slack", "double_buffer_hint",
                                      "next_weight_slack", "next_double_buffer_hint",
-                                     "sram_weight_bytes", "next_sram_weight_bytes")
+                                     "sram_weight_bytes", "next_sram_weight_bytes",
+                                     "est_cycles", "est_double_buffer", "est_first_buffer_bytes",
+                                     "est_kept_buffer_bytes", "est_weight_buffer_bytes",
+                                     "next_est_first_buffer_bytes", "est_handover_buffer_bytes",
+                                     "est_slack_ratio", "next_est_slack_ratio")
 
 
-def test_sram_weight_columns_follow_execution_order():
-    from edge_predictor.featurize import FEATURE_NAMES, featurize
+def _conv_chain():
+    """in [1,4,4,8] -> CONV_2D 1x1 -> DEPTHWISE 3x3 -> FULLY_CONNECTED -> RELU, hand-built."""
     from edge_predictor.graph import OpGraph, OpNode, TensorInfo
-    from edge_predictor.weight_stream import encoded_weight_bytes
 
     # in [1,4,4,8] -> CONV_2D 1x1 ([8,1,1,8]) -> DEPTHWISE 3x3 ([1,3,3,8])
     #   -> FULLY_CONNECTED ([4,128]) -> RELU
@@ -258,7 +261,14 @@ def test_sram_weight_columns_follow_execution_order():
     ops = [OpNode(0, "CONV_2D", 3, 1, (0, 1), (2,)),
            OpNode(1, "DEPTHWISE_CONV_2D", 4, 1, (2, 3), (4,)),
            OpNode(2, "FULLY_CONNECTED", 9, 1, (4, 5), (6,)), OpNode(3, "RELU", 19, 1, (6,), (7,))]
-    x = featurize(OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(7,))).x
+    return OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(7,))
+
+
+def test_sram_weight_columns_follow_execution_order():
+    from edge_predictor.featurize import FEATURE_NAMES, featurize
+    from edge_predictor.weight_stream import encoded_weight_bytes
+
+    x = featurize(_conv_chain()).x
     col = FEATURE_NAMES.index
     conv = encoded_weight_bytes("CONV_2D", (8, 1, 1, 8))
     dw = encoded_weight_bytes("DEPTHWISE_CONV_2D", (1, 3, 3, 8))
@@ -268,3 +278,44 @@ def test_sram_weight_columns_follow_execution_order():
     np.testing.assert_allclose(np.expm1(x[:, col("next_sram_weight_bytes")].astype(np.float64)),
                                [dw, 0.0, 0.0, 0.0], rtol=1e-5)
     assert x[2, col("npu_weight_bytes")] > 0
+
+
+def test_replayed_schedule_columns():
+    from edge_predictor.featurize import FEATURE_NAMES, featurize
+    from edge_predictor.npu_schedule import replay_buffering
+
+    x = featurize(_conv_chain()).x.astype(np.float64)
+    col = FEATURE_NAMES.index
+
+    def raw(name):
+        return np.expm1(x[:, col(name)])
+
+    plan = replay_buffering(raw("est_cycles"), raw("sram_weight_bytes"),
+                            np.round(raw("out_c")))
+    # the conv has no slack before it but its 8 channels make a single slice (slices are 16
+    # deep): one whole buffer. The columns are the replay of the other columns.
+    assert x[0, col("est_double_buffer")] == 0 and x[0, col("est_slack_ratio")] < 0
+    np.testing.assert_array_equal(x[:, col("est_double_buffer")], plan.double)
+    np.testing.assert_allclose(raw("est_weight_buffer_bytes"), plan.whole, rtol=1e-5)
+    np.testing.assert_allclose(raw("next_est_first_buffer_bytes")[:-1], plan.first[1:], rtol=1e-5)
+    np.testing.assert_allclose(raw("est_handover_buffer_bytes"),
+                               raw("est_kept_buffer_bytes") + raw("next_est_first_buffer_bytes"),
+                               rtol=1e-5)
+    np.testing.assert_allclose(x[:-1, col("next_est_slack_ratio")], x[1:, col("est_slack_ratio")])
+    assert (raw("est_cycles") > 0).all()
+    assert raw("est_weight_buffer_bytes")[2:].tolist() == [0.0, 0.0]  # FC, RELU: nothing buffered
+
+
+def test_1x1_conv_on_a_1x1_input_is_not_buffered():
+    from edge_predictor.featurize import FEATURE_NAMES, featurize
+    from edge_predictor.graph import OpGraph, OpNode, TensorInfo
+
+    # Vela runs it as FULLY_CONNECTED (convert_conv_to_fc): weights stay in flash
+    tensors = [TensorInfo(0, (1, 1, 1, 64), "INT8", False, True, False),
+               TensorInfo(1, (12, 1, 1, 64), "INT8", True, True, True),
+               TensorInfo(2, (1, 1, 1, 12), "INT8", False, True, False)]
+    g = OpGraph("<test>", [OpNode(0, "CONV_2D", 3, 1, (0, 1), (2,))], tensors, inputs=(0,),
+                outputs=(2,))
+    x = featurize(g).x
+    assert x[0, FEATURE_NAMES.index("sram_weight_bytes")] == 0
+    assert x[0, FEATURE_NAMES.index("npu_weight_bytes")] > 0

@@ -1,0 +1,68 @@
+"""The replay of Vela's weight buffering from estimated cycles (pure numpy, no models)."""
+
+import numpy as np
+import pytest
+
+from edge_predictor.npu_schedule import (CYCLE_MODEL, SLICE_DEPTH, TRANSFER_CYCLES_PER_BYTE,
+                                         op_cycles, replay_buffering)
+
+
+def test_conv_cycles_are_the_largest_of_compute_transfer_and_output():
+    per_mac, per_mac_d1, per_weight, per_out = CYCLE_MODEL["conv"]
+    # compute-bound: many MACs, few weights
+    assert op_cycles("conv", 1e7, 0, 1000, 100, 32) == pytest.approx(per_mac * 1e7)
+    # a depth-1 input runs slower per MAC
+    assert op_cycles("conv", 1e7, 0, 1000, 100, 1) == pytest.approx(per_mac_d1 * 1e7)
+    # weight-bound: a 1x1 convolution on a small map
+    assert op_cycles("conv", 1e4, 0, 100, 5e4, 64) == pytest.approx(per_weight * 5e4)
+    # output-bound
+    assert op_cycles("conv", 1e3, 0, 1e5, 10, 64) == pytest.approx(per_out * 1e5)
+
+
+def test_depthwise_and_other_cycles():
+    per_mac, per_out, const = CYCLE_MODEL["depthwise"]
+    assert op_cycles("depthwise", 1e5, 0, 4000, 500, 32) == pytest.approx(
+        per_mac * 1e5 + per_out * 4000 + const)
+    (per_byte,) = CYCLE_MODEL["other"]
+    assert op_cycles("other", 0, 6000, 100, 0, 64) == pytest.approx(per_byte * 6000)
+    # weights read from flash (FULLY_CONNECTED) bound an operator's time too
+    assert op_cycles("other", 0, 10, 10, 1e4, 64) == pytest.approx(TRANSFER_CYCLES_PER_BYTE * 1e4)
+
+
+def test_enough_slack_keeps_one_whole_buffer():
+    # op 0: no weights, 10k cycles; op 1: 2 kB of weights hide behind them
+    plan = replay_buffering([1e4, 3e3], [0, 2000], [8, 64])
+    assert plan.double.tolist() == [0, 0]
+    assert plan.first[1] == plan.kept[1] == plan.whole[1] == 2000
+    assert plan.slack_ratio[1] > 0
+
+
+def test_first_operator_with_weights_is_double_buffered_in_slices():
+    # nothing runs before op 0: its transfer cannot hide, Vela slices it
+    plan = replay_buffering([4e4], [8000], [128])
+    # first slice 16 deep (no slack), then 80 deep (the transfer that hides behind 16 deep of
+    # compute, rounded up to 16), then the 32 left: slices of 1000, 5000, 2000 bytes
+    assert SLICE_DEPTH == 16 and plan.double[0] == 1
+    assert plan.first[0] == 2000  # buffer 0 holds slices 0 and 2
+    assert plan.whole[0] == 2000 + 5000  # two buffers, smaller than the 8000-byte stream
+    assert plan.kept[0] == 2000  # the last slice is in buffer 0
+    assert plan.slack_ratio[0] < 0
+
+
+def test_slack_after_a_double_buffered_operator_is_its_last_slice():
+    # op 0 is sliced (16, 64, 48 deep); op 1's 12 kB of weights would hide behind op 0's 30k
+    # cycles, but only its last slice's share of them is left (11,250)
+    cycles, weights, depths = [3e4, 4e3, 5e3], [9000, 12000, 0], [128, 64, 8]
+    plan = replay_buffering(cycles, weights, depths)
+    assert plan.double[0] == 1
+    assert plan.double[1] == 1
+    # with op 0 single-buffered (enough slack from an op before it) op 1 would be single
+    plan2 = replay_buffering([1e5] + cycles, [0] + weights, [8] + depths)
+    assert plan2.double[1:3].tolist() == [0, 0]
+
+
+def test_shapes_and_empty_graph():
+    plan = replay_buffering(np.zeros(0), np.zeros(0), np.zeros(0))
+    assert all(len(a) == 0 for a in plan)
+    plan = replay_buffering(np.ones(5) * 1e4, np.zeros(5), np.ones(5) * 16)
+    assert plan.whole.shape == (5,) and not plan.double.any()
