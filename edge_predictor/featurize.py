@@ -177,8 +177,7 @@ _SCHEDULE_COLS = [FEATURE_NAMES.index(n) for n in (
     "est_cycles", "est_double_buffer", "est_first_buffer_bytes", "est_kept_buffer_bytes",
     "est_weight_buffer_bytes", "next_est_first_buffer_bytes", "est_handover_buffer_bytes",
     "est_slack_ratio", "next_est_slack_ratio")]
-_RAW_COLS = {n: FEATURE_NAMES.index(n) for n in ("macs_brick", "in_bytes", "out_bytes",
-                                                 "in0_c", "out_c")}
+_RAW_COLS = {n: FEATURE_NAMES.index(n) for n in ("macs_brick", "in_bytes", "out_bytes", "out_c")}
 _FLOAT = ("FLOAT32", "FLOAT16", "BFLOAT16", "FLOAT64")
 _INT32 = ("INT32", "INT64", "BOOL", "UINT32", "UINT64")
 
@@ -324,14 +323,13 @@ def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
 _KINDS = {"CONV_2D": "conv", "TRANSPOSE_CONV": "conv", "DEPTHWISE_CONV_2D": "depthwise"}
 
 
-def _schedule_columns(rows: np.ndarray, kinds: Sequence[str]) -> np.ndarray:
-    """float64 [N, 9] the schema-7 columns (before the log transform) from the raw rows."""
+def _schedule_columns(rows: np.ndarray, kinds: Sequence[str], stream: np.ndarray) -> np.ndarray:
+    """float64 [N, 9] the schema-7 columns (before the log transform) from the raw rows and
+    float64 [N] ``stream``, the weight bytes each operator reads (buffered or from flash)."""
     c = _RAW_COLS
     sram = rows[:, _SRAM_WEIGHT_COL]
-    # weights Vela does not buffer (FULLY_CONNECTED) still stream from flash while it runs
-    stream = np.where(sram > 0, sram, rows[:, _NPU_WEIGHT_COL])
     cycles = np.array([op_cycles(kinds[k], rows[k, c["macs_brick"]], rows[k, c["in_bytes"]],
-                                 rows[k, c["out_bytes"]], stream[k], rows[k, c["in0_c"]])
+                                 rows[k, c["out_bytes"]], stream[k])
                        for k in range(len(rows))], dtype=np.float64).reshape(len(rows))
     plan = replay_buffering(cycles, sram, rows[:, c["out_c"]])
     nxt_first, nxt_ratio = np.zeros(len(rows)), np.zeros(len(rows))
@@ -361,6 +359,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     table: List[List[float]] = [[]] * n  # rows as lists, one array at the end
     cats = np.zeros(n, dtype=np.int32)
     kinds = ["other"] * n
+    stream = np.zeros(n)
     ids = np.zeros(n, dtype=np.int32)
     unknown: List[str] = []
     for node in graph.ops:
@@ -399,6 +398,10 @@ def featurize(graph: OpGraph) -> GraphFeatures:
                                  acts[0].shape if acts else None), 0.0]  # next: below
         row += [0.0] * len(_SCHEDULE_COLS)  # the replayed schedule: filled below
         kinds[node.index] = _KINDS.get(node.op, "other")
+        # the weights an operator streams, also when from flash (FULLY_CONNECTED, and a 1x1
+        # CONV_2D on a 1x1 input that Vela runs as one): encoded if a filter, else as stored
+        stream[node.index] = npu_sram_weights(node.op, consts, row[_NPU_WEIGHT_COL]) or \
+            row[_NPU_WEIGHT_COL]
         table[node.index] = row
     rows = np.array(table, dtype=np.float64).reshape(n, len(FEATURES))
     rows[:-1, _NEXT_WEIGHT_COL] = rows[1:, _WEIGHT_COL]  # ops are in execution order
@@ -410,7 +413,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     nxt_slack[:-1], nxt_double[:-1] = slack[1:], double[1:]
     rows[:, _SLACK_COLS] = np.stack([prev_macs, slack, double, nxt_slack, nxt_double], 1)
     rows[:-1, _NEXT_SRAM_WEIGHT_COL] = rows[1:, _SRAM_WEIGHT_COL]
-    rows[:, _SCHEDULE_COLS] = _schedule_columns(rows, kinds)
+    rows[:, _SCHEDULE_COLS] = _schedule_columns(rows, kinds, stream)
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
     if len(edges3):
         pairs = np.unique(edges3[:, :2], axis=0).astype(np.int32)

@@ -19,8 +19,8 @@ the buffers Vela most likely allocates:
 
 The constants are fitted to Vela's ``--verbose-performance`` cycles and ``--verbose-allocation``
 decisions on the 25 cnn-kws validation models (seeds 800000..800024, none in the store); replayed
-from these estimates, 91% of Vela's 257 buffering decisions there come out right (94% from
-Vela's own cycles). Other spaces' operators (ADD, FULLY_CONNECTED, ...) get the generic memory
+from these estimates, 92% of Vela's 257 buffering decisions there come out right (94% from
+Vela's own cycles; ``benches/results/experiments/schema7_schedule/schedule_check.py``). Other spaces' operators (ADD, FULLY_CONNECTED, ...) get the generic memory
 term, which is a guess, not a fit. Pure numpy; Python 3.7 compatible.
 """
 
@@ -40,12 +40,12 @@ TRANSFER_CYCLES_PER_BYTE = 1.0
 SLICE_DEPTH = 16
 
 #: per operator kind, cycle model coefficients (Vela 5.2, ethos-u55-128, 25 cnn-kws models):
-#: "conv": (cycles per brick MAC, per brick MAC when the input depth is 1, per encoded weight
-#: byte, per output byte) -- the max of the three terms; median |error| 2%, p5-p95 -19..+10%;
-#: "depthwise": (per brick MAC, per output byte, constant) -- a sum; p5-p95 -6..+8%;
-#: "other": cycles per byte of the larger of input and output (AVERAGE_POOL_2D: 0.67)
+#: "conv": (cycles per brick MAC, per encoded weight byte, per output byte) -- the max of the
+#: three terms (median |error| 5%, p10..p90 -13..+9%);
+#: "depthwise": (per brick MAC, per output byte, constant) -- a sum (5%, -6..+8%);
+#: "other": cycles per byte of the larger of input and output (AVERAGE_POOL_2D: 1%, -2..+13%)
 CYCLE_MODEL = {
-    "conv": (0.01025, 0.0145, 1.11, 0.7),
+    "conv": (0.0104, 1.1, 0.7),
     "depthwise": (0.072, 0.189, 1046.0),
     "other": (0.67,),
 }
@@ -73,7 +73,7 @@ class BufferPlan(NamedTuple):
 
 
 def op_cycles(kind: str, macs_brick: float, in_bytes: float, out_bytes: float,
-              weight_bytes: float, in_depth: float) -> float:
+              weight_bytes: float) -> float:
     """Estimated NPU cycles of one operator.
 
     Args:
@@ -82,15 +82,13 @@ def op_cycles(kind: str, macs_brick: float, in_bytes: float, out_bytes: float,
         in_bytes, out_bytes: activation bytes read and written.
         weight_bytes: encoded weight-stream bytes (``weight_stream.encoded_weight_bytes``;
             for weights read from flash, the uncompressed stream).
-        in_depth: input channels (a depth-1 input runs the MAC engine far below its peak).
 
     Returns:
         The cycle estimate (>= 0).
     """
     if kind == "conv":
-        per_mac, per_mac_d1, per_weight, per_out = CYCLE_MODEL["conv"]
-        compute = (per_mac_d1 if in_depth == 1 else per_mac) * macs_brick
-        return float(max(compute, per_weight * weight_bytes, per_out * out_bytes))
+        per_mac, per_weight, per_out = CYCLE_MODEL["conv"]
+        return float(max(per_mac * macs_brick, per_weight * weight_bytes, per_out * out_bytes))
     if kind == "depthwise":
         per_mac, per_out, const = CYCLE_MODEL["depthwise"]
         return float(per_mac * macs_brick + per_out * out_bytes + const)

@@ -8,25 +8,23 @@ from edge_predictor.npu_schedule import (CYCLE_MODEL, SLICE_DEPTH, TRANSFER_CYCL
 
 
 def test_conv_cycles_are_the_largest_of_compute_transfer_and_output():
-    per_mac, per_mac_d1, per_weight, per_out = CYCLE_MODEL["conv"]
+    per_mac, per_weight, per_out = CYCLE_MODEL["conv"]
     # compute-bound: many MACs, few weights
-    assert op_cycles("conv", 1e7, 0, 1000, 100, 32) == pytest.approx(per_mac * 1e7)
-    # a depth-1 input runs slower per MAC
-    assert op_cycles("conv", 1e7, 0, 1000, 100, 1) == pytest.approx(per_mac_d1 * 1e7)
+    assert op_cycles("conv", 1e7, 0, 1000, 100) == pytest.approx(per_mac * 1e7)
     # weight-bound: a 1x1 convolution on a small map
-    assert op_cycles("conv", 1e4, 0, 100, 5e4, 64) == pytest.approx(per_weight * 5e4)
+    assert op_cycles("conv", 1e4, 0, 100, 5e4) == pytest.approx(per_weight * 5e4)
     # output-bound
-    assert op_cycles("conv", 1e3, 0, 1e5, 10, 64) == pytest.approx(per_out * 1e5)
+    assert op_cycles("conv", 1e3, 0, 1e5, 10) == pytest.approx(per_out * 1e5)
 
 
 def test_depthwise_and_other_cycles():
     per_mac, per_out, const = CYCLE_MODEL["depthwise"]
-    assert op_cycles("depthwise", 1e5, 0, 4000, 500, 32) == pytest.approx(
+    assert op_cycles("depthwise", 1e5, 0, 4000, 500) == pytest.approx(
         per_mac * 1e5 + per_out * 4000 + const)
     (per_byte,) = CYCLE_MODEL["other"]
-    assert op_cycles("other", 0, 6000, 100, 0, 64) == pytest.approx(per_byte * 6000)
+    assert op_cycles("other", 0, 6000, 100, 0) == pytest.approx(per_byte * 6000)
     # weights read from flash (FULLY_CONNECTED) bound an operator's time too
-    assert op_cycles("other", 0, 10, 10, 1e4, 64) == pytest.approx(TRANSFER_CYCLES_PER_BYTE * 1e4)
+    assert op_cycles("other", 0, 10, 10, 1e4) == pytest.approx(TRANSFER_CYCLES_PER_BYTE * 1e4)
 
 
 def test_enough_slack_keeps_one_whole_buffer():
