@@ -328,9 +328,9 @@ def _schedule_columns(rows: np.ndarray, kinds: Sequence[str], stream: np.ndarray
     float64 [N] ``stream``, the weight bytes each operator reads (buffered or from flash)."""
     c = _RAW_COLS
     sram = rows[:, _SRAM_WEIGHT_COL]
-    cycles = np.array([op_cycles(kinds[k], rows[k, c["macs_brick"]], rows[k, c["in_bytes"]],
-                                 rows[k, c["out_bytes"]], stream[k])
-                       for k in range(len(rows))], dtype=np.float64).reshape(len(rows))
+    raw = rows[:, [c["macs_brick"], c["in_bytes"], c["out_bytes"]]].tolist()
+    cycles = np.array([op_cycles(kind, macs, inb, outb, w) for kind, (macs, inb, outb), w
+                       in zip(kinds, raw, stream.tolist())], dtype=np.float64).reshape(len(rows))
     plan = replay_buffering(cycles, sram, rows[:, c["out_c"]])
     nxt_first, nxt_ratio = np.zeros(len(rows)), np.zeros(len(rows))
     nxt_first[:-1], nxt_ratio[:-1] = plan.first[1:], plan.slack_ratio[1:]

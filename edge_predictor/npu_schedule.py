@@ -20,13 +20,15 @@ the buffers Vela most likely allocates:
 The constants are fitted to Vela's ``--verbose-performance`` cycles and ``--verbose-allocation``
 decisions on the 25 cnn-kws validation models (seeds 800000..800024, none in the store); replayed
 from these estimates, 92% of Vela's 257 buffering decisions there come out right (94% from
-Vela's own cycles; ``benches/results/experiments/schema7_schedule/schedule_check.py``). Other spaces' operators (ADD, FULLY_CONNECTED, ...) get the generic memory
-term, which is a guess, not a fit. Pure numpy; Python 3.7 compatible.
+Vela's own cycles; ``benches/results/experiments/schema7_schedule/schedule_check.py``). Other
+spaces' operators (ADD, FULLY_CONNECTED, ...) get the generic memory term, a guess, not a fit;
+the fitted models were not checked on other spaces. Pure numpy; Python 3.7 compatible.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import math
+from typing import List, NamedTuple
 
 import numpy as np
 
@@ -88,22 +90,22 @@ def op_cycles(kind: str, macs_brick: float, in_bytes: float, out_bytes: float,
     """
     if kind == "conv":
         per_mac, per_weight, per_out = CYCLE_MODEL["conv"]
-        return float(max(per_mac * macs_brick, per_weight * weight_bytes, per_out * out_bytes))
+        return max(per_mac * macs_brick, per_weight * weight_bytes, per_out * out_bytes, 0.0)
     if kind == "depthwise":
         per_mac, per_out, const = CYCLE_MODEL["depthwise"]
-        return float(per_mac * macs_brick + per_out * out_bytes + const)
+        return per_mac * macs_brick + per_out * out_bytes + const
     (per_byte,) = CYCLE_MODEL["other"]
-    return float(max(per_byte * max(in_bytes, out_bytes), TRANSFER_CYCLES_PER_BYTE * weight_bytes))
+    return max(per_byte * max(in_bytes, out_bytes), TRANSFER_CYCLES_PER_BYTE * weight_bytes, 0.0)
 
 
-def _slices(depth: int, slack: float, cycles: float, transfer: float) -> np.ndarray:
+def _slices(depth: int, slack: float, cycles: float, transfer: float) -> List[int]:
     """Output-depth slice widths of a stream whose transfer outlasts the slack: a first slice
     sized to the slack, then slices each transferred while the previous one computes."""
     pre = min(depth, max(SLICE_DEPTH, int(depth * slack / transfer) // SLICE_DEPTH * SLICE_DEPTH))
     pre_cycles = cycles * pre / depth
     step = max(SLICE_DEPTH, -(-int(depth * pre_cycles / transfer) // SLICE_DEPTH) * SLICE_DEPTH)
     cuts = [0] + (list(range(pre, depth, step)) if pre < depth else []) + [depth]
-    return np.diff(cuts).astype(np.float64)
+    return [b - a for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 def replay_buffering(cycles: np.ndarray, weights: np.ndarray, depths: np.ndarray) -> BufferPlan:
@@ -117,29 +119,28 @@ def replay_buffering(cycles: np.ndarray, weights: np.ndarray, depths: np.ndarray
     Returns:
         The :class:`BufferPlan`.
     """
-    cycles = np.asarray(cycles, np.float64)
-    weights = np.asarray(weights, np.float64)
-    depths = np.asarray(depths, np.float64)
+    cycles = np.asarray(cycles, np.float64).reshape(-1)
     n = len(cycles)
     double, first, kept, whole, ratio = (np.zeros(n) for _ in range(5))
     slack = 0.0
-    for k in range(n):
-        w = weights[k]
+    # a walk over Python floats: numpy scalars would cost more than the arithmetic
+    for k, (cyc, w, d) in enumerate(zip(cycles.tolist(), np.asarray(weights, np.float64).tolist(),
+                                        np.asarray(depths, np.float64).tolist())):
         if w <= 0:
-            slack = cycles[k]
+            slack = cyc
             continue
         transfer = TRANSFER_CYCLES_PER_BYTE * w
-        ratio[k] = np.log1p(slack) - np.log1p(transfer)
+        ratio[k] = math.log1p(slack) - math.log1p(transfer)
         first[k] = kept[k] = whole[k] = w
-        depth = max(int(round(depths[k])), 1)
-        sizes = _slices(depth, slack, cycles[k], transfer) if transfer > slack else np.ones(1)
-        if len(sizes) == 1:
-            slack = cycles[k]
+        depth = max(int(round(d)), 1)
+        widths = _slices(depth, slack, cyc, transfer) if transfer > slack else [depth]
+        if len(widths) == 1:
+            slack = cyc
             continue
-        sizes *= w / depth
-        b0, b1 = sizes[0::2].max(), sizes[1::2].max()
+        b0 = max(widths[0::2]) * w / depth
+        b1 = max(widths[1::2]) * w / depth
         double[k], first[k], whole[k] = 1.0, b0, b0 + b1
-        kept[k] = b1 if len(sizes) % 2 == 0 else b0
-        slack = cycles[k] * sizes[-1] / w
+        kept[k] = b1 if len(widths) % 2 == 0 else b0
+        slack = cyc * widths[-1] / depth
     return BufferPlan(cycles=cycles, double=double, first=first, kept=kept, whole=whole,
                       slack_ratio=ratio)
