@@ -23,7 +23,7 @@ import numpy as np
 
 from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
-from .npu_schedule import op_cycles, replay_buffering
+from .npu_schedule import SCHEDULE_COLUMNS, cycle_kind, schedule_columns
 from .op_table import category_index, lookup, op_index
 from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, ceil_to_brick,
                             npu_sram_weights, npu_weight_bytes, npu_weights, weight_slack)
@@ -40,7 +40,9 @@ __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "Gr
 #: Vela's weight buffering replayed from estimated cycles (:mod:`edge_predictor.npu_schedule`)
 FEATURE_SCHEMA_VERSION = 7
 #: schemas from this one on only *append* columns: a bundle trained on an older schema in this
-#: range reads the first len(its features) columns, whose meaning has not changed
+#: range reads the first len(its features) columns, whose meaning has not changed (one
+#: correction: schema 7 made sram_weight_bytes 0 for a 1x1 CONV_2D on a 1x1 input, which Vela
+#: runs as FULLY_CONNECTED; no schema-6 bundle was ever shipped)
 OLDEST_COMPATIBLE_SCHEMA = 4
 
 
@@ -137,24 +139,16 @@ _IO = [
      "operators whose weights it does not buffer (FULLY_CONNECTED, no INT8 filter)"),
     ("next_sram_weight_bytes", "bytes", "log1p", "sram_weight_bytes of the next operator in "
      "execution order"),
-    # schema 7 (appended): Vela's weight buffering replayed from estimated cycles
-    # (:mod:`edge_predictor.npu_schedule`)
-    ("est_cycles", "cycles", "log1p", "estimated NPU cycles of the operator "
-     "(:func:`edge_predictor.npu_schedule.op_cycles`)"),
-    ("est_double_buffer", "flag", "raw", "the replay double-buffers the operator's weights in "
-     "depth slices (:func:`edge_predictor.npu_schedule.replay_buffering`)"),
-    ("est_first_buffer_bytes", "bytes", "log1p", "replayed bytes of the first weight buffer, "
-     "filled before the operator starts"),
-    ("est_kept_buffer_bytes", "bytes", "log1p", "replayed bytes of the weight buffer still live "
-     "at the hand-over to the next operator"),
-    ("est_weight_buffer_bytes", "bytes", "log1p", "replayed bytes of all the operator's weight "
-     "buffers (two slices when double-buffered, else the whole stream)"),
-    ("next_est_first_buffer_bytes", "bytes", "log1p", "est_first_buffer_bytes of the next "
-     "operator in execution order"),
-    ("est_handover_buffer_bytes", "bytes", "log1p", "est_kept_buffer_bytes plus the next "
-     "operator's est_first_buffer_bytes: the weight buffers live at the hand-over"),
-    ("est_slack_ratio", "log ratio", "raw", "ln((1 + slack cycles) / (1 + weight transfer "
-     "cycles)) in the replay, for operators with buffered weights, else 0"),
+    # schema 7 (appended): Vela's weight buffering replayed (:mod:`edge_predictor.npu_schedule`)
+    ("est_cycles", "cycles", "log1p", "estimated NPU cycles (:func:`npu_schedule.op_cycles`)"),
+    ("est_double_buffer", "flag", "raw", "the replay double-buffers the weights in depth slices"),
+    ("est_first_buffer_bytes", "bytes", "log1p", "replayed first weight buffer (filled before)"),
+    ("est_kept_buffer_bytes", "bytes", "log1p", "replayed weight buffer live at the hand-over"),
+    ("est_weight_buffer_bytes", "bytes", "log1p", "replayed bytes of all its weight buffers"),
+    ("next_est_first_buffer_bytes", "bytes", "log1p", "the next operator's first buffer"),
+    ("est_handover_buffer_bytes", "bytes", "log1p", "kept + the next operator's first buffer"),
+    ("est_slack_ratio", "log ratio", "raw", "ln((1 + slack cycles) / (1 + transfer cycles)) "
+     "for operators with buffered weights, else 0"),
     ("next_est_slack_ratio", "log ratio", "raw", "est_slack_ratio of the next operator"),
 ]
 
@@ -173,11 +167,9 @@ _NEXT_SRAM_WEIGHT_COL = FEATURE_NAMES.index("next_sram_weight_bytes")
 _SLACK_COLS = [FEATURE_NAMES.index(n) for n in (
     "prev_macs_brick", "weight_slack", "double_buffer_hint", "next_weight_slack",
     "next_double_buffer_hint")]
-_SCHEDULE_COLS = [FEATURE_NAMES.index(n) for n in (
-    "est_cycles", "est_double_buffer", "est_first_buffer_bytes", "est_kept_buffer_bytes",
-    "est_weight_buffer_bytes", "next_est_first_buffer_bytes", "est_handover_buffer_bytes",
-    "est_slack_ratio", "next_est_slack_ratio")]
-_RAW_COLS = {n: FEATURE_NAMES.index(n) for n in ("macs_brick", "in_bytes", "out_bytes", "out_c")}
+_SCHEDULE_COLS = [FEATURE_NAMES.index(n) for n in SCHEDULE_COLUMNS]
+_CYCLE_INPUTS = [FEATURE_NAMES.index(n) for n in ("macs_brick", "in_bytes", "out_bytes")]
+_OUT_C_COL = FEATURE_NAMES.index("out_c")
 _FLOAT = ("FLOAT32", "FLOAT16", "BFLOAT16", "FLOAT64")
 _INT32 = ("INT32", "INT64", "BOOL", "UINT32", "UINT64")
 
@@ -320,24 +312,6 @@ def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
     return np.cumsum(diff[:n])
 
 
-_KINDS = {"CONV_2D": "conv", "TRANSPOSE_CONV": "conv", "DEPTHWISE_CONV_2D": "depthwise"}
-
-
-def _schedule_columns(rows: np.ndarray, kinds: Sequence[str], stream: np.ndarray) -> np.ndarray:
-    """float64 [N, 9] the schema-7 columns (before the log transform) from the raw rows and
-    float64 [N] ``stream``, the weight bytes each operator reads (buffered or from flash)."""
-    c = _RAW_COLS
-    sram = rows[:, _SRAM_WEIGHT_COL]
-    raw = rows[:, [c["macs_brick"], c["in_bytes"], c["out_bytes"]]].tolist()
-    cycles = np.array([op_cycles(kind, macs, inb, outb, w) for kind, (macs, inb, outb), w
-                       in zip(kinds, raw, stream.tolist())], dtype=np.float64).reshape(len(rows))
-    plan = replay_buffering(cycles, sram, rows[:, c["out_c"]])
-    nxt_first, nxt_ratio = np.zeros(len(rows)), np.zeros(len(rows))
-    nxt_first[:-1], nxt_ratio[:-1] = plan.first[1:], plan.slack_ratio[1:]
-    return np.stack([cycles, plan.double, plan.first, plan.kept, plan.whole, nxt_first,
-                     plan.kept + nxt_first, plan.slack_ratio, nxt_ratio], 1)
-
-
 def featurize(graph: OpGraph) -> GraphFeatures:
     """Turn an operator graph into PerfSAGE's input.
 
@@ -397,9 +371,8 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         row += [npu_sram_weights(node.op, consts, row[_NPU_WEIGHT_COL],
                                  acts[0].shape if acts else None), 0.0]  # next: below
         row += [0.0] * len(_SCHEDULE_COLS)  # the replayed schedule: filled below
-        kinds[node.index] = _KINDS.get(node.op, "other")
-        # the weights an operator streams, also when from flash (FULLY_CONNECTED, and a 1x1
-        # CONV_2D on a 1x1 input that Vela runs as one): encoded if a filter, else as stored
+        kinds[node.index] = cycle_kind(node.op)
+        # weights streamed also from flash (FULLY_CONNECTED): encoded if a filter, else stored
         stream[node.index] = npu_sram_weights(node.op, consts, row[_NPU_WEIGHT_COL]) or \
             row[_NPU_WEIGHT_COL]
         table[node.index] = row
@@ -413,12 +386,11 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     nxt_slack[:-1], nxt_double[:-1] = slack[1:], double[1:]
     rows[:, _SLACK_COLS] = np.stack([prev_macs, slack, double, nxt_slack, nxt_double], 1)
     rows[:-1, _NEXT_SRAM_WEIGHT_COL] = rows[1:, _SRAM_WEIGHT_COL]
-    rows[:, _SCHEDULE_COLS] = _schedule_columns(rows, kinds, stream)
+    rows[:, _SCHEDULE_COLS] = schedule_columns(kinds, rows[:, _CYCLE_INPUTS], stream,
+                                               rows[:, _SRAM_WEIGHT_COL], rows[:, _OUT_C_COL])
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
-    if len(edges3):
-        pairs = np.unique(edges3[:, :2], axis=0).astype(np.int32)
-    else:
-        pairs = np.zeros((0, 2), dtype=np.int32)
+    pairs = np.unique(edges3[:, :2], axis=0).astype(np.int32) if len(edges3) else \
+        np.zeros((0, 2), dtype=np.int32)
     if unknown:
         graph.warnings.append("operators outside the op table (category OTHER): " +
                               ", ".join(unknown))

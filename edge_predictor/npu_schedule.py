@@ -28,12 +28,12 @@ the fitted models were not checked on other spaces. Pure numpy; Python 3.7 compa
 from __future__ import annotations
 
 import math
-from typing import List, NamedTuple
+from typing import List, NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = ["CYCLE_MODEL", "TRANSFER_CYCLES_PER_BYTE", "SLICE_DEPTH", "BufferPlan", "op_cycles",
-           "replay_buffering"]
+__all__ = ["CYCLE_MODEL", "TRANSFER_CYCLES_PER_BYTE", "SLICE_DEPTH", "SCHEDULE_COLUMNS",
+           "BufferPlan", "cycle_kind", "op_cycles", "replay_buffering", "schedule_columns"]
 
 #: NPU cycles per byte of weight stream DMA'd from flash (Vela's default system config: flash at
 #: 0.47 GB/s, NPU at 500 MHz, ~1.06; 1.0 reproduces Vela's decisions best)
@@ -51,6 +51,20 @@ CYCLE_MODEL = {
     "depthwise": (0.072, 0.189, 1046.0),
     "other": (0.67,),
 }
+
+
+#: the featurizer's columns :func:`schedule_columns` returns, in order (feature schema 7)
+SCHEDULE_COLUMNS = ("est_cycles", "est_double_buffer", "est_first_buffer_bytes",
+                    "est_kept_buffer_bytes", "est_weight_buffer_bytes",
+                    "next_est_first_buffer_bytes", "est_handover_buffer_bytes", "est_slack_ratio",
+                    "next_est_slack_ratio")
+
+_KINDS = {"CONV_2D": "conv", "TRANSPOSE_CONV": "conv", "DEPTHWISE_CONV_2D": "depthwise"}
+
+
+def cycle_kind(op: str) -> str:
+    """The :data:`CYCLE_MODEL` row of a TFLite operator: "conv", "depthwise" or "other"."""
+    return _KINDS.get(op, "other")
 
 
 class BufferPlan(NamedTuple):
@@ -144,3 +158,31 @@ def replay_buffering(cycles: np.ndarray, weights: np.ndarray, depths: np.ndarray
         slack = cyc * widths[-1] / depth
     return BufferPlan(cycles=cycles, double=double, first=first, kept=kept, whole=whole,
                       slack_ratio=ratio)
+
+
+def schedule_columns(kinds: Sequence[str], cycle_inputs: np.ndarray, stream: np.ndarray,
+                     sram: np.ndarray, depths: np.ndarray) -> np.ndarray:
+    """The featurizer's :data:`SCHEDULE_COLUMNS` for a graph, before its log transform.
+
+    Args:
+        kinds: [N] :func:`cycle_kind` of each operator, in execution order.
+        cycle_inputs: float [N, 3] brick MACs, input bytes and output bytes of each operator.
+        stream: float [N] weight bytes each operator reads, buffered or from flash.
+        sram: float [N] encoded weight bytes Vela buffers in SRAM (0: none).
+        depths: float [N] output channels.
+
+    Returns:
+        float64 [N, 9]: cycles, double flag, first / kept / whole buffer bytes, the next
+        operator's first buffer, kept + next first (the hand-over), slack ratio and the next
+        operator's.
+    """
+    n = len(kinds)
+    cycles = np.array([op_cycles(kind, macs, inb, outb, w) for kind, (macs, inb, outb), w in
+                       zip(kinds, np.asarray(cycle_inputs, np.float64).tolist(),
+                           np.asarray(stream, np.float64).tolist())],
+                      dtype=np.float64).reshape(n)
+    plan = replay_buffering(cycles, sram, depths)
+    nxt_first, nxt_ratio = np.zeros(n), np.zeros(n)
+    nxt_first[:-1], nxt_ratio[:-1] = plan.first[1:], plan.slack_ratio[1:]
+    return np.stack([cycles, plan.double, plan.first, plan.kept, plan.whole, nxt_first,
+                     plan.kept + nxt_first, plan.slack_ratio, nxt_ratio], 1).reshape(n, 9)

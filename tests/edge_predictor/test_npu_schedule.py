@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from edge_predictor.npu_schedule import (CYCLE_MODEL, SLICE_DEPTH, TRANSFER_CYCLES_PER_BYTE,
-                                         op_cycles, replay_buffering)
+from edge_predictor.npu_schedule import (CYCLE_MODEL, SCHEDULE_COLUMNS, SLICE_DEPTH,
+                                         TRANSFER_CYCLES_PER_BYTE, cycle_kind, op_cycles,
+                                         replay_buffering, schedule_columns)
 
 
 def test_conv_cycles_are_the_largest_of_compute_transfer_and_output():
@@ -64,3 +65,21 @@ def test_shapes_and_empty_graph():
     assert all(len(a) == 0 for a in plan)
     plan = replay_buffering(np.ones(5) * 1e4, np.zeros(5), np.ones(5) * 16)
     assert plan.whole.shape == (5,) and not plan.double.any()
+
+
+def test_schedule_columns_of_a_chain():
+    kinds = [cycle_kind(op) for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D",
+                                       "FULLY_CONNECTED")]
+    assert kinds == ["conv", "depthwise", "other", "other"]
+    # brick MACs, input bytes, output bytes
+    inputs = np.array([[4e6, 500, 28000], [3e5, 28000, 28000], [0, 28000, 224], [3e3, 224, 12]])
+    stream, sram = np.array([15000, 4000, 0, 3000]), np.array([15000, 4000, 0, 0])
+    cols = schedule_columns(kinds, inputs, stream, sram, np.array([224, 224, 224, 12]))
+    assert cols.shape == (4, len(SCHEDULE_COLUMNS))
+    plan = replay_buffering(cols[:, 0], sram, [224, 224, 224, 12])
+    np.testing.assert_array_equal(cols[:, 1], plan.double)
+    assert cols[0, 1] == 1  # the first convolution: no slack, sliced
+    assert cols[3, 0] == pytest.approx(TRANSFER_CYCLES_PER_BYTE * 3000)  # FC: flash-bound
+    np.testing.assert_allclose(cols[:-1, 5], cols[1:, 2])  # next operator's first buffer
+    np.testing.assert_allclose(cols[:, 6], cols[:, 3] + cols[:, 5])  # hand-over
+    assert cols[-1, 5] == 0 and cols[-1, 8] == 0  # nothing after the last operator
