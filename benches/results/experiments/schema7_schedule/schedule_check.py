@@ -51,11 +51,9 @@ def main():
         np.mean(decisions), len(decisions)))
     for op, e in sorted(errs.items()):
         e = np.array(e)
-        print("est_cycles {:18s} n={:3d} median |error| {:5.1f}% p10..p90 {:+.1f}..{:+.1f}%"
-              .format(
+        print("est_cycles {:18s} n={:3d} median |error| {:5.1f}% p10..p90 {:+.1f}..{:+.1f}%".format(
             op, len(e), 100 * np.median(np.abs(e)), 100 * np.percentile(e, 10),
             100 * np.percentile(e, 90)))
-
 
 if __name__ == "__main__":
     main()
