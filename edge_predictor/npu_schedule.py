@@ -96,8 +96,9 @@ def op_cycles(kind: str, macs_brick: float, in_bytes: float, out_bytes: float,
         kind: "conv" (CONV_2D, TRANSPOSE_CONV), "depthwise" or anything else ("other").
         macs_brick: MACs in NPU bricks (``featurize.macs_brick``).
         in_bytes, out_bytes: activation bytes read and written.
-        weight_bytes: encoded weight-stream bytes (``weight_stream.encoded_weight_bytes``;
-            for weights read from flash, the uncompressed stream).
+        weight_bytes: bytes of weights the operator streams, buffered or read from flash:
+            the encoded estimate for a filter (``weight_stream.encoded_weight_bytes``), the
+            stored bytes otherwise (FULLY_CONNECTED).
 
     Returns:
         The cycle estimate (>= 0).
