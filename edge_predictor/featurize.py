@@ -26,7 +26,8 @@ from .op_features import HYPER_SLOTS
 from .npu_schedule import SCHEDULE_COLUMNS, cycle_kind, schedule_columns
 from .op_table import category_index, lookup, op_index
 from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, ceil_to_brick,
-                            npu_sram_weights, npu_weight_bytes, npu_weights, weight_slack)
+                            npu_sram_weights, npu_stream_bytes, npu_weight_bytes, npu_weights,
+                            weight_slack)
 
 __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "GraphFeatures",
            "featurize", "dims4", "live_bytes", "brick_ratio", "macs_brick", "BRICK_DEPTH",
@@ -368,13 +369,12 @@ def featurize(graph: OpGraph) -> GraphFeatures:
                 live_brick[node.index], 0.0,  # next_weight_bytes: filled below
                 npu_weights(node.op, consts), 0.0]  # next_npu_weight_bytes: filled below
         row += [0.0] * len(_SLACK_COLS)  # the slack columns: filled below
-        row += [npu_sram_weights(node.op, consts, row[_NPU_WEIGHT_COL],
+        # weights streamed into SRAM or, FULLY_CONNECTED, from flash: encoded if a filter
+        stream[node.index] = npu_stream_bytes(node.op, consts, row[_NPU_WEIGHT_COL])
+        row += [npu_sram_weights(node.op, consts, stream[node.index],
                                  acts[0].shape if acts else None), 0.0]  # next: below
         row += [0.0] * len(_SCHEDULE_COLS)  # the replayed schedule: filled below
         kinds[node.index] = cycle_kind(node.op)
-        # weights streamed also from flash (FULLY_CONNECTED): encoded if a filter, else stored
-        stream[node.index] = npu_sram_weights(node.op, consts, row[_NPU_WEIGHT_COL]) or \
-            row[_NPU_WEIGHT_COL]
         table[node.index] = row
     rows = np.array(table, dtype=np.float64).reshape(n, len(FEATURES))
     rows[:-1, _NEXT_WEIGHT_COL] = rows[1:, _WEIGHT_COL]  # ops are in execution order

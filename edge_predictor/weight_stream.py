@@ -35,7 +35,7 @@ from .graph import TensorInfo
 __all__ = ["ENCODING_COEFFICIENTS", "SCALE_BYTES", "BRICK_DEPTH", "BRICK_IFM_DEPTH",
            "SLACK_DOUBLE_BUFFER", "encoded_weight_bytes", "encoding_terms",
            "conv_traversal_elements", "ceil_to_brick", "sram_buffered", "npu_weight_bytes",
-           "weight_slack", "npu_weights", "npu_sram_weights"]
+           "weight_slack", "npu_weights", "npu_stream_bytes", "npu_sram_weights"]
 
 BRICK_DEPTH = 16  # the Ethos-U stores feature maps in NHCWB16 bricks of 16 channels
 BRICK_IFM_DEPTH = 8  # ... and its MAC engine consumes input depth in micro-blocks of 8
@@ -229,12 +229,22 @@ def npu_weights(op: str, consts: Sequence[TensorInfo]) -> float:
     return raw
 
 
-def npu_sram_weights(op: str, consts: Sequence[TensorInfo], npu_bytes: float,
+def npu_stream_bytes(op: str, consts: Sequence[TensorInfo], npu_bytes: float) -> float:
+    """Bytes of weights an operator streams, into SRAM or from flash: the encoded estimate for
+    an INT8 filter of an operator kind Vela encodes and buffers, else ``npu_bytes``."""
+    if consts and consts[0].dtype in ("INT8", "UINT8") and sram_buffered(op):
+        est = encoded_weight_bytes(op, consts[0].shape)
+        if est is not None:
+            return est
+    return npu_bytes
+
+
+def npu_sram_weights(op: str, consts: Sequence[TensorInfo], stream_bytes: float,
                      in_shape: Optional[Sequence[int]] = None) -> float:
-    """The ``sram_weight_bytes`` column: encoded estimate, else ``npu_bytes``, 0 if unbuffered
-    (``in_shape``: the first activation input's shape, for :func:`sram_buffered`)."""
+    """The ``sram_weight_bytes`` column: ``stream_bytes`` (:func:`npu_stream_bytes`) when Vela
+    buffers the operator's INT8 filter in SRAM, else 0 (``in_shape``: the first activation
+    input's shape, for :func:`sram_buffered`)."""
     if not consts or consts[0].dtype not in ("INT8", "UINT8") or \
             not sram_buffered(op, in_shape, consts[0].shape):
         return 0.0
-    est = encoded_weight_bytes(op, consts[0].shape)
-    return npu_bytes if est is None else est
+    return stream_bytes

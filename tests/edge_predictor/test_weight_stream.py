@@ -83,3 +83,17 @@ def test_terms_times_coefficients_is_the_estimate():
     assert encoded_weight_bytes(op, shape) == pytest.approx(10 * 16 + body)
     doubled = {g: [2 * c for c in cs] for g, cs in ENCODING_COEFFICIENTS.items()}
     assert encoded_weight_bytes(op, shape, doubled) == pytest.approx(10 * 16 + 2 * body)
+
+
+def test_stream_bytes_and_the_sram_column():
+    from edge_predictor.graph import TensorInfo
+    from edge_predictor.weight_stream import npu_sram_weights, npu_stream_bytes
+
+    conv = [TensorInfo(1, (12, 1, 1, 64), "INT8", True, True, True)]
+    fc = [TensorInfo(1, (12, 64), "INT8", True, True, True)]
+    enc = encoded_weight_bytes("CONV_2D", (12, 1, 1, 64))
+    assert npu_stream_bytes("CONV_2D", conv, 999.0) == enc  # a filter: its encoded size
+    assert npu_stream_bytes("FULLY_CONNECTED", fc, 999.0) == 999.0  # else what is stored
+    assert npu_sram_weights("CONV_2D", conv, enc, (1, 4, 4, 64)) == enc  # buffered
+    assert npu_sram_weights("CONV_2D", conv, enc, (1, 1, 1, 64)) == 0.0  # run as FC: flash
+    assert npu_sram_weights("FULLY_CONNECTED", fc, 999.0, (1, 64)) == 0.0
