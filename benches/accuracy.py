@@ -38,8 +38,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 from benches import accuracy_report as R  # noqa: E402
-from edge_predictor.featurize import (FEATURE_SCHEMA_VERSION,  # noqa: E402
-                                      OLDEST_COMPATIBLE_SCHEMA)
+from edge_predictor.featurize import (COMPATIBLE_SCHEMAS,  # noqa: E402
+                                      FEATURE_SCHEMA_VERSION)
 from trainer import dataset as D  # noqa: E402
 from trainer.baselines import write_json  # noqa: E402
 from trainer.metrics import score  # noqa: E402
@@ -92,12 +92,12 @@ def _sha256(*paths: str) -> Optional[str]:
 
 def _older_schema(rec: Dict[str, Any], spec: Dict[str, Any]) -> bool:
     """True when ``rec`` is a finished run of ``spec`` on an older feature schema that only
-    lacks appended columns (``featurize.OLDEST_COMPATIBLE_SCHEMA`` on): still a valid result of
+    lacks appended columns (``featurize.COMPATIBLE_SCHEMAS``): still a valid result of
     the predictor it trained, shown with its schema until it is rerun."""
     old = rec.get("spec") or {}
     schema = old.get("feature_schema")
     return (rec.get("status") == "ok" and isinstance(schema, int) and
-            OLDEST_COMPATIBLE_SCHEMA <= schema < FEATURE_SCHEMA_VERSION and
+            schema in COMPATIBLE_SCHEMAS and schema < FEATURE_SCHEMA_VERSION and
             dict(old, feature_schema=None) == dict(spec, feature_schema=None))
 
 

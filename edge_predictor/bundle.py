@@ -20,9 +20,9 @@ Written by :mod:`converters.export`, read here with numpy and the standard libra
     buckets                     [{"file", "nodes", "batch", "sha256", "bytes"}]
 
 :func:`load_bundle` verifies every checksum, the schema version and the op vocabulary against the
-running code. A bundle of an older schema from ``featurize.OLDEST_COMPATIBLE_SCHEMA`` on is read
-too: those schemas only append columns, so its features are a prefix of ours and the runtime
-feeds it that prefix. Bundled defaults live in ``edge_predictor/bundles/<target>/``; the environment
+running code. A bundle of an older schema in ``featurize.COMPATIBLE_SCHEMAS`` is read too: those
+schemas only append columns, so its features are a prefix of ours and the runtime feeds it that
+prefix. Bundled defaults live in ``edge_predictor/bundles/<target>/``; the environment
 variable :data:`BUNDLE_PATH_ENV` adds folders (``os.pathsep``-separated) that hold bundles.
 Python 3.7 compatible.
 """
@@ -33,7 +33,7 @@ import hashlib
 import json
 import os
 from .errors import BundleError, UnknownTargetError
-from .featurize import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, OLDEST_COMPATIBLE_SCHEMA
+from .featurize import COMPATIBLE_SCHEMAS, FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from .op_table import CATEGORIES, OP_VOCAB
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "META_FILE", "BUNDLE_PATH_ENV", "INPUT_DOC",
@@ -168,14 +168,13 @@ def load_bundle(path, verify=True):
     path = os.path.abspath(os.fspath(path))
     meta_path, meta = _read_meta(path)
     version = meta["feature_schema_version"]
-    if not (isinstance(version, int) and
-            OLDEST_COMPATIBLE_SCHEMA <= version <= FEATURE_SCHEMA_VERSION):
+    if not (isinstance(version, int) and version in COMPATIBLE_SCHEMAS):
         raise BundleError("{}: feature schema version {} but this edge-perf featurizes with "
-                          "version {} (reads {} to {}); use a matching bundle or edge-perf "
+                          "version {} (reads {}); use a matching bundle or edge-perf "
                           "version".format(meta_path, version, FEATURE_SCHEMA_VERSION,
-                                           OLDEST_COMPATIBLE_SCHEMA, FEATURE_SCHEMA_VERSION))
-    # schemas since OLDEST_COMPATIBLE_SCHEMA only append columns: an older bundle's features
-    # are a prefix of ours
+                                           ", ".join(map(str, COMPATIBLE_SCHEMAS))))
+    # the compatible schemas only append columns: an older bundle's features are a prefix of
+    # ours
     ours_features = FEATURE_NAMES[:len(meta["features"])] if version < FEATURE_SCHEMA_VERSION \
         else FEATURE_NAMES
     for key, ours in (("features", ours_features), ("op_vocab", OP_VOCAB),

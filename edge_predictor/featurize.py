@@ -23,7 +23,7 @@ import numpy as np
 
 from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
-from .npu_schedule import SCHEDULE_COLUMNS, cycle_kind, schedule_columns
+from .npu_schedule import SCHEDULE_COLUMNS, OpGeometry, cycle_kind, schedule_columns
 from .op_table import category_index, lookup, op_index
 from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, ceil_to_brick,
                             npu_sram_weights, npu_stream_bytes, npu_weight_bytes, npu_weights,
@@ -32,19 +32,25 @@ from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, c
 __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "GraphFeatures",
            "featurize", "dims4", "live_bytes", "brick_ratio", "macs_brick", "BRICK_DEPTH",
            "BRICK_IFM_DEPTH", "npu_weight_bytes", "weight_slack", "SLACK_DOUBLE_BUFFER",
-           "OLDEST_COMPATIBLE_SCHEMA"]
+           "OLDEST_COMPATIBLE_SCHEMA", "COMPATIBLE_SCHEMAS"]
 
 #: 2: live_bytes; 3: NPU bricks (depths, MACs, live bytes), next weights; 4: graph inputs and
 #: outputs unpadded in live_bytes_brick, NPU weight-stream sizes (this and the next operator);
 #: 5: appended the weight-buffering slack columns (this and the next operator); 6: appended the
 #: estimated encoded weight bytes Vela buffers in SRAM (this and the next operator); 7: appended
-#: Vela's weight buffering replayed from estimated cycles (:mod:`edge_predictor.npu_schedule`)
-FEATURE_SCHEMA_VERSION = 7
-#: schemas from this one on only *append* columns: a bundle trained on an older schema in this
-#: range reads the first len(its features) columns, whose meaning has not changed (one
-#: correction: schema 7 made sram_weight_bytes 0 for a 1x1 CONV_2D on a 1x1 input, which Vela
-#: runs as FULLY_CONNECTED; no schema-6 bundle was ever shipped)
-OLDEST_COMPATIBLE_SCHEMA = 4
+#: Vela's weight buffering replayed from estimated cycles (:mod:`edge_predictor.npu_schedule`);
+#: 8: the same columns, the replay in Vela's OFM blocks with its block-by-block cycle estimate
+#: (:mod:`edge_predictor.npu_blocks`)
+FEATURE_SCHEMA_VERSION = 8
+#: the schemas this code reads bundles of: from 4 on, schemas only *append* columns, and a
+#: bundle of an older one reads the first len(its features) columns, whose meaning has not
+#: changed -- except schema 7, whose replay columns schema 8 recomputes (a schema-7 bundle
+#: would read them with another meaning); one correction kept: schema 7 made
+#: sram_weight_bytes 0 for a 1x1 CONV_2D on a 1x1 input, which Vela runs as FULLY_CONNECTED
+#: (no schema-6 bundle was ever shipped)
+COMPATIBLE_SCHEMAS = (4, 5, 6, 8)
+#: the oldest of them
+OLDEST_COMPATIBLE_SCHEMA = COMPATIBLE_SCHEMAS[0]
 
 
 class Feature(NamedTuple):
@@ -313,6 +319,17 @@ def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
     return np.cumsum(diff[:n])
 
 
+def _geometry(kind: str, hyper, in0: Sequence[int], out: Sequence[int]) -> OpGeometry:
+    """A (depthwise) convolution's shapes for Vela's block search and cycle estimate."""
+    def get(slot):
+        return max(int(hyper.get(slot) or 1), 1)
+
+    return OpGeometry(kind, (int(out[1]), int(out[2]), int(out[3])),
+                      (int(in0[1]), int(in0[2]), int(in0[3])),
+                      (get("kernel_h"), get("kernel_w")), (get("stride_h"), get("stride_w")),
+                      (get("dilation_h"), get("dilation_w")))
+
+
 def featurize(graph: OpGraph) -> GraphFeatures:
     """Turn an operator graph into PerfSAGE's input.
 
@@ -335,6 +352,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     cats = np.zeros(n, dtype=np.int32)
     kinds = ["other"] * n
     stream = np.zeros(n)
+    geometry: List[Optional[OpGeometry]] = [None] * n
     ids = np.zeros(n, dtype=np.int32)
     unknown: List[str] = []
     for node in graph.ops:
@@ -375,6 +393,9 @@ def featurize(graph: OpGraph) -> GraphFeatures:
                                  acts[0].shape if acts else None), 0.0]  # next: below
         row += [0.0] * len(_SCHEDULE_COLS)  # the replayed schedule: filled below
         kinds[node.index] = cycle_kind(node.op)
+        if kinds[node.index] != "other" and outs and row[_SRAM_WEIGHT_COL] > 0:
+            # buffered in SRAM: Vela's block estimate (the rest: weight-bound op_cycles)
+            geometry[node.index] = _geometry(kinds[node.index], hyper, in0, dims4(out_shape))
         table[node.index] = row
     rows = np.array(table, dtype=np.float64).reshape(n, len(FEATURES))
     rows[:-1, _NEXT_WEIGHT_COL] = rows[1:, _WEIGHT_COL]  # ops are in execution order
@@ -387,7 +408,8 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     rows[:, _SLACK_COLS] = np.stack([prev_macs, slack, double, nxt_slack, nxt_double], 1)
     rows[:-1, _NEXT_SRAM_WEIGHT_COL] = rows[1:, _SRAM_WEIGHT_COL]
     rows[:, _SCHEDULE_COLS] = schedule_columns(kinds, rows[:, _CYCLE_INPUTS], stream,
-                                               rows[:, _SRAM_WEIGHT_COL], rows[:, _OUT_C_COL])
+                                               rows[:, _SRAM_WEIGHT_COL], rows[:, _OUT_C_COL],
+                                               geometry)
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
     pairs = np.unique(edges3[:, :2], axis=0).astype(np.int32) if len(edges3) else \
         np.zeros((0, 2), dtype=np.int32)

@@ -28,16 +28,20 @@ the fitted models were not checked on other spaces. Pure numpy; Python 3.7 compa
 from __future__ import annotations
 
 import math
-from typing import List, NamedTuple, Sequence
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["CYCLE_MODEL", "TRANSFER_CYCLES_PER_BYTE", "SLICE_DEPTH", "SCHEDULE_COLUMNS",
+from .npu_blocks import compute_cycles, ofm_block
+
+__all__ = ["OpGeometry", "block_model", "CYCLE_MODEL", "TRANSFER_CYCLES_PER_BYTE", "SLICE_DEPTH", "SCHEDULE_COLUMNS",
            "BufferPlan", "cycle_kind", "op_cycles", "replay_buffering", "schedule_columns"]
 
 #: NPU cycles per byte of weight stream DMA'd from flash (Vela's default system config: flash at
 #: 0.47 GB/s, NPU at 500 MHz, ~1.06; 1.0 reproduces Vela's decisions best)
 TRANSFER_CYCLES_PER_BYTE = 1.0
+#: and the flash read latency of a transfer (cycles)
+TRANSFER_LATENCY = 64.0
 #: Vela slices weight streams in multiples of 16 output channels (``OFMSplitDepth``)
 SLICE_DEPTH = 16
 
@@ -113,23 +117,34 @@ def op_cycles(kind: str, macs_brick: float, in_bytes: float, out_bytes: float,
     return max(per_byte * max(in_bytes, out_bytes), TRANSFER_CYCLES_PER_BYTE * weight_bytes, 0.0)
 
 
-def _slices(depth: int, slack: float, cycles: float, transfer: float) -> List[int]:
+def _share(cycles: float, part: int, depth: int) -> float:
+    """Cycles of an output-depth slice: the NPU computes in 8-channel micro-blocks."""
+    return cycles * (-(-part // 8)) / (-(-depth // 8))
+
+
+def _slices(depth: int, slack: float, cycles: float, transfer: float, block: int) -> List[int]:
     """Output-depth slice widths of a stream whose transfer outlasts the slack: a first slice
-    sized to the slack, then slices each transferred while the previous one computes."""
-    pre = min(depth, max(SLICE_DEPTH, int(depth * slack / transfer) // SLICE_DEPTH * SLICE_DEPTH))
-    pre_cycles = cycles * pre / depth
-    step = max(SLICE_DEPTH, -(-int(depth * pre_cycles / transfer) // SLICE_DEPTH) * SLICE_DEPTH)
+    sized to the slack, then slices transferred while the one before computes, in whole OFM
+    blocks of ``block`` channels (16-channel steps when a slice is smaller than a block)."""
+    pre = max(SLICE_DEPTH, int(depth * slack / transfer) // SLICE_DEPTH * SLICE_DEPTH)
+    step = math.ceil(depth * _share(cycles, min(pre, depth), depth) / transfer)
+    step = -(-step // block) * block
+    step = step // block * block if step > block else step // SLICE_DEPTH * SLICE_DEPTH
+    step = max(step, SLICE_DEPTH)
     cuts = [0] + (list(range(pre, depth, step)) if pre < depth else []) + [depth]
     return [b - a for a, b in zip(cuts[:-1], cuts[1:])]
 
 
-def replay_buffering(cycles: np.ndarray, weights: np.ndarray, depths: np.ndarray) -> BufferPlan:
+def replay_buffering(cycles: np.ndarray, weights: np.ndarray, depths: np.ndarray,
+                     blocks: Optional[np.ndarray] = None) -> BufferPlan:
     """Replay Vela's single/double weight-buffering walk over a graph in execution order.
 
     Args:
         cycles: float [N] cycles of each operator (:func:`op_cycles`).
         weights: float [N] encoded weight bytes Vela buffers in SRAM (0: none).
         depths: float [N] output channels of each operator (the dimension Vela slices).
+        blocks: float [N] OFM block depth of each operator (:func:`npu_blocks.ofm_block`);
+            None: 16 for all.
 
     Returns:
         The :class:`BufferPlan`.
@@ -137,18 +152,22 @@ def replay_buffering(cycles: np.ndarray, weights: np.ndarray, depths: np.ndarray
     cycles = np.asarray(cycles, np.float64).reshape(-1)
     n = len(cycles)
     double, first, kept, whole, ratio = (np.zeros(n) for _ in range(5))
+    blocks = np.full(n, float(SLICE_DEPTH)) if blocks is None else np.asarray(blocks, np.float64)
     slack = 0.0
     # a walk over Python floats: numpy scalars would cost more than the arithmetic
-    for k, (cyc, w, d) in enumerate(zip(cycles.tolist(), np.asarray(weights, np.float64).tolist(),
-                                        np.asarray(depths, np.float64).tolist())):
+    for k, (cyc, w, d, blk) in enumerate(zip(cycles.tolist(),
+                                             np.asarray(weights, np.float64).tolist(),
+                                             np.asarray(depths, np.float64).tolist(),
+                                             blocks.tolist())):
         if w <= 0:
             slack = cyc
             continue
-        transfer = TRANSFER_CYCLES_PER_BYTE * w
+        transfer = TRANSFER_CYCLES_PER_BYTE * w + TRANSFER_LATENCY
         ratio[k] = math.log1p(slack) - math.log1p(transfer)
         first[k] = kept[k] = whole[k] = w
         depth = max(int(round(d)), 1)
-        widths = _slices(depth, slack, cyc, transfer) if transfer > slack else [depth]
+        widths = (_slices(depth, slack, cyc, transfer, max(int(blk), SLICE_DEPTH))
+                  if transfer > slack else [depth])
         if len(widths) == 1:
             slack = cyc
             continue
@@ -156,13 +175,41 @@ def replay_buffering(cycles: np.ndarray, weights: np.ndarray, depths: np.ndarray
         b1 = max(widths[1::2]) * w / depth
         double[k], first[k], whole[k] = 1.0, b0, b0 + b1
         kept[k] = b1 if len(widths) % 2 == 0 else b0
-        slack = cyc * widths[-1] / depth
+        slack = _share(cyc, widths[-1], depth)
     return BufferPlan(cycles=cycles, double=double, first=first, kept=kept, whole=whole,
                       slack_ratio=ratio)
 
 
+class OpGeometry(NamedTuple):
+    """What Vela's block search and cycle estimate need of a (depthwise) convolution.
+
+    Attributes:
+        kind: "conv" or "depthwise" (:func:`cycle_kind`).
+        ofm, ifm: (height, width, depth) of the output and the input.
+        kernel: (height, width); stride, dilation: (y, x).
+    """
+
+    kind: str
+    ofm: Tuple[int, int, int]
+    ifm: Tuple[int, int, int]
+    kernel: Tuple[int, int]
+    stride: Tuple[int, int]
+    dilation: Tuple[int, int]
+
+
+def block_model(geom: OpGeometry) -> Optional[Tuple[int, float]]:
+    """(OFM block depth, compute cycles) Vela estimates for an operator; None: no block fits."""
+    block = ofm_block(geom.kind, geom.ofm, geom.ifm, geom.kernel, geom.stride, geom.dilation)
+    if block is None:
+        return None
+    kernel = ((geom.kernel[0] - 1) * geom.dilation[0] + 1,
+              (geom.kernel[1] - 1) * geom.dilation[1] + 1)
+    return block.depth, compute_cycles(geom.kind, geom.ofm, geom.ifm[2], kernel, block)
+
+
 def schedule_columns(kinds: Sequence[str], cycle_inputs: np.ndarray, stream: np.ndarray,
-                     sram: np.ndarray, depths: np.ndarray) -> np.ndarray:
+                     sram: np.ndarray, depths: np.ndarray,
+                     geometry: Optional[Sequence[Optional[OpGeometry]]] = None) -> np.ndarray:
     """The featurizer's :data:`SCHEDULE_COLUMNS` for a graph, before its log transform.
 
     Args:
@@ -171,6 +218,10 @@ def schedule_columns(kinds: Sequence[str], cycle_inputs: np.ndarray, stream: np.
         stream: float [N] weight bytes each operator reads, buffered or from flash.
         sram: float [N] encoded weight bytes Vela buffers in SRAM (0: none).
         depths: float [N] output channels.
+        geometry: [N] the :class:`OpGeometry` of each (depthwise) convolution, None for the
+            others: their cycles are Vela's block-by-block estimate
+            (:func:`npu_blocks.compute_cycles`) and their weights are sliced in whole blocks.
+            None: every operator on :func:`op_cycles`.
 
     Returns:
         float64 [N, 9]: cycles, double flag, first / kept / whole buffer bytes, the next
@@ -182,7 +233,12 @@ def schedule_columns(kinds: Sequence[str], cycle_inputs: np.ndarray, stream: np.
                        zip(kinds, np.asarray(cycle_inputs, np.float64).tolist(),
                            np.asarray(stream, np.float64).tolist())],
                       dtype=np.float64).reshape(n)
-    plan = replay_buffering(cycles, sram, depths)
+    blocks = np.full(n, float(SLICE_DEPTH))
+    for k, geom in enumerate(geometry or ()):
+        model = block_model(geom) if geom is not None else None
+        if model is not None:
+            blocks[k], cycles[k] = model
+    plan = replay_buffering(cycles, sram, depths, blocks)
     nxt_first, nxt_ratio = np.zeros(n), np.zeros(n)
     nxt_first[:-1], nxt_ratio[:-1] = plan.first[1:], plan.slack_ratio[1:]
     return np.stack([cycles, plan.double, plan.first, plan.kept, plan.whole, nxt_first,

@@ -41,8 +41,8 @@ _CACHE_FORMAT = 1  # bump when the cached arrays change
 def _code_fingerprint() -> str:
     """Hash of the featurizer's source: a cache never outlives a change made without a bump."""
     here = pathlib.Path(graph_from_record.__code__.co_filename).parent
-    names = ("featurize.py", "weight_stream.py", "npu_schedule.py", "op_features.py", "op_table.py",
-             "graph.py")
+    names = ("featurize.py", "weight_stream.py", "npu_schedule.py", "npu_blocks.py",
+             "op_features.py", "op_table.py", "graph.py")
     return hashlib.sha256(b"".join((here / n).read_bytes() for n in names)).hexdigest()[:12]
 
 

@@ -117,13 +117,14 @@ def test_a_run_on_an_older_compatible_schema_is_reused_marked_until_rerun(tmp_pa
     assert r.doc["experiments"]["t__x"]["older_schema"] == OLDEST_COMPATIBLE_SCHEMA
     # other settings, or a schema older than the compatible range: not this experiment
     assert _bench(tmp_path, report_only=True).run("t__x", dict(now, data="x"), fit) is None
-    old = dict(spec, feature_schema=OLDEST_COMPATIBLE_SCHEMA - 1)
-    _bench(tmp_path).run("t__y", old, fit)
-    assert _bench(tmp_path, report_only=True).run("t__y", now, fit) is None
+    for name, schema in (("t__y", OLDEST_COMPATIBLE_SCHEMA - 1), ("t__z", 7)):
+        # 7: schema 8 recomputed its replay columns, its runs are not comparable either
+        _bench(tmp_path).run(name, dict(spec, feature_schema=schema), fit)
+        assert _bench(tmp_path, report_only=True).run(name, now, fit) is None
     # selected, it is rerun on today's schema and loses the mark
     s = _bench(tmp_path, only=["t__x"])
-    assert s.run("t__x", now, fit) == {"per_space": {"s": 3}}
-    assert calls == [4, 3, FEATURE_SCHEMA_VERSION]
+    assert s.run("t__x", now, fit) == {"per_space": {"s": 4}}
+    assert calls == [4, 3, 7, FEATURE_SCHEMA_VERSION]
     assert "older_schema" not in s.doc["experiments"]["t__x"]
 
 

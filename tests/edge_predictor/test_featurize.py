@@ -226,11 +226,13 @@ def test_slack_columns_follow_execution_order():
     np.testing.assert_array_equal(x[:, col("next_double_buffer_hint")], [1.0, 0.0, 0.0])
 
 
-def test_schemas_5_to_7_only_append_columns_to_schema_4():
-    from edge_predictor.featurize import (FEATURE_NAMES, FEATURE_SCHEMA_VERSION,
-                                          OLDEST_COMPATIBLE_SCHEMA)
+def test_schemas_5_to_8_only_append_columns_to_schema_4():
+    # schema 8 recomputes schema 7's columns (same names): 7 is not read, 4-6 are prefixes
+    from edge_predictor.featurize import (COMPATIBLE_SCHEMAS, FEATURE_NAMES,
+                                          FEATURE_SCHEMA_VERSION, OLDEST_COMPATIBLE_SCHEMA)
 
-    assert OLDEST_COMPATIBLE_SCHEMA == 4 and FEATURE_SCHEMA_VERSION == 7
+    assert OLDEST_COMPATIBLE_SCHEMA == 4 and FEATURE_SCHEMA_VERSION == 8
+    assert COMPATIBLE_SCHEMAS == (4, 5, 6, 8)
     schema4_tail = ("live_bytes_brick", "next_weight_bytes", "npu_weight_bytes",
                     "next_npu_weight_bytes")
     i = FEATURE_NAMES.index("next_npu_weight_bytes")

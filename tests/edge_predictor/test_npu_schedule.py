@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from edge_predictor.npu_schedule import (CYCLE_MODEL, SCHEDULE_COLUMNS, SLICE_DEPTH,
-                                         TRANSFER_CYCLES_PER_BYTE, cycle_kind, op_cycles,
-                                         replay_buffering, schedule_columns)
+                                         TRANSFER_CYCLES_PER_BYTE, OpGeometry, block_model,
+                                         cycle_kind, op_cycles, replay_buffering,
+                                         schedule_columns)
 
 
 def test_conv_cycles_are_the_largest_of_compute_transfer_and_output():
@@ -83,3 +84,42 @@ def test_schedule_columns_of_a_chain():
     np.testing.assert_allclose(cols[:-1, 5], cols[1:, 2])  # next operator's first buffer
     np.testing.assert_allclose(cols[:, 6], cols[:, 3] + cols[:, 5])  # hand-over
     assert cols[-1, 5] == 0 and cols[-1, 8] == 0  # nothing after the last operator
+
+
+def test_slices_are_whole_ofm_blocks_and_leave_a_short_tail():
+    # Vela 5.2 on a 276-deep 1x1 convolution in 48-deep blocks after 14,000 cycles of slack:
+    # a first slice of 128 (the slack's share, in 16s), then 144 (what hides behind the first
+    # slice's compute, rounded up to whole blocks), then the 4 left: [0, 128, 272, 276]
+    w, cyc = 29088.0, 32754.0
+    plan = replay_buffering([14000.0, cyc, 5000.0], [0.0, w, 7296.0], [96, 276, 276],
+                            blocks=[16, 48, 16])
+    assert plan.double[1] == 1
+    assert plan.first[1] == pytest.approx(128 / 276 * w)
+    assert plan.whole[1] == pytest.approx((128 + 144) / 276 * w)
+    assert plan.kept[1] == plan.first[1]  # three slices: the last one is back in buffer 0
+    # the next operator only gets the 4-channel tail (one 8-channel micro-block of 35: 936
+    # cycles) to hide its 7,360-cycle transfer: sliced too, from a 32-deep first slice
+    assert plan.double[2] == 1 and plan.first[2] == pytest.approx(32 / 276 * 7296.0)
+
+
+
+def test_without_block_depths_slices_go_in_16_channel_steps():
+    # Vela on a 276-deep convolution (48-deep blocks, 96,275 cycles, 78,144 bytes) with no
+    # slack: [0, 16, 64, 112, 160, 208, 256, 276]; in 16-channel steps the slices would be 32
+    w, cyc = 78144.0, 96275.0
+    blocks = replay_buffering([cyc], [w], [276], blocks=[48])
+    assert blocks.whole[0] == pytest.approx((48 + 48) / 276 * w)
+    flat = replay_buffering([cyc], [w], [276])
+    assert flat.whole[0] == pytest.approx((32 + 32) / 276 * w)
+
+
+def test_schedule_columns_use_velas_block_model_when_the_geometry_is_known():
+    geom = OpGeometry("conv", (25, 5, 276), (25, 5, 96), (1, 1), (1, 1), (1, 1))
+    assert block_model(geom) == (48, pytest.approx(32754, rel=0.03))
+    inputs = np.array([[1e6, 12000, 12000], [3.3e6, 12000, 34500]])
+    stream = sram = np.array([0.0, 29088.0])
+    plain = schedule_columns(["other", "conv"], inputs, stream, sram, np.array([96, 276]))
+    with_geom = schedule_columns(["other", "conv"], inputs, stream, sram, np.array([96, 276]),
+                                 [None, geom])
+    assert with_geom[1, 0] == pytest.approx(block_model(geom)[1])
+    assert plain[1, 0] == pytest.approx(op_cycles("conv", 3.3e6, 12000, 34500, 29088.0))

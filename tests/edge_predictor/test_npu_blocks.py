@@ -1,0 +1,62 @@
+"""Vela's OFM block choice and cycle estimate for the Ethos-U55-128 (pure Python, no models).
+
+The expected blocks and cycles are Vela 5.2's own, printed by ``--verbose-schedule`` for
+cnn-kws models of the store (``benches/results/experiments/schema8_blocks/``).
+"""
+
+import pytest
+
+from edge_predictor.npu_blocks import (OUTPUT_CYCLES_PER_ELEMENT, Block, compute_cycles,
+                                       dpu_cycles, ofm_block)
+
+
+@pytest.mark.parametrize("kind, ofm, ifm, kernel, stride, block", [
+    # 1x1 convolutions on 25x5 maps: 48-deep blocks, or 32 when the input is shallow
+    ("conv", (25, 5, 276), (25, 5, 96), (1, 1), (1, 1), (7, 6, 48)),
+    ("conv", (25, 5, 64), (25, 5, 128), (1, 1), (1, 1), (9, 6, 32)),
+    ("conv", (25, 5, 172), (25, 5, 32), (1, 1), (1, 1), (16, 4, 32)),
+    # first layers (one input channel, part-kernel first)
+    ("conv", (25, 5, 128), (49, 10, 1), (3, 3), (2, 2), (7, 6, 48)),
+    ("conv", (25, 5, 172), (49, 10, 1), (4, 2), (2, 2), (25, 2, 32)),
+    # depthwise: 16 deep, except where a deeper block costs fewer re-fetches
+    ("depthwise", (25, 5, 128), (25, 5, 128), (7, 3), (1, 1), (10, 6, 16)),
+    ("depthwise", (25, 5, 48), (25, 5, 48), (5, 5), (1, 1), (8, 4, 32)),
+    # the global average pool before the classifier
+    ("pool", (1, 1, 276), (25, 5, 276), (25, 5), (1, 1), (1, 2, 128)),
+])
+def test_blocks_are_velas(kind, ofm, ifm, kernel, stride, block):
+    assert ofm_block(kind, ofm, ifm, kernel, stride) == Block(*block)
+
+
+def test_dilation_widens_the_kernel_the_block_must_cover():
+    plain = ofm_block("depthwise", (56, 56, 64), (56, 56, 64), (3, 3), (1, 1))
+    dilated = ofm_block("depthwise", (56, 56, 64), (56, 56, 64), (3, 3), (1, 1), (2, 2))
+    assert plain is not None and dilated is not None
+    assert dilated.height * dilated.width < plain.height * plain.width
+
+
+def test_edge_blocks_count_at_their_real_size():
+    # depthwise 3x3 on 25x5x32 in 14x6x16 blocks: rows 14 + 11, depth 16 + 16.
+    # per block: max(32, 4 x micro-blocks (rows x ceil(5 / 2))) x ceil(9 / 4) steps x 2
+    full = max(32, 4 * 14 * 3) * 3 * 2
+    edge = max(32, 4 * 11 * 3) * 3 * 2
+    assert dpu_cycles("depthwise", (25, 5, 32), 32, (3, 3), Block(14, 6, 16)) == 2 * (full + edge)
+
+
+@pytest.mark.parametrize("kind, ofm, ifm_depth, kernel, block, vela", [
+    ("conv", (25, 5, 276), 96, (1, 1), (7, 6, 48), 32754),
+    ("conv", (25, 5, 276), 276, (1, 1), (7, 6, 48), 96275),
+    ("depthwise", (25, 5, 276), 276, (5, 3), (10, 6, 16), 42684),
+    ("depthwise", (25, 5, 32), 32, (3, 3), (14, 6, 16), 4524),
+    ("conv", (25, 5, 128), 1, (3, 3), (7, 6, 48), 15589),
+])
+def test_compute_cycles_are_close_to_velas_estimate(kind, ofm, ifm_depth, kernel, block, vela):
+    assert compute_cycles(kind, ofm, ifm_depth, kernel, Block(*block)) == pytest.approx(
+        vela, rel=0.06)  # the estimate is within -4..+6% of Vela for 80% of operators
+
+
+def test_output_bound_blocks_cost_their_output():
+    # a 1x1 convolution from 8 channels: the MAC array idles, writing out dominates
+    block = Block(4, 4, 64)
+    cycles = compute_cycles("conv", (4, 4, 64), 8, (1, 1), block)
+    assert cycles == pytest.approx(2 * OUTPUT_CYCLES_PER_ELEMENT * 4 * 4 * 64)
