@@ -25,9 +25,9 @@ from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
 from .npu_schedule import SCHEDULE_COLUMNS, OpGeometry, cycle_kind, schedule_columns
 from .op_table import category_index, lookup, op_index
-from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, ceil_to_brick,
-                            npu_sram_weights, npu_stream_bytes, npu_weight_bytes, npu_weights,
-                            weight_slack)
+from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, brick_ratio,
+                            ceil_to_brick, macs_brick, npu_sram_weights, npu_stream_bytes,
+                            npu_weight_bytes, npu_weights, weight_slack)
 
 __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "GraphFeatures",
            "featurize", "dims4", "live_bytes", "brick_ratio", "macs_brick", "BRICK_DEPTH",
@@ -39,17 +39,13 @@ __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "Gr
 #: 5: appended the weight-buffering slack columns (this and the next operator); 6: appended the
 #: estimated encoded weight bytes Vela buffers in SRAM (this and the next operator); 7: appended
 #: Vela's weight buffering replayed from estimated cycles (:mod:`edge_predictor.npu_schedule`);
-#: 8: the same columns, the replay in Vela's OFM blocks with its block-by-block cycle estimate
-#: (:mod:`edge_predictor.npu_blocks`)
+#: 8: the same columns, replayed in Vela's OFM blocks and cycles (:mod:`.npu_blocks`)
 FEATURE_SCHEMA_VERSION = 8
-#: the schemas this code reads bundles of: from 4 on, schemas only *append* columns, and a
-#: bundle of an older one reads the first len(its features) columns, whose meaning has not
-#: changed -- except schema 7, whose replay columns schema 8 recomputes (a schema-7 bundle
-#: would read them with another meaning); one correction kept: schema 7 made
-#: sram_weight_bytes 0 for a 1x1 CONV_2D on a 1x1 input, which Vela runs as FULLY_CONNECTED
-#: (no schema-6 bundle was ever shipped)
+#: the schemas this code reads bundles of: from 4 on, schemas only *append* columns (an older
+#: bundle reads a prefix of ours), but schema 8 recomputed schema 7's; schema 7 also made
+#: sram_weight_bytes 0 for a 1x1 CONV_2D on a 1x1 input (Vela: FULLY_CONNECTED; no schema-6
+#: bundle was shipped)
 COMPATIBLE_SCHEMAS = (4, 5, 6, 8)
-#: the oldest of them
 OLDEST_COMPATIBLE_SCHEMA = COMPATIBLE_SCHEMAS[0]
 
 
@@ -177,6 +173,7 @@ _SLACK_COLS = [FEATURE_NAMES.index(n) for n in (
 _SCHEDULE_COLS = [FEATURE_NAMES.index(n) for n in SCHEDULE_COLUMNS]
 _CYCLE_INPUTS = [FEATURE_NAMES.index(n) for n in ("macs_brick", "in_bytes", "out_bytes")]
 _OUT_C_COL = FEATURE_NAMES.index("out_c")
+_BLOCK_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")  # operators with Vela's block model
 _FLOAT = ("FLOAT32", "FLOAT16", "BFLOAT16", "FLOAT64")
 _INT32 = ("INT32", "INT64", "BOOL", "UINT32", "UINT64")
 
@@ -243,45 +240,6 @@ def _dtype_flags(dtype: str) -> List[float]:
             float(dtype in _INT32)]
 
 
-def brick_ratio(depth: float, brick: int = BRICK_DEPTH) -> float:
-    """ceil(depth / brick) * brick / depth: the padding factor of a depth stored in bricks.
-
-    Args:
-        depth: a channel count (0 or less: no padding, ratio 1).
-        brick: the brick size.
-    """
-    if depth <= 0:
-        return 1.0
-    return ceil_to_brick(depth, brick) / float(depth)
-
-
-def macs_brick(hyper: dict, in_c: float, out_c: float) -> float:
-    """MACs an NPU computing in bricks performs for an operator.
-
-    Args:
-        hyper: the operator's hyperparameter slots (``macs``, ``kernel_h``, ``kernel_w``,
-            ``groups``, ``depth_multiplier``), see :mod:`edge_predictor.op_features`.
-        in_c: depth of the first activation input.
-        out_c: depth of the first output.
-
-    Returns:
-        ``macs`` with the output depth rounded up to :data:`BRICK_DEPTH` and the reduction depth
-        (convolutions: the filter's input depth; FULLY_CONNECTED/BATCH_MATMUL: K) to
-        :data:`BRICK_IFM_DEPTH`; depthwise convolutions only round their depth. 0 without MACs.
-    """
-    macs = float(hyper.get("macs") or 0.0)
-    if macs <= 0:
-        return 0.0
-    ratio = brick_ratio(out_c)
-    if not hyper.get("depth_multiplier"):
-        if hyper.get("kernel_h"):
-            k = in_c / max(1.0, float(hyper.get("groups") or 1.0))
-        else:
-            k = float(hyper.get("kernel_w") or 0.0)
-        ratio *= brick_ratio(k, BRICK_IFM_DEPTH)
-    return macs * ratio
-
-
 def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
     """float64 [N] bytes of activation tensors alive during each operator, in execution order.
 
@@ -317,17 +275,6 @@ def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
         diff[start[t]] += size
         diff[max(end[t], start[t]) + 1] -= size
     return np.cumsum(diff[:n])
-
-
-def _geometry(kind: str, hyper, in0: Sequence[int], out: Sequence[int]) -> OpGeometry:
-    """A (depthwise) convolution's shapes for Vela's block search and cycle estimate."""
-    def get(slot):
-        return max(int(hyper.get(slot) or 1), 1)
-
-    return OpGeometry(kind, (int(out[1]), int(out[2]), int(out[3])),
-                      (int(in0[1]), int(in0[2]), int(in0[3])),
-                      (get("kernel_h"), get("kernel_w")), (get("stride_h"), get("stride_w")),
-                      (get("dilation_h"), get("dilation_w")))
 
 
 def featurize(graph: OpGraph) -> GraphFeatures:
@@ -393,9 +340,10 @@ def featurize(graph: OpGraph) -> GraphFeatures:
                                  acts[0].shape if acts else None), 0.0]  # next: below
         row += [0.0] * len(_SCHEDULE_COLS)  # the replayed schedule: filled below
         kinds[node.index] = cycle_kind(node.op)
-        if kinds[node.index] != "other" and outs and row[_SRAM_WEIGHT_COL] > 0:
+        if node.op in _BLOCK_OPS and outs and row[_SRAM_WEIGHT_COL] > 0:
             # buffered in SRAM: Vela's block estimate (the rest: weight-bound op_cycles)
-            geometry[node.index] = _geometry(kinds[node.index], hyper, in0, dims4(out_shape))
+            geometry[node.index] = OpGeometry.of(kinds[node.index], hyper, in0,
+                                                 dims4(out_shape))
         table[node.index] = row
     rows = np.array(table, dtype=np.float64).reshape(n, len(FEATURES))
     rows[:-1, _NEXT_WEIGHT_COL] = rows[1:, _WEIGHT_COL]  # ops are in execution order

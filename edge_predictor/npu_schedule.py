@@ -1,46 +1,50 @@
 """Which weight buffers Vela double-buffers, replayed from estimated operator cycles.
 
-Vela 5.2's scheduler (``Scheduler.propose_weight_buffering``) walks the operators in execution
-order and DMAs each one's encoded weight stream from flash into SRAM while the previous operator
-computes. When the transfer outlasts that slack, it splits the stream into depth slices and
-double-buffers them (two smaller buffers instead of one full one), and the *next* operator then
+Vela's scheduler (``Scheduler.propose_weight_buffering`` in its Python core; Vela 5.2 compiles the
+Ethos-U55 with its C++ core, ``ethosu.regor``, which behaves the same way) walks the operators in
+execution order and DMAs each one's encoded weight stream from flash into SRAM while the previous
+operator computes. When the transfer outlasts that slack, it splits the stream into depth slices
+and double-buffers them (two smaller buffers instead of one full one), and the *next* operator then
 only gets the cycles of this one's last slice as slack: a chain that a graph network cannot work
-out from local features. On cnn-kws, where weight buffers are a large share of the SRAM peak,
-these decisions are what was left of the SRAM error once weight sizes were right
+out from local features. On cnn-kws, where weight buffers are a large share of the SRAM peak, these
+decisions are what was left of the SRAM error once weight sizes were right
 (``benches/results/experiments/schema6_encoded/README.md``).
 
 This module replays that walk with *estimated* cycles, so the featurizer can hand the network
 the buffers Vela most likely allocates:
 
-* :func:`op_cycles`: NPU cycles of one operator from its brick MACs, activation bytes and weight
-  bytes (a max of compute, weight-transfer and memory terms; :data:`CYCLE_MODEL`);
-* :func:`replay_buffering`: the walk itself, returning per operator the double-buffering flag,
-  the first / kept / whole buffer bytes and the slack ratio (:class:`BufferPlan`).
+* :func:`block_model`: for a (depthwise) convolution whose shapes are known
+  (:class:`OpGeometry`), Vela's OFM block and its block-by-block estimate of the cycles
+  (:mod:`edge_predictor.npu_blocks`, schema 8): the figure Vela's scheduler itself uses;
+* :func:`op_cycles`: for the other operators, cycles from brick MACs, activation bytes and
+  weight bytes (a max of compute, weight-transfer and memory terms; :data:`CYCLE_MODEL`, fitted
+  to Vela's ``--verbose-performance`` on 25 cnn-kws models; a guess outside cnn-kws);
+* :func:`replay_buffering`: the walk itself, with Vela's transfer cost (1 cycle per byte from
+  flash plus 64 of latency), slices in whole OFM blocks, returning per operator the
+  double-buffering flag, the first / kept / whole buffer bytes and the slack ratio
+  (:class:`BufferPlan`).
 
-The constants are fitted to Vela's ``--verbose-performance`` cycles and ``--verbose-allocation``
-decisions on the 25 cnn-kws validation models (seeds 800000..800024, none in the store); replayed
-from these estimates, 92% of Vela's 257 buffering decisions there come out right (94% from
-Vela's own cycles; ``benches/results/experiments/schema7_schedule/schedule_check.py``). Other
-spaces' operators (ADD, FULLY_CONNECTED, ...) get the generic memory term, a guess, not a fit;
-the fitted models were not checked on other spaces. Pure numpy; Python 3.7 compatible.
+On 146 cnn-kws models, 95.7% of Vela's 1,479 single/double decisions come out right and the
+buffer bytes are 1.4% off (median; ``benches/results/experiments/schema8_blocks/``; schema 7:
+90.9% and 1.5%). Other spaces were not checked. Pure numpy; Python 3.7 compatible.
 """
 
 from __future__ import annotations
 
 import math
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .npu_blocks import compute_cycles, ofm_block
 
-__all__ = ["OpGeometry", "block_model", "CYCLE_MODEL", "TRANSFER_CYCLES_PER_BYTE", "SLICE_DEPTH", "SCHEDULE_COLUMNS",
-           "BufferPlan", "cycle_kind", "op_cycles", "replay_buffering", "schedule_columns"]
+__all__ = ["CYCLE_MODEL", "TRANSFER_CYCLES_PER_BYTE", "TRANSFER_LATENCY", "SLICE_DEPTH",
+           "SCHEDULE_COLUMNS", "BufferPlan", "OpGeometry", "block_model", "cycle_kind",
+           "op_cycles", "replay_buffering", "schedule_columns"]
 
-#: NPU cycles per byte of weight stream DMA'd from flash (Vela's default system config: flash at
-#: 0.47 GB/s, NPU at 500 MHz, ~1.06; 1.0 reproduces Vela's decisions best)
+#: NPU cycles per byte of weight stream DMA'd from flash, and the latency of a transfer: Vela's
+#: figures for its default system config (flash at 1 byte per cycle, 64 cycles to first byte)
 TRANSFER_CYCLES_PER_BYTE = 1.0
-#: and the flash read latency of a transfer (cycles)
 TRANSFER_LATENCY = 64.0
 #: Vela slices weight streams in multiples of 16 output channels (``OFMSplitDepth``)
 SLICE_DEPTH = 16
@@ -57,7 +61,7 @@ CYCLE_MODEL = {
 }
 
 
-#: the featurizer's columns :func:`schedule_columns` returns, in order (feature schema 7)
+#: the featurizer's columns :func:`schedule_columns` returns, in order (feature schemas 7, 8)
 SCHEDULE_COLUMNS = ("est_cycles", "est_double_buffer", "est_first_buffer_bytes",
                     "est_kept_buffer_bytes", "est_weight_buffer_bytes",
                     "next_est_first_buffer_bytes", "est_handover_buffer_bytes", "est_slack_ratio",
@@ -195,6 +199,19 @@ class OpGeometry(NamedTuple):
     kernel: Tuple[int, int]
     stride: Tuple[int, int]
     dilation: Tuple[int, int]
+
+    @classmethod
+    def of(cls, kind: str, hyper: Mapping[str, Any], in_shape: Sequence[int],
+           out_shape: Sequence[int]) -> "OpGeometry":
+        """From the featurizer's view of an operator: its hyperparameters (``kernel_h``,
+        ``stride_w``, ...; missing ones are 1) and its NHWC input and output shapes."""
+        def get(slot):
+            return max(int(hyper.get(slot) or 1), 1)
+
+        return cls(kind, (int(out_shape[1]), int(out_shape[2]), int(out_shape[3])),
+                   (int(in_shape[1]), int(in_shape[2]), int(in_shape[3])),
+                   (get("kernel_h"), get("kernel_w")), (get("stride_h"), get("stride_w")),
+                   (get("dilation_h"), get("dilation_w")))
 
 
 def block_model(geom: OpGeometry) -> Optional[Tuple[int, float]]:

@@ -20,7 +20,8 @@ estimate as the size for weights like the dataset's.
 
 The module also holds the other weight-stream facts the featurizer uses: the uncompressed
 stream size (:func:`npu_weight_bytes`, schema 4) and the single/double buffering slack
-(:func:`weight_slack`, schema 5). Python 3.7 compatible.
+(:func:`weight_slack`, schema 5), and the NPU's brick arithmetic (:func:`ceil_to_brick`,
+:func:`brick_ratio`, :func:`macs_brick`). Python 3.7 compatible.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from .graph import TensorInfo
 __all__ = ["ENCODING_COEFFICIENTS", "SCALE_BYTES", "BRICK_DEPTH", "BRICK_IFM_DEPTH",
            "SLACK_DOUBLE_BUFFER", "encoded_weight_bytes", "encoding_terms",
            "conv_traversal_elements", "ceil_to_brick", "sram_buffered", "npu_weight_bytes",
-           "weight_slack", "npu_weights", "npu_stream_bytes", "npu_sram_weights"]
+           "weight_slack", "npu_weights", "npu_stream_bytes", "npu_sram_weights", "brick_ratio",
+           "macs_brick"]
 
 BRICK_DEPTH = 16  # the Ethos-U stores feature maps in NHCWB16 bricks of 16 channels
 BRICK_IFM_DEPTH = 8  # ... and its MAC engine consumes input depth in micro-blocks of 8
@@ -69,6 +71,45 @@ def _ceil_to(value: int, step: int) -> int:
 def ceil_to_brick(depth: float, brick: int = BRICK_DEPTH) -> float:
     """``depth`` rounded up to a whole number of bricks (0 stays 0), as a float."""
     return float(_ceil_to(depth, brick))
+
+
+def brick_ratio(depth: float, brick: int = BRICK_DEPTH) -> float:
+    """ceil(depth / brick) * brick / depth: the padding factor of a depth stored in bricks.
+
+    Args:
+        depth: a channel count (0 or less: no padding, ratio 1).
+        brick: the brick size.
+    """
+    if depth <= 0:
+        return 1.0
+    return ceil_to_brick(depth, brick) / float(depth)
+
+
+def macs_brick(hyper: dict, in_c: float, out_c: float) -> float:
+    """MACs an NPU computing in bricks performs for an operator.
+
+    Args:
+        hyper: the operator's hyperparameter slots (``macs``, ``kernel_h``, ``kernel_w``,
+            ``groups``, ``depth_multiplier``), see :mod:`edge_predictor.op_features`.
+        in_c: depth of the first activation input.
+        out_c: depth of the first output.
+
+    Returns:
+        ``macs`` with the output depth rounded up to :data:`BRICK_DEPTH` and the reduction depth
+        (convolutions: the filter's input depth; FULLY_CONNECTED/BATCH_MATMUL: K) to
+        :data:`BRICK_IFM_DEPTH`; depthwise convolutions only round their depth. 0 without MACs.
+    """
+    macs = float(hyper.get("macs") or 0.0)
+    if macs <= 0:
+        return 0.0
+    ratio = brick_ratio(out_c)
+    if not hyper.get("depth_multiplier"):
+        if hyper.get("kernel_h"):
+            k = in_c / max(1.0, float(hyper.get("groups") or 1.0))
+        else:
+            k = float(hyper.get("kernel_w") or 0.0)
+        ratio *= brick_ratio(k, BRICK_IFM_DEPTH)
+    return macs * ratio
 
 
 def conv_traversal_elements(shape: Sequence[int]) -> int:
