@@ -60,6 +60,15 @@ BOUNDED_FEATURES = ("live_bytes_brick", "sram_weight_bytes", "next_sram_weight_b
 #: it keeps of its weights and the first buffer of the next one's); "fixed": 16 KiB of buffers
 BOUNDED_PHASES = (("live_bytes_brick", "sram_weight_bytes", "fixed"),
                   ("live_bytes_brick", "sram_weight_bytes", "next_sram_weight_bytes", "fixed"))
+#: ``replayed_peak``: the same two phases over the buffers the featurizer's replay of Vela's
+#: weight buffering allocates (:mod:`edge_predictor.npu_schedule`, feature schema 8): while it
+#: runs, its activations and all its buffers; at the hand-over, the buffer it keeps and the
+#: next operator's first one
+REPLAYED_FEATURES = ("live_bytes_brick", "est_weight_buffer_bytes", "est_kept_buffer_bytes",
+                     "next_est_first_buffer_bytes")
+REPLAYED_PHASES = (("live_bytes_brick", "est_weight_buffer_bytes", "fixed"),
+                   ("live_bytes_brick", "est_kept_buffer_bytes", "next_est_first_buffer_bytes",
+                    "fixed"))
 
 
 @dataclass
@@ -85,6 +94,8 @@ class TrainConfig:
         phased_peak: with ``bounded_peak``, the bound is the larger of the two phases of
             :data:`BOUNDED_PHASES` (the next operator's weights only at the hand-over), not one
             sum of everything.
+        replayed_peak: with ``bounded_peak``, the two phases of :data:`REPLAYED_PHASES` over
+            the replayed weight buffers instead of the encoded streams.
         data: store root (None: the default); cache_dir: feature cache ("" default, None off).
     """
 
@@ -121,6 +132,7 @@ class TrainConfig:
     peak_tau: float = 1.0
     bounded_peak: bool = False
     phased_peak: bool = False
+    replayed_peak: bool = False
     lr_schedule: str = "cosine"
     lr_decay_epochs: int = 100
 
@@ -146,6 +158,8 @@ class TrainConfig:
         if self.bounded_peak and any(unit("", m) != "KiB" for m in self.metrics
                                      if aggregate(m) == "peak"):
             raise InputError("bounded_peak needs its peak metrics in KiB")
+        if (self.phased_peak or self.replayed_peak) and not self.bounded_peak:
+            raise InputError("phased_peak and replayed_peak refine bounded_peak: set it too")
         if not self.peak_tau > 0:
             raise InputError("peak_tau must be positive, got {}".format(self.peak_tau))
         if self.readout not in READOUTS:
@@ -160,13 +174,16 @@ class TrainConfig:
             if self.cost_prior and self.readout != "max" and norm else []
         peak = [j for j, m in enumerate(self.metrics) if aggregate(m) == "peak"] \
             if self.bounded_peak and self.readout != "max" and norm else []
-        bcols = [FEATURE_NAMES.index(n) for n in BOUNDED_FEATURES] if peak else []
+        names, phases = ((REPLAYED_FEATURES, REPLAYED_PHASES) if self.replayed_peak else
+                         (BOUNDED_FEATURES, BOUNDED_PHASES))
+        bcols = [FEATURE_NAMES.index(n) for n in names] if peak else []
+        phased = self.phased_peak or self.replayed_peak
         return PerfSAGEConfig(
             bounded=peak, bounded_columns=bcols,
             bounded_mean=[float(norm.mean[c]) for c in bcols] if bcols else [],
             bounded_std=[float(norm.std[c]) for c in bcols] if bcols else [],
-            bounded_phases=[[float(n in ph) for n in BOUNDED_FEATURES + ("fixed",)]
-                            for ph in BOUNDED_PHASES] if bcols and self.phased_peak else [],
+            bounded_phases=[[float(n in ph) for n in names + ("fixed",)]
+                            for ph in phases] if bcols and phased else [],
             cost_columns=cols, cost_mean=[float(norm.mean[c]) for c in cols] if cols else [],
             cost_std=[float(norm.std[c]) for c in cols] if cols else [],
             soft_readout=self.soft_readout,

@@ -73,6 +73,9 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
           phased_peak: bool = typer.Option(
               False, "--phased-peak", help="with --bounded-peak: the bound is the larger of "
               "two phases (running; hand-over with the next operator's weights)"),
+          replayed_peak: bool = typer.Option(
+              False, "--replayed-peak", help="with --bounded-peak: two phases over the weight "
+              "buffers the featurizer replays from Vela's scheduler (feature schema 8)"),
           alpha: float = typer.Option(10.0, "--alpha", help="MSE weight of the hybrid loss"),
           no_upsampling: bool = typer.Option(False, "--no-upsampling",
                                              help="ablation: no dataset upsampling"),
@@ -135,7 +138,8 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
                       dense_layers=dense_layers, dense_width=dense_width, dropout=dropout,
                       l2=l2, cfe=not no_cfe, readout=readout,
                       layer_norm=not no_layer_norm, peak_tau=peak_tau,
-                      bounded_peak=bounded_peak, phased_peak=phased_peak)
+                      bounded_peak=bounded_peak, phased_peak=phased_peak,
+                      replayed_peak=replayed_peak)
     result = run(cfg, progress=_print_progress)
     if as_json:
         typer.echo(json.dumps(result, indent=2))

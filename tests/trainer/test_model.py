@@ -256,3 +256,23 @@ def test_phased_peak_config_masks_the_next_weights_out_of_the_running_phase():
     assert all(p[-1] == 1.0 for p in cfg.bounded_phases)  # fixed buffers in both
     assert TrainConfig(metrics=["sram_kib"], bounded_peak=True).model_config(
         norm=_Norm()).bounded_phases == []
+
+
+def test_replayed_peak_bounds_by_the_replayed_buffers_in_two_phases():
+    from edge_predictor.featurize import FEATURE_NAMES
+    from trainer.train import REPLAYED_FEATURES, TrainConfig
+
+    class _Norm:
+        mean = np.zeros(len(FEATURE_NAMES))
+        std = np.ones(len(FEATURE_NAMES))
+
+    cfg = TrainConfig(metrics=["latency_ms", "sram_kib"], bounded_peak=True, replayed_peak=True,
+                      peak_tau=0.05).model_config(norm=_Norm())
+    assert cfg.bounded_columns == [FEATURE_NAMES.index(n) for n in REPLAYED_FEATURES]
+    whole, kept, first = (REPLAYED_FEATURES.index(n) for n in (
+        "est_weight_buffer_bytes", "est_kept_buffer_bytes", "next_est_first_buffer_bytes"))
+    running, handover = cfg.bounded_phases
+    assert (running[whole], running[kept], running[first]) == (1.0, 0.0, 0.0)
+    assert (handover[whole], handover[kept], handover[first]) == (0.0, 1.0, 1.0)
+    with pytest.raises(InputError, match="bounded_peak"):
+        TrainConfig(metrics=["sram_kib"], mode="generalized", replayed_peak=True).check()
