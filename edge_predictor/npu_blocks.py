@@ -92,6 +92,8 @@ def ofm_block(kind: str, ofm: Tuple[int, int, int], ifm: Tuple[int, int, int],
     """
     oh, ow, od = (int(v) for v in ofm)
     ih, iw, idp = (int(v) for v in ifm)
+    if min(oh, ow, od, ih, iw, idp) <= 0:
+        return None  # an empty tensor: nothing to run
     kh = (int(kernel[0]) - 1) * int(dilation[0]) + 1
     kw = (int(kernel[1]) - 1) * int(dilation[1]) + 1
     depthwise, pool = kind == "depthwise", kind == "pool"
@@ -188,7 +190,7 @@ def dpu_cycles(kind: str, ofm: Sequence[int], ifm_depth: int, kernel: Sequence[i
                     for sx in range(_ceil_div(kw, _SUBKERNEL)):
                         elems = (min(kh - sy * _SUBKERNEL, _SUBKERNEL) *
                                  min(kw - sx * _SUBKERNEL, _SUBKERNEL))
-                        if kind == "pool":
+                        if kind == "pool":  # x4: Vela's int8 pooling rate (bits / 2)
                             steps, c = 1, max(4, elems) * xy * z * 4
                         elif kind == "depthwise" or part:
                             steps = _ceil_div(elems, 4)

@@ -60,3 +60,7 @@ def test_output_bound_blocks_cost_their_output():
     block = Block(4, 4, 64)
     cycles = compute_cycles("conv", (4, 4, 64), 8, (1, 1), block)
     assert cycles == pytest.approx(2 * OUTPUT_CYCLES_PER_ELEMENT * 4 * 4 * 64)
+
+
+def test_an_empty_tensor_has_no_block():
+    assert ofm_block("conv", (0, 5, 8), (25, 5, 8), (1, 1), (1, 1)) is None
