@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+from itertools import product
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
@@ -35,6 +36,7 @@ _BANKS, _OUT_BANKS, _END_BANKS = 24, 2, 2
 _IFM_GRANULE, _ACC_GRANULE = 4, 8  # banks, int8 IFM and 32-bit accumulators
 _SPLIT = 16  # OFM depth granule when the block does not cover the whole depth
 _SUBKERNEL = 8  # largest sub-kernel height and width
+_LARGEST = 1 << 20  # no dimension, kernel or stride of a model the NPU runs is larger
 
 #: cycles per output element of a block (write-out and activation), fitted with the tail term
 #: of :func:`compute_cycles` to Vela 5.2's estimates (0.5 and 0.75 are 2-4 points worse)
@@ -92,10 +94,11 @@ def ofm_block(kind: str, ofm: Tuple[int, int, int], ifm: Tuple[int, int, int],
     """
     oh, ow, od = (int(v) for v in ofm)
     ih, iw, idp = (int(v) for v in ifm)
-    if min(oh, ow, od, ih, iw, idp) <= 0:
-        return None  # an empty tensor: nothing to run
     kh = (int(kernel[0]) - 1) * int(dilation[0]) + 1
     kw = (int(kernel[1]) - 1) * int(dilation[1]) + 1
+    sizes = (oh, ow, od, ih, iw, idp, kh, kw, int(stride[0]), int(stride[1]))
+    if min(sizes) <= 0 or max(sizes) > _LARGEST:
+        return None  # an empty tensor, or sizes no NPU runs (a corrupted model)
     depthwise, pool = kind == "depthwise", kind == "pool"
     equal_depth = depthwise or pool
     part = not pool and _part_kernel(idp, kw * kh)
@@ -186,22 +189,21 @@ def dpu_cycles(kind: str, ofm: Sequence[int], ifm_depth: int, kernel: Sequence[i
             for bd, nd in _sizes(int(ofm[2]), block.depth):
                 z = _ceil_div(bd, _UBLOCK_D)
                 cyc = 0.0
-                for sy in range(_ceil_div(kh, _SUBKERNEL)):
-                    for sx in range(_ceil_div(kw, _SUBKERNEL)):
-                        elems = (min(kh - sy * _SUBKERNEL, _SUBKERNEL) *
-                                 min(kw - sx * _SUBKERNEL, _SUBKERNEL))
-                        if kind == "pool":  # x4: Vela's int8 pooling rate (bits / 2)
-                            steps, c = 1, max(4, elems) * xy * z * 4
-                        elif kind == "depthwise" or part:
-                            steps = _ceil_div(elems, 4)
-                            c = max(32, 4 * xy) * steps * z * (_ceil_div(ibd, 8) if part else 1)
-                        else:
-                            steps = elems
-                            c = max(32, 4 * xy) * steps * z
-                        delay = 0
-                        if xy == 1:
-                            delay = 2 * steps if z == 1 else 2 * (steps - 1) * z
-                        cyc += c + delay * (_ceil_div(ibd, 8) if part else 1)
+                # sub-kernels of at most 8 x 8: whole ones and the remainders, with counts
+                for (ey, cy), (ex, cx) in product(_sizes(kh, _SUBKERNEL), _sizes(kw, _SUBKERNEL)):
+                    elems = ey * ex
+                    if kind == "pool":  # x4: Vela's int8 pooling rate (bits / 2)
+                        steps, c = 1, max(4, elems) * xy * z * 4
+                    elif kind == "depthwise" or part:
+                        steps = _ceil_div(elems, 4)
+                        c = max(32, 4 * xy) * steps * z * (_ceil_div(ibd, 8) if part else 1)
+                    else:
+                        steps = elems
+                        c = max(32, 4 * xy) * steps * z
+                    delay = 0
+                    if xy == 1:
+                        delay = 2 * steps if z == 1 else 2 * (steps - 1) * z
+                    cyc += (c + delay * (_ceil_div(ibd, 8) if part else 1)) * cy * cx
                 if kind == "conv":
                     cyc *= _ceil_div(int(ifm_depth), ibd)
                 total += cyc * nh * nw * nd

@@ -62,5 +62,15 @@ def test_output_bound_blocks_cost_their_output():
     assert cycles == pytest.approx(2 * OUTPUT_CYCLES_PER_ELEMENT * 4 * 4 * 64)
 
 
-def test_an_empty_tensor_has_no_block():
+def test_an_empty_tensor_or_absurd_sizes_have_no_block():
     assert ofm_block("conv", (0, 5, 8), (25, 5, 8), (1, 1), (1, 1)) is None
+    # a corrupted model's sizes: no block, no overflow, no time spent
+    assert ofm_block("conv", (7, 7, 2 ** 40), (7, 7, 8), (3, 3), (1, 1)) is None
+    assert ofm_block("conv", (7, 7, 8), (7, 7, 8), (10 ** 7, 3), (1, 1)) is None
+
+
+def test_huge_kernels_cost_no_time():
+    # sub-kernels are counted, not enumerated: a 10^6 x 10^6 kernel is 1.6e10 of them
+    cycles = dpu_cycles("conv", (7, 7, 64), 32, (10 ** 6, 10 ** 6), Block(7, 8, 64))
+    assert cycles == pytest.approx(
+        dpu_cycles("conv", (7, 7, 64), 32, (8, 8), Block(7, 8, 64)) * 125000 ** 2)
