@@ -23,7 +23,8 @@ import numpy as np
 
 from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
-from .npu_schedule import SCHEDULE_COLUMNS, OpGeometry, cycle_kind, schedule_columns
+from .npu_schedule import (BLOCK_MODEL_OPS, SCHEDULE_COLUMNS, OpGeometry, cycle_kind,
+                           schedule_columns)
 from .op_table import category_index, lookup, op_index
 from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, brick_ratio,
                             ceil_to_brick, macs_brick, npu_sram_weights, npu_stream_bytes,
@@ -173,7 +174,6 @@ _SLACK_COLS = [FEATURE_NAMES.index(n) for n in (
 _SCHEDULE_COLS = [FEATURE_NAMES.index(n) for n in SCHEDULE_COLUMNS]
 _CYCLE_INPUTS = [FEATURE_NAMES.index(n) for n in ("macs_brick", "in_bytes", "out_bytes")]
 _OUT_C_COL = FEATURE_NAMES.index("out_c")
-_BLOCK_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")  # operators with Vela's block model
 _FLOAT = ("FLOAT32", "FLOAT16", "BFLOAT16", "FLOAT64")
 _INT32 = ("INT32", "INT64", "BOOL", "UINT32", "UINT64")
 
@@ -340,7 +340,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
                                  acts[0].shape if acts else None), 0.0]  # next: below
         row += [0.0] * len(_SCHEDULE_COLS)  # the replayed schedule: filled below
         kinds[node.index] = cycle_kind(node.op)
-        if node.op in _BLOCK_OPS and outs and row[_SRAM_WEIGHT_COL] > 0:
+        if node.op in BLOCK_MODEL_OPS and outs and row[_SRAM_WEIGHT_COL] > 0:
             # buffered in SRAM: Vela's block estimate (the rest: weight-bound op_cycles)
             geometry[node.index] = OpGeometry.of(kinds[node.index], hyper, in0,
                                                  dims4(out_shape))

@@ -38,8 +38,9 @@ _SPLIT = 16  # OFM depth granule when the block does not cover the whole depth
 _SUBKERNEL = 8  # largest sub-kernel height and width
 _LARGEST = 1 << 20  # no dimension, kernel or stride of a model the NPU runs is larger
 
-#: cycles per output element of a block (write-out and activation), fitted with the tail term
-#: of :func:`compute_cycles` to Vela 5.2's estimates (0.5 and 0.75 are 2-4 points worse)
+#: cycles per output element of a block (write-out and activation), picked with the tail term
+#: of :func:`compute_cycles` among 0.5 / 0.625 / 0.75 on Vela 5.2's estimates (p10..p90 of
+#: the depth-first convolutions' error: -15..-1%, -4..+3%, -2..+24%)
 OUTPUT_CYCLES_PER_ELEMENT = 0.625
 
 
@@ -130,8 +131,6 @@ def ofm_block(kind: str, ofm: Tuple[int, int, int], ifm: Tuple[int, int, int],
         depth += _UBLOCK_D
         if depth < od:
             depth = _round_up(depth, _SPLIT)
-    if not depths:
-        return None
     d = np.array(depths)[:, None, None]  # [D, 1, 1]: candidates in Vela's order (d, h, w)
     bd = d if equal_depth else np.full_like(d, ifm_bd)
     ifm_banks = _ceil_div_np(_ceil_div_np(bh * bw * _round_up_np(bd, 8), _BANK) * 2,
@@ -164,6 +163,46 @@ def _sizes(total: int, block: int) -> List[Tuple[int, int]]:
     return [(block, full)] * (full > 0) + [(rest, 1)] * (rest > 0)
 
 
+def _traversal(kind: str, ifm_depth: int, kh: int, kw: int) -> Tuple[bool, int]:
+    """(part-kernel first, IFM block depth) of a convolution's traversal."""
+    part = kind == "conv" and _part_kernel(ifm_depth, kh * kw)
+    return part, min(ifm_depth, _round_up(min(ifm_depth, 16 if part else 32), 8))
+
+
+def _block_dpu(kind: str, bh: int, bw: int, bd: int, ifm_depth: int, kh: int, kw: int,
+               part: bool, ibd: int) -> float:
+    """MAC-array cycles of one OFM block of bh x bw x bd elements."""
+    xy = _ceil_div(bw, _UBLOCK_W) * _ceil_div(bh, _UBLOCK_H)
+    z = _ceil_div(bd, _UBLOCK_D)
+    per_part = _ceil_div(ibd, 8) if part else 1
+    cyc = 0.0
+    # sub-kernels of at most 8 x 8: whole ones and the remainders, with counts
+    for (ey, cy), (ex, cx) in product(_sizes(kh, _SUBKERNEL), _sizes(kw, _SUBKERNEL)):
+        elems = ey * ex
+        if kind == "pool":  # x4: Vela's int8 pooling rate (bits / 2)
+            steps, c = 1, max(4, elems) * xy * z * 4
+        elif kind == "depthwise" or part:
+            steps = _ceil_div(elems, 4)
+            c = max(32, 4 * xy) * steps * z * per_part
+        else:
+            steps = elems
+            c = max(32, 4 * xy) * steps * z
+        delay = 0
+        if xy == 1:
+            delay = 2 * steps if z == 1 else 2 * (steps - 1) * z
+        cyc += (c + delay * per_part) * cy * cx
+    return cyc * _ceil_div(ifm_depth, ibd) if kind == "conv" else cyc
+
+
+def _blocks(ofm: Sequence[int], block: Block):
+    """(height, width, depth, count) of the blocks an output is cut in, edge blocks at their
+    real size."""
+    for bh, nh in _sizes(int(ofm[0]), block.height):
+        for bw, nw in _sizes(int(ofm[1]), block.width):
+            for bd, nd in _sizes(int(ofm[2]), block.depth):
+                yield bh, bw, bd, nh * nw * nd
+
+
 def dpu_cycles(kind: str, ofm: Sequence[int], ifm_depth: int, kernel: Sequence[int],
                block: Block) -> float:
     """MAC-array cycles of one operator: the sum over its OFM blocks, edge blocks at their
@@ -179,35 +218,10 @@ def dpu_cycles(kind: str, ofm: Sequence[int], ifm_depth: int, kernel: Sequence[i
     Returns:
         The cycle count (no output, memory or DMA terms).
     """
-    kh, kw = int(kernel[0]), int(kernel[1])
-    part = kind == "conv" and _part_kernel(int(ifm_depth), kh * kw)
-    ibd = min(int(ifm_depth), _round_up(min(int(ifm_depth), 16 if part else 32), 8))
-    total = 0.0
-    for bh, nh in _sizes(int(ofm[0]), block.height):
-        for bw, nw in _sizes(int(ofm[1]), block.width):
-            xy = _ceil_div(bw, _UBLOCK_W) * _ceil_div(bh, _UBLOCK_H)
-            for bd, nd in _sizes(int(ofm[2]), block.depth):
-                z = _ceil_div(bd, _UBLOCK_D)
-                cyc = 0.0
-                # sub-kernels of at most 8 x 8: whole ones and the remainders, with counts
-                for (ey, cy), (ex, cx) in product(_sizes(kh, _SUBKERNEL), _sizes(kw, _SUBKERNEL)):
-                    elems = ey * ex
-                    if kind == "pool":  # x4: Vela's int8 pooling rate (bits / 2)
-                        steps, c = 1, max(4, elems) * xy * z * 4
-                    elif kind == "depthwise" or part:
-                        steps = _ceil_div(elems, 4)
-                        c = max(32, 4 * xy) * steps * z * (_ceil_div(ibd, 8) if part else 1)
-                    else:
-                        steps = elems
-                        c = max(32, 4 * xy) * steps * z
-                    delay = 0
-                    if xy == 1:
-                        delay = 2 * steps if z == 1 else 2 * (steps - 1) * z
-                    cyc += (c + delay * (_ceil_div(ibd, 8) if part else 1)) * cy * cx
-                if kind == "conv":
-                    cyc *= _ceil_div(int(ifm_depth), ibd)
-                total += cyc * nh * nw * nd
-    return total
+    kh, kw, idp = int(kernel[0]), int(kernel[1]), int(ifm_depth)
+    part, ibd = _traversal(kind, idp, kh, kw)
+    return sum(_block_dpu(kind, bh, bw, bd, idp, kh, kw, part, ibd) * count
+               for bh, bw, bd, count in _blocks(ofm, block))
 
 
 def compute_cycles(kind: str, ofm: Sequence[int], ifm_depth: int, kernel: Sequence[int],
@@ -231,12 +245,11 @@ def compute_cycles(kind: str, ofm: Sequence[int], ifm_depth: int, kernel: Sequen
     Returns:
         The cycle estimate.
     """
-    total = 0.0
-    for bh, nh in _sizes(int(ofm[0]), block.height):
-        for bw, nw in _sizes(int(ofm[1]), block.width):
-            for bd, nd in _sizes(int(ofm[2]), block.depth):
-                dpu = dpu_cycles(kind, (bh, bw, bd), ifm_depth, kernel, Block(bh, bw, bd))
-                total += max(dpu, OUTPUT_CYCLES_PER_ELEMENT * bh * bw * bd) * nh * nw * nd
+    kh, kw, idp = int(kernel[0]), int(kernel[1]), int(ifm_depth)
+    part, ibd = _traversal(kind, idp, kh, kw)
+    total = sum(max(_block_dpu(kind, bh, bw, bd, idp, kh, kw, part, ibd),
+                    OUTPUT_CYCLES_PER_ELEMENT * bh * bw * bd) * count
+                for bh, bw, bd, count in _blocks(ofm, block))
     tail = (min(int(ofm[0]), block.height) * min(int(ofm[1]), block.width) *
             min(int(ofm[2]), block.depth))
     return total + OUTPUT_CYCLES_PER_ELEMENT * tail

@@ -39,7 +39,8 @@ import numpy as np
 from .npu_blocks import compute_cycles, ofm_block
 
 __all__ = ["CYCLE_MODEL", "TRANSFER_CYCLES_PER_BYTE", "TRANSFER_LATENCY", "SLICE_DEPTH",
-           "SCHEDULE_COLUMNS", "BufferPlan", "OpGeometry", "block_model", "cycle_kind",
+           "SCHEDULE_COLUMNS", "BLOCK_MODEL_OPS", "BufferPlan", "OpGeometry", "block_model",
+           "cycle_kind",
            "op_cycles", "replay_buffering", "schedule_columns"]
 
 #: NPU cycles per byte of weight stream DMA'd from flash, and the latency of a transfer: Vela's
@@ -68,6 +69,8 @@ SCHEDULE_COLUMNS = ("est_cycles", "est_double_buffer", "est_first_buffer_bytes",
                     "next_est_slack_ratio")
 
 _KINDS = {"CONV_2D": "conv", "TRANSPOSE_CONV": "conv", "DEPTHWISE_CONV_2D": "depthwise"}
+#: operators :func:`block_model` covers (TRANSPOSE_CONV upsamples: not modelled)
+BLOCK_MODEL_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 
 
 def cycle_kind(op: str) -> str:
@@ -246,15 +249,16 @@ def schedule_columns(kinds: Sequence[str], cycle_inputs: np.ndarray, stream: np.
         operator's.
     """
     n = len(kinds)
-    cycles = np.array([op_cycles(kind, macs, inb, outb, w) for kind, (macs, inb, outb), w in
-                       zip(kinds, np.asarray(cycle_inputs, np.float64).tolist(),
-                           np.asarray(stream, np.float64).tolist())],
-                      dtype=np.float64).reshape(n)
-    blocks = np.full(n, float(SLICE_DEPTH))
-    for k, geom in enumerate(geometry or ()):
+    geometry = list(geometry) if geometry is not None else [None] * n
+    cycles, blocks = np.zeros(n), np.full(n, float(SLICE_DEPTH))
+    for k, (kind, (macs, inb, outb), w, geom) in enumerate(zip(
+            kinds, np.asarray(cycle_inputs, np.float64).tolist(),
+            np.asarray(stream, np.float64).tolist(), geometry)):
         model = block_model(geom) if geom is not None else None
         if model is not None:
             blocks[k], cycles[k] = model
+        else:
+            cycles[k] = op_cycles(kind, macs, inb, outb, w)
     plan = replay_buffering(cycles, sram, depths, blocks)
     nxt_first, nxt_ratio = np.zeros(n), np.zeros(n)
     nxt_first[:-1], nxt_ratio[:-1] = plan.first[1:], plan.slack_ratio[1:]

@@ -241,13 +241,18 @@ def test_phased_bound_is_the_largest_phase_of_gated_sizes():
     assert np.any(held[..., 1][real] > held[..., 0][real])  # the max is not one fixed phase
 
 
-def test_phased_peak_config_masks_the_next_weights_out_of_the_running_phase():
-    from edge_predictor.featurize import FEATURE_NAMES
-    from trainer.train import BOUNDED_FEATURES, TrainConfig
+class _Norm:
+    """A normaliser of every feature column: mean 0, std 1 (what model_config reads)."""
 
-    class _Norm:
-        mean = np.zeros(len(FEATURE_NAMES))
-        std = np.ones(len(FEATURE_NAMES))
+    def __init__(self):
+        from edge_predictor.featurize import FEATURE_NAMES
+
+        self.mean = np.zeros(len(FEATURE_NAMES))
+        self.std = np.ones(len(FEATURE_NAMES))
+
+
+def test_phased_peak_config_masks_the_next_weights_out_of_the_running_phase():
+    from trainer.train import BOUNDED_FEATURES, TrainConfig
 
     cfg = TrainConfig(metrics=["latency_ms", "sram_kib"], bounded_peak=True, phased_peak=True,
                       peak_tau=0.05).model_config(norm=_Norm())
@@ -261,10 +266,6 @@ def test_phased_peak_config_masks_the_next_weights_out_of_the_running_phase():
 def test_replayed_peak_bounds_by_the_replayed_buffers_in_two_phases():
     from edge_predictor.featurize import FEATURE_NAMES
     from trainer.train import REPLAYED_FEATURES, TrainConfig
-
-    class _Norm:
-        mean = np.zeros(len(FEATURE_NAMES))
-        std = np.ones(len(FEATURE_NAMES))
 
     cfg = TrainConfig(metrics=["latency_ms", "sram_kib"], bounded_peak=True, replayed_peak=True,
                       peak_tau=0.05).model_config(norm=_Norm())
