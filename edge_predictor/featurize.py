@@ -340,8 +340,10 @@ def featurize(graph: OpGraph) -> GraphFeatures:
                                  acts[0].shape if acts else None), 0.0]  # next: below
         row += [0.0] * len(_SCHEDULE_COLS)  # the replayed schedule: filled below
         kinds[node.index] = cycle_kind(node.op)
-        if node.op in BLOCK_MODEL_OPS and outs and row[_SRAM_WEIGHT_COL] > 0:
-            # buffered in SRAM: Vela's block estimate (the rest: weight-bound op_cycles)
+        if (node.op in BLOCK_MODEL_OPS and outs and row[_SRAM_WEIGHT_COL] > 0
+                and (hyper.get("groups") or 1) <= 1):
+            # buffered in SRAM: Vela's block estimate (the rest, and grouped convolutions,
+            # whose blocks are one group deep in Vela: weight-bound op_cycles)
             geometry[node.index] = OpGeometry.of(kinds[node.index], hyper, in0,
                                                  dims4(out_shape))
         table[node.index] = row
