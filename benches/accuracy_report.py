@@ -73,6 +73,8 @@ ROWS: Tuple[Tuple[str, str, str], ...] = (
      "memory (peak_tau 0.05, bounded_peak; generalized)", "gen"),
     ("phased-gen", "Variant: as above, the bound the larger of two phases, running and "
      "hand-over to the next operator (phased_peak; generalized)", "gen"),
+    ("replayed-gen", "Variant: peak-gen, the bound two phases over the replayed weight buffers "
+     "(replayed_peak; generalized)", "gen"),
     ("kernel-sum-spec", "Kernel sum, nn-Meter style (specialized)", "spec"),
     ("kernel-sum-gen", "Kernel sum, nn-Meter style (generalized)", "gen"),
     ("totals-linear-spec", "Totals, log-log linear (specialized)", "spec"),
@@ -129,7 +131,7 @@ def rows_for(metrics: List[str]) -> List[Tuple[str, str, str]]:
     """:data:`ROWS` that apply to a target with these metrics (the peak variant needs a peak
     metric: without one it is the generalized model again)."""
     peak = any(aggregate(m) == "peak" for m in metrics)
-    return [r for r in ROWS if peak or not r[0].startswith(("peak-", "phased-"))]
+    return [r for r in ROWS if peak or not r[0].startswith(("peak-", "phased-", "replayed-"))]
 
 
 def table_rows(doc: Dict[str, Any]) -> List[Dict[str, Any]]:
