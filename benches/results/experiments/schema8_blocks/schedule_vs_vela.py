@@ -117,27 +117,36 @@ def raw(x, name):
     return np.expm1(v) if _LOG_COLS[c] else v
 
 
+def check_blocks(ops, cyc_err):
+    """Our OFM block and compute cycles against Vela's, for one model's operators.
+
+    Appends each operator's relative cycle error to ``cyc_err[(kind, traversal)]``; returns
+    (blocks exactly Vela's, blocks compared)."""
+    ok = n = 0
+    for o in ops:
+        kind = KINDS.get(o["op"])
+        if kind is None or "ofm_block" not in o:
+            continue
+        kw, kh, sx, sy = o["kernel"]
+        b = ofm_block(kind, tuple(o["ofm"][1:]), tuple(o["ifm"][1:]), (kh, kw), (sy, sx))
+        n += 1
+        ok += b is not None and list(b) == o["ofm_block"][1:]
+        if o["ofm"][1] > 1 and b is not None and "cycles" in o:  # not the classifier as FC
+            cyc_err[(kind, o["traversal"])].append(
+                compute_cycles(kind, o["ofm"][1:], o["ifm"][3], (kh, kw), b) / o["cycles"] - 1)
+    return ok, n
+
+
 def zoo(folder):
     """Blocks and compute cycles per zoo model (no decisions: Vela's operators differ)."""
     import glob
 
     for path in sorted(glob.glob(os.path.join(folder, "*.tflite"))):
-        ok = n = 0
         errs = collections.defaultdict(list)
-        for o in vela_schedule(path):
-            kind = KINDS.get(o["op"])
-            if kind is None or "ofm_block" not in o:
-                continue
-            kw, kh, sx, sy = o["kernel"]
-            b = ofm_block(kind, tuple(o["ofm"][1:]), tuple(o["ifm"][1:]), (kh, kw), (sy, sx))
-            n += 1
-            ok += b is not None and list(b) == o["ofm_block"][1:]
-            if o["ofm"][1] > 1 and b is not None and "cycles" in o:
-                errs[kind].append(compute_cycles(kind, o["ofm"][1:], o["ifm"][3], (kh, kw), b)
-                                  / o["cycles"] - 1)
+        ok, n = check_blocks(vela_schedule(path), errs)
         print("{:26s} blocks {:4d} / {:4d}  cycles |median error| {}".format(
             os.path.basename(path), ok, n, ", ".join(
-                "{} {:.1%} (n={})".format(k, np.median(np.abs(v)), len(v))
+                "{}/{} {:.1%} (n={})".format(k[0], k[1], np.median(np.abs(v)), len(v))
                 for k, v in sorted(errs.items()))))
 
 
@@ -151,17 +160,8 @@ def main():
     decisions, buf_err = [], []
     for path in paths:
         ops = vela_schedule(path)
-        for o in ops:
-            kind = KINDS.get(o["op"])
-            if kind is None or "ofm_block" not in o:
-                continue
-            kw, kh, sx, sy = o["kernel"]
-            b = ofm_block(kind, tuple(o["ofm"][1:]), tuple(o["ifm"][1:]), (kh, kw), (sy, sx))
-            blocks_n += 1
-            blocks_ok += b is not None and list(b) == o["ofm_block"][1:]
-            if o["ofm"][1] > 1 and b is not None:  # not the classifier run as FULLY_CONNECTED
-                cyc_err[(kind, o["traversal"])].append(
-                    compute_cycles(kind, o["ofm"][1:], o["ifm"][3], (kh, kw), b) / o["cycles"] - 1)
+        ok, n_ops = check_blocks(ops, cyc_err)
+        blocks_ok, blocks_n = blocks_ok + ok, blocks_n + n_ops
         graph = read_model(path)
         x = featurize(graph).x
         ours = [i for i, node in enumerate(graph.ops) if node.op != "RESHAPE"]  # Vela drops them
