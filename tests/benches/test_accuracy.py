@@ -46,9 +46,10 @@ def test_report_only_runs_nothing_and_reuses_finished_runs(tmp_path):
 def test_peak_variant_only_for_targets_with_a_peak_metric():
     from benches import accuracy_report as R
 
-    assert "peak-gen" in {r[0] for r in R.rows_for(["latency_ms", "sram_kib"])}
+    variants = {"peak-gen", "phased-gen", "replayed-gen"}
+    assert variants <= {r[0] for r in R.rows_for(["latency_ms", "sram_kib"])}
     cpu = {r[0] for r in R.rows_for(["latency_ms"])}
-    assert "peak-gen" not in cpu and "perfsage-gen" in cpu
+    assert not variants & cpu and "perfsage-gen" in cpu
 
 
 class _Split:
@@ -134,3 +135,16 @@ def test_report_marks_cells_of_an_older_schema():
     r = {"mape": 0.0123, "within_5": 0.9, "within_10": 1.0, "spearman": 0.99}
     assert _cell(r) == "1.23% · 90% · 100% · 0.990"
     assert _cell(dict(r, feature_schema=4)) == "1.23% · 90% · 100% · 0.990 (schema 4)"
+
+
+def test_every_perfsage_variant_is_a_valid_config_and_new_settings_are_keyed():
+    from benches.accuracy import _KEYED, _PERFSAGE
+    from trainer.train import TrainConfig
+
+    # settings the kind's name implied before _KEYED existed; any other must enter the key,
+    # or two variants would share cached results
+    implied = {"cfe", "loss", "upsampling", "readout", "layer_norm", "peak_tau", "bounded_peak"}
+    for name, settings in _PERFSAGE.items():
+        TrainConfig(metrics=["latency_ms", "sram_kib"], **settings).check()  # raises if wrong
+        assert set(settings) - implied <= set(_KEYED), name
+    assert _PERFSAGE["replayed"]["replayed_peak"] and "replayed_peak" in _KEYED
