@@ -76,6 +76,8 @@ def parse_schedule(log):
             cur["buf_kind"] = re.findall(r"\((\w+)\)", s)[0]
         elif s.startswith("Depth slices"):
             cur["slices"] = [int(v) for v in re.findall(r"\d+", s)]
+        elif s.startswith("sub-operations"):
+            cur["sub"] = s.split(":", 1)[1].strip()  # fused activations: "-", "[ Relu ]", ...
         elif s.startswith("Estimated Perf"):
             cur["cycles"] = int(re.search(r"Cycles=(\d+)", s)[1])
     return ops

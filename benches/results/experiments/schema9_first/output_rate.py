@@ -15,7 +15,6 @@ Vela does in between is not modelled. ~2 minutes. Run from the repository root:
 import collections
 import glob
 import os
-import re
 import sys
 import tempfile
 
@@ -23,36 +22,13 @@ import numpy as np
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "benches", "results", "experiments", "schema8_blocks"))
 
 from benches.labelers.vela import run_vela  # noqa: E402
 from edge_predictor.npu_blocks import Block, dpu_cycles  # noqa: E402
+from schedule_vs_vela import parse_schedule  # noqa: E402
 
 KINDS = {"Conv2D": "conv", "DepthwiseConv2D": "depthwise"}
-
-
-def parse(log):
-    """Operator, OFM, kernel, block, IFM stripe, sub-operations and cycles per operator."""
-    ops, cur = [], None
-    for line in log.split("Schedule: '")[-1].splitlines():
-        s = line.strip()
-        m = re.match(r"(\d+): Operation (\w+)\s+- OFM ([\d, ]+)", s)
-        if m:
-            cur = {"op": m[2], "ofm": [int(v) for v in m[3].split(",")]}
-            ops.append(cur)
-        elif cur is None:
-            continue
-        elif s.startswith("Kernel:"):
-            cur["kernel"] = [int(v) for v in re.match(
-                r"Kernel: size=(\d+),(\d+) stride=(\d+),(\d+)", s).groups()]
-        elif s.startswith("Operator Config"):
-            cur["block"] = [int(v) for v in re.search(r"OFM Block=\[([\d, ]+)\]", s)[1].split(",")]
-        elif s.startswith("IFM Stripe"):
-            cur["ifm"] = [int(v) for v in re.findall(r"\d+", s)]
-        elif s.startswith("sub-operations"):
-            cur["sub"] = s.split(":", 1)[1].strip()
-        elif s.startswith("Estimated Perf"):
-            cur["cycles"] = int(re.search(r"Cycles=(\d+)", s)[1])
-    return ops
 
 
 def main():
@@ -64,12 +40,12 @@ def main():
     for path in paths:
         with tempfile.TemporaryDirectory() as out:
             _, log = run_vela(path, out, extra_args=["--verbose-schedule"])
-        for o in parse(log):
+        for o in parse_schedule(log):
             kind = KINDS.get(o["op"])
-            if not kind or "block" not in o or "cycles" not in o or o["ofm"][1] <= 1:
+            if not kind or "ofm_block" not in o or "cycles" not in o or o["ofm"][1] <= 1:
                 continue
             kw, kh = o["kernel"][:2]
-            ofm, b = o["ofm"][1:], o["block"][1:]
+            ofm, b = o["ofm"][1:], o["ofm_block"][1:]
             elements = ofm[0] * ofm[1] * ofm[2]
             tail = min(ofm[0], b[0]) * min(ofm[1], b[1]) * min(ofm[2], b[2])
             if dpu_cycles(kind, ofm, o["ifm"][3], (kh, kw), Block(*b)) < 0.4 * elements:
