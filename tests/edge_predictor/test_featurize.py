@@ -308,35 +308,34 @@ def test_replayed_schedule_columns():
     assert raw("est_weight_buffer_bytes")[2:].tolist() == [0.0, 0.0]  # FC, RELU: nothing buffered
 
 
-def test_1x1_conv_on_a_1x1_input_is_not_buffered():
-    from edge_predictor.featurize import FEATURE_NAMES, featurize
+def _one_conv(in_shape, filter_shape, out_shape):
+    """A graph of one int8 CONV_2D (default options: 1x1 stride, VALID), hand-built."""
     from edge_predictor.graph import OpGraph, OpNode, TensorInfo
 
+    tensors = [TensorInfo(0, in_shape, "INT8", False, True, False),
+               TensorInfo(1, filter_shape, "INT8", True, True, True),
+               TensorInfo(2, out_shape, "INT8", False, True, False)]
+    return OpGraph("<test>", [OpNode(0, "CONV_2D", 3, 1, (0, 1), (2,))], tensors, inputs=(0,),
+                   outputs=(2,))
+
+
+def test_1x1_conv_on_a_1x1_input_is_not_buffered():
+    from edge_predictor.featurize import FEATURE_NAMES, featurize
+
     # Vela runs it as FULLY_CONNECTED (convert_conv_to_fc): weights stay in flash
-    tensors = [TensorInfo(0, (1, 1, 1, 64), "INT8", False, True, False),
-               TensorInfo(1, (12, 1, 1, 64), "INT8", True, True, True),
-               TensorInfo(2, (1, 1, 1, 12), "INT8", False, True, False)]
-    g = OpGraph("<test>", [OpNode(0, "CONV_2D", 3, 1, (0, 1), (2,))], tensors, inputs=(0,),
-                outputs=(2,))
-    x = featurize(g).x
+    x = featurize(_one_conv((1, 1, 1, 64), (12, 1, 1, 64), (1, 1, 1, 12))).x
     assert x[0, FEATURE_NAMES.index("sram_weight_bytes")] == 0
     assert x[0, FEATURE_NAMES.index("npu_weight_bytes")] > 0
 
 
 def test_grouped_conv_keeps_the_weight_bound_cycles_not_the_block_model():
     from edge_predictor.featurize import FEATURE_NAMES, featurize
-    from edge_predictor.graph import OpGraph, OpNode, TensorInfo
     from edge_predictor.npu_schedule import OpGeometry, block_model
 
     # in [1,16,16,32], filter [32,3,3,8]: 4 groups. Vela splits it into one convolution per
     # group (blocks one group deep); the block model over the whole 32-deep input would charge
     # every output for 32 input channels instead of 8.
-    tensors = [TensorInfo(0, (1, 16, 16, 32), "INT8", False, True, False),
-               TensorInfo(1, (32, 3, 3, 8), "INT8", True, True, True),
-               TensorInfo(2, (1, 16, 16, 32), "INT8", False, True, False)]
-    g = OpGraph("<test>", [OpNode(0, "CONV_2D", 3, 1, (0, 1), (2,))], tensors, inputs=(0,),
-                outputs=(2,))
-    x = featurize(g).x.astype(np.float64)
+    x = featurize(_one_conv((1, 16, 16, 32), (32, 3, 3, 8), (1, 16, 16, 32))).x.astype(np.float64)
     assert x[0, FEATURE_NAMES.index("sram_weight_bytes")] > 0  # buffered
     cycles = np.expm1(x[0, FEATURE_NAMES.index("est_cycles")])
     whole_depth = block_model(OpGeometry("conv", (16, 16, 32), (16, 16, 32), (3, 3), (1, 1),

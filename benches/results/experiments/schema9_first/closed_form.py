@@ -15,16 +15,10 @@ import numpy as np
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "benches", "results", "experiments", "schema8_blocks"))
 
-from edge_predictor.featurize import _LOG_COLS, FEATURE_NAMES  # noqa: E402
+from schedule_vs_vela import raw  # noqa: E402
 from trainer import dataset as D  # noqa: E402
-
-
-def raw(x, name):
-    """One feature column of a graph's [N, F] features, before its log transform."""
-    c = FEATURE_NAMES.index(name)
-    v = x[:, c].astype(np.float64)
-    return np.expm1(v) if _LOG_COLS[c] else v
 
 
 def main():
