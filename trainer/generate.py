@@ -88,7 +88,7 @@ def make_record(space: str, seed: int, cache: bool = True) -> Dict[str, Any]:
     rec["graph"] = graph_to_record(graph)
     t2 = time.perf_counter()
     try:
-        res = label_vela(content)
+        res = label_vela(content, layers=True, graph=graph)
     except Exception as err:
         rec.update(stage="vela", reason=_short(err))
         return rec

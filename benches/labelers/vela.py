@@ -215,7 +215,24 @@ def labels_from_summary(summary):
     }
 
 
-def label_vela(model, accelerator=ACCELERATOR, allow_cpu_ops=True, keep_dir=None):
+def _layers(out_dir, content, graph):
+    """Vela's per-layer report summed per TFLite operator (see :mod:`.vela_layers`), with the
+    memories Vela never touched in this configuration (all-zero columns) left out."""
+    from edge_predictor.tflite_reader import read_model as read_graph
+
+    from .vela_layers import attribute, parse_per_layer_csv, per_operator
+
+    found = glob.glob(os.path.join(glob.escape(out_dir), "candidate_per-layer.csv"))
+    if len(found) != 1:
+        return None
+    rows = parse_per_layer_csv(found[0])
+    graph = graph if graph is not None else read_graph(content)
+    ops = per_operator(rows, attribute(rows, graph), len(graph.ops))
+    return {k: v for k, v in ops.items() if not isinstance(v, list) or any(v)}
+
+
+def label_vela(model, accelerator=ACCELERATOR, allow_cpu_ops=True, keep_dir=None,
+               layers=False, graph=None):
     """Label one model for ``ethos-u55-128`` with Vela, in-process.
 
     Args:
@@ -225,6 +242,11 @@ def label_vela(model, accelerator=ACCELERATOR, allow_cpu_ops=True, keep_dir=None
             :class:`LabelError` (Vela's latency then covers the NPU part only).
         keep_dir: write Vela's outputs here (as ``candidate*``) instead of this process's
             reused scratch folder (debugging).
+        layers: also run Vela with ``--verbose-performance`` and return its per-layer report
+            summed per TFLite operator in ``raw["layers"]`` (:func:`.vela_layers.per_operator`:
+            cycles, NPU cycles, access cycles per memory, MACs, staging bytes per operator).
+        graph: the model's :class:`edge_predictor.graph.OpGraph` read from ``model`` (with
+            tensor names), if the caller has it; else it is read again when ``layers``.
 
     Returns:
         A labeler result (see :mod:`benches.labelers`) with ``labels`` latency_ms, sram_kib,
@@ -243,12 +265,14 @@ def label_vela(model, accelerator=ACCELERATOR, allow_cpu_ops=True, keep_dir=None
         os.makedirs(out_dir, exist_ok=True)
         # a fixed file name in a reused folder: no folder created and removed per model
         model_path = os.path.join(out_dir, "candidate.tflite")
-        for old in glob.glob(os.path.join(glob.escape(out_dir), "candidate_summary_*.csv")):
+        for old in (glob.glob(os.path.join(glob.escape(out_dir), "candidate_summary_*.csv"))
+                    + glob.glob(os.path.join(glob.escape(out_dir), "candidate_per-layer.csv"))):
             os.remove(old)
         with open(model_path, "wb") as f:
             f.write(content)
         t0 = time.perf_counter()
-        rc, log = run_vela(model_path, out_dir, accelerator=accelerator)
+        rc, log = run_vela(model_path, out_dir, accelerator=accelerator,
+                           extra_args=["--verbose-performance"] if layers else ())
         wall = time.perf_counter() - t0
         if rc != 0:
             raise LabelError("{}: Vela failed: {}".format(name, _reason(log, "rc={}".format(rc))))
@@ -256,6 +280,7 @@ def label_vela(model, accelerator=ACCELERATOR, allow_cpu_ops=True, keep_dir=None
         if len(found) != 1:
             raise LabelError("{}: Vela wrote no summary CSV ({})".format(name, _reason(log, "")))
         summary = parse_summary_csv(found[0])
+        per_layer = _layers(out_dir, content, graph) if layers else None
     missing = [k for k in ("inference_time", "sram_memory_used", "nn_macs") if k not in summary]
     if missing:
         raise LabelError("{}: Vela summary lacks {}".format(name, ", ".join(missing)))
@@ -267,6 +292,8 @@ def label_vela(model, accelerator=ACCELERATOR, allow_cpu_ops=True, keep_dir=None
     raw = {k: summary[k] for k in RAW_FIELDS if k in summary}
     raw.update(ops)
     raw["energy_breakdown_pj"] = energy.estimate_energy_breakdown_pj(summary)
+    if per_layer is not None:
+        raw["layers"] = per_layer
     provenance = {
         "labeler": "vela",
         "labeler_version": version,
@@ -274,7 +301,8 @@ def label_vela(model, accelerator=ACCELERATOR, allow_cpu_ops=True, keep_dir=None
         "accelerator_configuration": summary.get("accelerator_configuration"),
         "system_config": summary.get("system_config"),
         "memory_mode": summary.get("memory_mode"),
-        "settings": "Vela defaults (no --config, --system-config, --memory-mode)",
+        "settings": "Vela defaults (no --config, --system-config, --memory-mode)"
+                    + (", --verbose-performance" if layers else ""),
         "energy_model": energy.ENERGY_MODEL_ID,
         "energy_is_estimate": energy.ENERGY_IS_ESTIMATE,
         "vela_wall_s": wall,
