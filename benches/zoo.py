@@ -1,29 +1,34 @@
 """Out-of-space zoo: real-world INT8 architectures with random weights.
 
-These models exercise the TFLite reader on graphs nobody designed for it, and later measure how
-the predictor does on architectures outside the training design spaces. Weights are random
-(``weights=None`` everywhere, never downloaded) and deterministic from a seed; every model is
-full-integer post-training quantized with int8 input and output, batch 1.
+These models exercise the TFLite reader on graphs nobody designed for it, and measure how the
+predictor does on architectures outside the training design spaces (the predictor never trains
+on them). Weights are random (``weights=None`` everywhere, never downloaded) and deterministic
+from a seed; every model is full-integer post-training quantized with int8 input and output,
+batch 1. Each model belongs to a family (:data:`FAMILIES`, :func:`zoo_family`), named after the
+design-space families where one fits, for leave-one-family-out scoring.
+
+This module holds the registry, the conversion and the CLI; the hand-built architectures are in
+:mod:`benches.zoo_models` (images) and :mod:`benches.zoo_sequence` (audio, text, sequences), the
+checks of a built model in :mod:`benches.zoo_check`.
 
 Usage::
 
-    python -m benches.zoo --out .cache/zoo                 # every model, Vela check, manifest
-    python -m benches.zoo --out .cache/zoo --only ds_cnn vit_tiny
+    python -m benches.zoo --out /work/zoo_cache               # every model, Vela check, manifest
+    python -m benches.zoo --out /work/zoo_cache --only ds_cnn vit_tiny
+    python -m benches.zoo --out /work/zoo_cache --families kws conv1d
 
 The ``.tflite`` files are a cache (not committed); ``benches/zoo_manifest.json`` records for each
-model its operator and tensor counts, size, sha256, conversion time and whether Vela compiles it.
+model its family, operator and tensor counts, size, sha256, conversion time and Vela's outcome.
 """
 
 import argparse
-import csv
-import glob
+import collections
 import hashlib
 import json
 import os
 import platform
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,167 +36,124 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np
 
-__all__ = ["ZOO", "build_zoo_model", "build_zoo_tflite", "check_built", "main", "model_stats",
-           "vela_check"]
+from benches import zoo_models as M
+from benches import zoo_sequence as S
+from benches.zoo_check import model_stats, vela_check
+
+__all__ = ["FAMILIES", "MANIFEST", "ZOO", "ZooEntry", "build_zoo_model", "build_zoo_tflite",
+           "check_built", "main", "model_stats", "vela_check", "zoo_family"]
 
 MANIFEST = Path(__file__).resolve().parent / "zoo_manifest.json"
-IMAGENET = (224, 224, 3)
-# Models whose first layer rescales from [0, 255]; the others expect inputs in [-1, 1].
-_RANGE_255 = {"mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
-              "efficientnetv2_b0", "regnetx_002"}
+IMAGENET = M.IMAGENET
+_UNIT = (-1.0, 1.0)  # calibration range of models that expect inputs in [-1, 1]
+_PIXELS = (0.0, 255.0)  # ... and of those whose first layer rescales from [0, 255]
 
 
-def _keras():
-    import tf_keras
+class ZooEntry(collections.namedtuple("ZooEntry", "build family input_range")):
+    """One zoo architecture: its builder, its family and its calibration input range.
 
-    return tf_keras
+    Attributes:
+        build: Callable without arguments returning a ``tf_keras.Model`` (batch 1).
+        family: Architecture family (a design-space family name where one fits).
+        input_range: ``(low, high)`` of the uniform random calibration inputs.
+    """
+
+    __slots__ = ()
+
+    def __call__(self):
+        """Build the Keras model (same as ``entry.build()``)."""
+        return self.build()
 
 
 def _app(fn_name, shape=IMAGENET, **kwargs):
     """Builder for a ``tf_keras.applications`` model with random weights and batch 1."""
 
     def build():
-        keras = _keras()
+        keras = M.keras()
         inp = keras.Input(shape, batch_size=1)
         return getattr(keras.applications, fn_name)(weights=None, input_tensor=inp, **kwargs)
 
-    build.__doc__ = f"tf_keras.applications.{fn_name}(weights=None), input {shape}."
+    args = "".join(", {}={}".format(k, v) for k, v in sorted(kwargs.items()))
+    build.__doc__ = "tf_keras.applications.{}(weights=None{}), input {}.".format(
+        fn_name, args, shape)
     return build
 
 
-def _conv_bn(x, filters, kernel, strides=1, relu=True):
-    layers = _keras().layers
-    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
-    return layers.ReLU()(x) if relu else x
+def _e(build, family, input_range=_UNIT):
+    return ZooEntry(build, family, input_range)
 
 
-def resnet18():
-    """ResNet-18 (He et al. 2016): basic blocks [2, 2, 2, 2], 224x224, 1000 classes."""
-    keras = _keras()
-    layers = keras.layers
-    inp = keras.Input(IMAGENET, batch_size=1)
-    x = _conv_bn(inp, 64, 7, strides=2)
-    x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
-    for stage, filters in enumerate((64, 128, 256, 512)):
-        for block in range(2):
-            strides = 2 if stage > 0 and block == 0 else 1
-            shortcut = x
-            if strides != 1 or x.shape[-1] != filters:
-                shortcut = _conv_bn(x, filters, 1, strides=strides, relu=False)
-            y = _conv_bn(x, filters, 3, strides=strides)
-            y = _conv_bn(y, filters, 3, relu=False)
-            x = layers.ReLU()(layers.Add()([shortcut, y]))
-    x = layers.GlobalAveragePooling2D()(x)
-    out = layers.Dense(1000, activation="softmax")(x)
-    return keras.Model(inp, out, name="resnet18")
+ZOO = collections.OrderedDict([
+    ("mobilenet_v1", _e(_app("MobileNet"), "mobilenet_v1")),
+    ("mobilenet_v1_075_128", _e(_app("MobileNet", (128, 128, 3), alpha=0.75), "mobilenet_v1")),
+    ("mobilenet_v1_050_160", _e(_app("MobileNet", (160, 160, 3), alpha=0.5), "mobilenet_v1")),
+    ("vww_mobilenet_v1_025", _e(_app("MobileNet", (96, 96, 3), alpha=0.25, classes=2),
+                                "mobilenet_v1")),
+    ("mobilenet_v2", _e(_app("MobileNetV2"), "mobilenet_v2")),
+    ("mobilenet_v2_075_160", _e(_app("MobileNetV2", (160, 160, 3), alpha=0.75), "mobilenet_v2")),
+    ("mobilenet_v2_050_128", _e(_app("MobileNetV2", (128, 128, 3), alpha=0.5), "mobilenet_v2")),
+    ("mobilenet_v2_035_96", _e(_app("MobileNetV2", (96, 96, 3), alpha=0.35), "mobilenet_v2")),
+    ("mobilenet_v3_small", _e(_app("MobileNetV3Small"), "mobilenet_v3", _PIXELS)),
+    ("mobilenet_v3_large", _e(_app("MobileNetV3Large"), "mobilenet_v3", _PIXELS)),
+    ("mobilenet_v3_small_075_128", _e(_app("MobileNetV3Small", (128, 128, 3), alpha=0.75),
+                                      "mobilenet_v3", _PIXELS)),
+    ("mobilenet_v3_large_min", _e(_app("MobileNetV3Large", minimalistic=True), "mobilenet_v3",
+                                  _PIXELS)),
+    ("efficientnet_b0", _e(_app("EfficientNetB0"), "efficientnet", _PIXELS)),
+    ("efficientnet_b1", _e(_app("EfficientNetB1", (240, 240, 3)), "efficientnet", _PIXELS)),
+    ("efficientnetv2_b0", _e(_app("EfficientNetV2B0"), "efficientnet_v2", _PIXELS)),
+    ("efficientnetv2_b1", _e(_app("EfficientNetV2B1", (240, 240, 3)), "efficientnet_v2",
+                             _PIXELS)),
+    ("resnet8_cifar", _e(M.resnet8_cifar, "resnet")),
+    ("resnet18", _e(M.resnet18, "resnet")),
+    ("resnet34", _e(M.resnet34, "resnet")),
+    ("resnet50_160", _e(_app("ResNet50", (160, 160, 3)), "resnet")),
+    ("regnetx_002", _e(_app("RegNetX002"), "regnet", _PIXELS)),
+    ("regnetx_004", _e(_app("RegNetX004"), "regnet", _PIXELS)),
+    ("regnety_002", _e(_app("RegNetY002"), "regnet", _PIXELS)),
+    ("densenet121", _e(_app("DenseNet121"), "densenet")),
+    ("nasnet_mobile", _e(_app("NASNetMobile"), "nasnet")),
+    ("squeezenet", _e(M.squeezenet, "inception")),
+    ("inception_v3_160", _e(_app("InceptionV3", (160, 160, 3)), "inception")),
+    ("shufflenet_v2", _e(M.shufflenet_v2, "shufflenet")),
+    ("unet", _e(M.unet, "unet")),
+    ("unet_small", _e(M.unet_small, "unet")),
+    ("fpn_seg", _e(M.fpn_seg, "segmentation")),
+    ("ssd_mobilenet_v2", _e(M.ssd_mobilenet_v2, "detection")),
+    ("yolo_tiny", _e(M.yolo_tiny, "detection")),
+    ("vit_tiny", _e(S.vit_tiny, "vit")),
+    ("deit_tiny", _e(S.deit_tiny, "vit")),
+    ("kwt", _e(S.kwt, "vit")),
+    ("ds_cnn", _e(S.ds_cnn, "kws")),
+    ("ds_cnn_m", _e(S.ds_cnn_m, "kws")),
+    ("ds_cnn_l", _e(S.ds_cnn_l, "kws")),
+    ("micronet_kws_s", _e(S.micronet_kws_s, "kws")),
+    ("dnn_kws", _e(S.dnn_kws, "dense")),
+    ("anomaly_ae", _e(S.anomaly_ae, "dense")),
+    ("lstm_kws", _e(S.lstm_kws, "rnn")),
+    ("crnn_kws", _e(S.crnn_kws, "rnn")),
+    ("m5", _e(S.m5, "conv1d")),
+    ("tcn", _e(S.tcn, "conv1d")),
+    ("tc_resnet8", _e(S.tc_resnet8, "conv1d")),
+])
+
+FAMILIES = {name: entry.family for name, entry in ZOO.items()}
 
 
-def squeezenet():
-    """SqueezeNet 1.1 (Iandola et al. 2016): fire modules, 224x224, 1000 classes."""
-    keras = _keras()
-    layers = keras.layers
+def zoo_family(name):
+    """The family of a zoo model (e.g. ``"mobilenet_v2"``, ``"kws"``).
 
-    def fire(x, squeeze, expand):
-        s = layers.Conv2D(squeeze, 1, activation="relu")(x)
-        e1 = layers.Conv2D(expand, 1, activation="relu")(s)
-        e3 = layers.Conv2D(expand, 3, padding="same", activation="relu")(s)
-        return layers.Concatenate()([e1, e3])
+    Args:
+        name: A key of ``ZOO``, or a path or file name such as ``"zoo/ds_cnn.tflite"``.
 
-    inp = keras.Input(IMAGENET, batch_size=1)
-    x = layers.Conv2D(64, 3, strides=2, activation="relu")(inp)
-    x = layers.MaxPooling2D(3, strides=2)(x)
-    x = fire(fire(x, 16, 64), 16, 64)
-    x = layers.MaxPooling2D(3, strides=2)(x)
-    x = fire(fire(x, 32, 128), 32, 128)
-    x = layers.MaxPooling2D(3, strides=2)(x)
-    for squeeze, expand in ((48, 192), (48, 192), (64, 256), (64, 256)):
-        x = fire(x, squeeze, expand)
-    x = layers.Conv2D(1000, 1, activation="relu")(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inp, layers.Softmax()(x), name="squeezenet")
+    Returns:
+        The family name.
 
-
-def ds_cnn():
-    """DS-CNN-S keyword spotter (Zhang et al. 2017, "Hello Edge"): 49x10 MFCC, 12 classes."""
-    keras = _keras()
-    layers = keras.layers
-    inp = keras.Input((49, 10, 1), batch_size=1)
-    x = _conv_bn(inp, 64, (10, 4), strides=2)
-    for _ in range(4):
-        x = layers.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
-        x = layers.ReLU()(layers.BatchNormalization()(x))
-        x = _conv_bn(x, 64, 1)
-    x = layers.GlobalAveragePooling2D()(x)
-    out = layers.Dense(12, activation="softmax")(x)
-    return keras.Model(inp, out, name="ds_cnn")
-
-
-def unet():
-    """UNet (Ronneberger et al. 2015), 4 levels 16-128 filters, Conv2DTranspose, 128x128."""
-    keras = _keras()
-    layers = keras.layers
-    inp = keras.Input((128, 128, 3), batch_size=1)
-    x, skips = inp, []
-    for filters in (16, 32, 64, 128):
-        x = _conv_bn(_conv_bn(x, filters, 3), filters, 3)
-        skips.append(x)
-        x = layers.MaxPooling2D(2)(x)
-    x = _conv_bn(_conv_bn(x, 256, 3), 256, 3)
-    for filters, skip in zip((128, 64, 32, 16), reversed(skips)):
-        x = layers.Conv2DTranspose(filters, 2, strides=2, padding="same")(x)
-        x = layers.Concatenate()([skip, x])
-        x = _conv_bn(_conv_bn(x, filters, 3), filters, 3)
-    out = layers.Conv2D(1, 1, activation="sigmoid")(x)
-    return keras.Model(inp, out, name="unet")
-
-
-def vit_tiny():
-    """Small ViT: 16x16 patch conv, 196 tokens x 192, 4 pre-LN layers of 3-head MHA, 224x224."""
-    keras = _keras()
-    layers = keras.layers
-    dim, heads, depth, mlp = 192, 3, 4, 768
-
-    class PositionEmbedding(layers.Layer):
-        def build(self, input_shape):
-            self.pos = self.add_weight(
-                name="pos", shape=(1,) + tuple(input_shape[1:]),
-                initializer=keras.initializers.RandomNormal(stddev=0.02))
-
-        def call(self, x):
-            return x + self.pos
-
-    inp = keras.Input(IMAGENET, batch_size=1)
-    x = layers.Conv2D(dim, 16, strides=16)(inp)
-    x = PositionEmbedding()(layers.Reshape((196, dim))(x))
-    for _ in range(depth):
-        h = layers.LayerNormalization(epsilon=1e-6)(x)
-        h = layers.MultiHeadAttention(heads, dim // heads)(h, h)
-        x = layers.Add()([x, h])
-        h = layers.LayerNormalization(epsilon=1e-6)(x)
-        h = layers.Dense(mlp, activation="gelu")(h)
-        x = layers.Add()([x, layers.Dense(dim)(h)])
-    x = layers.GlobalAveragePooling1D()(layers.LayerNormalization(epsilon=1e-6)(x))
-    out = layers.Dense(1000, activation="softmax")(x)
-    return keras.Model(inp, out, name="vit_tiny")
-
-
-ZOO = {
-    "mobilenet_v1": _app("MobileNet"),
-    "mobilenet_v2": _app("MobileNetV2"),
-    "mobilenet_v3_small": _app("MobileNetV3Small"),
-    "mobilenet_v3_large": _app("MobileNetV3Large"),
-    "efficientnet_b0": _app("EfficientNetB0"),
-    "efficientnetv2_b0": _app("EfficientNetV2B0"),
-    "regnetx_002": _app("RegNetX002"),
-    "densenet121": _app("DenseNet121"),
-    "nasnet_mobile": _app("NASNetMobile"),
-    "vit_tiny": vit_tiny,
-    "unet": unet,
-    "ds_cnn": ds_cnn,
-    "resnet18": resnet18,
-    "squeezenet": squeezenet,
-}
+    Raises:
+        KeyError: if the name is not in the zoo.
+    """
+    base = os.path.basename(str(name))
+    return FAMILIES[base[:-len(".tflite")] if base.endswith(".tflite") else base]
 
 
 def build_zoo_model(name, seed=0):
@@ -204,7 +166,7 @@ def build_zoo_model(name, seed=0):
     Returns:
         A ``tf_keras.Model`` with batch size 1.
     """
-    keras = _keras()
+    keras = M.keras()
     keras.backend.clear_session()  # layer names (hence tensor names) restart from scratch
     keras.utils.set_random_seed(seed)
     return ZOO[name]()
@@ -225,7 +187,7 @@ def build_zoo_tflite(name, seed=0, n_calib=4):
 
     model = build_zoo_model(name, seed)
     shape = tuple(int(d) for d in model.inputs[0].shape[1:])
-    low, high = (0.0, 255.0) if name in _RANGE_255 else (-1.0, 1.0)
+    low, high = ZOO[name].input_range
     rng = np.random.default_rng(seed)
     calib = [rng.uniform(low, high, size=(1,) + shape).astype(np.float32)
              for _ in range(n_calib)]
@@ -270,103 +232,6 @@ def check_built(zoo_dir, manifest_path=MANIFEST):
     return ok, skipped
 
 
-def model_stats(data):
-    """Operator/tensor counts, op-type histogram, size and sha256 of a ``.tflite``.
-
-    Args:
-        data: The flatbuffer bytes.
-
-    Returns:
-        A dict; ``ops`` comes from the TensorFlow interpreter without default delegates,
-        ``tensors`` from subgraph 0 of the flatbuffer.
-    """
-    import tensorflow as tf
-    import tflite
-
-    interp = tf.lite.Interpreter(
-        model_content=data,
-        experimental_op_resolver_type=tf.lite.experimental.OpResolverType
-        .BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    ops = [d["op_name"] for d in interp._get_ops_details()]
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    sub = tflite.Model.GetRootAsModel(data, 0).Subgraphs(0)
-    return {"ops": len(ops), "tensors": sub.TensorsLength(), "size_mb": round(len(data) / 1e6, 3),
-            "sha256": hashlib.sha256(data).hexdigest(), "input": [int(d) for d in inp["shape"]],
-            "io_dtypes": [np.dtype(inp["dtype"]).name, np.dtype(out["dtype"]).name],
-            "op_types": {k: ops.count(k) for k in sorted(set(ops))}}
-
-
-class _CaptureFds:
-    """Send file descriptors 1 and 2 to a temporary file (Vela's C++ core writes there)."""
-
-    def __enter__(self):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.saved = [os.dup(1), os.dup(2)]
-        for fd in (1, 2):
-            os.dup2(self.log.fileno(), fd)
-        return self
-
-    def __exit__(self, *exc):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        for fd, saved in zip((1, 2), self.saved):
-            os.dup2(saved, fd)
-            os.close(saved)
-        self.log.seek(0)
-        self.text = self.log.read()
-        self.log.close()
-        return False
-
-
-def vela_check(path, accelerator="ethos-u55-128"):
-    """Compile a model with Vela in-process and summarise the outcome.
-
-    Args:
-        path: The ``.tflite`` file.
-        accelerator: Vela ``--accelerator-config``.
-
-    Returns:
-        A dict with ``ok``, ``time_s`` and, on success, ``inference_time_ms``, ``sram_kib`` and
-        ``cpu_ops`` (operators Vela left to the CPU), or ``error`` on failure.
-    """
-    import tflite
-    from ethosu.vela.vela import main as vela_main
-
-    result = {"ok": False}
-    with tempfile.TemporaryDirectory() as out_dir:
-        start = time.perf_counter()
-        error = None
-        with _CaptureFds() as cap:
-            try:
-                rc = vela_main([str(path), "--accelerator-config", accelerator,
-                                "--output-dir", out_dir])
-                if rc:
-                    error = f"exit code {rc}"
-            except BaseException as exc:  # noqa: BLE001 - VelaError, SystemExit, ...
-                error = f"{type(exc).__name__}: {exc}"
-        result["time_s"] = round(time.perf_counter() - start, 2)
-        summaries = glob.glob(os.path.join(out_dir, "*_summary_*.csv"))
-        outputs = glob.glob(os.path.join(out_dir, "*_vela.tflite"))
-        if error or not summaries or not outputs:
-            tail = (error or "no Vela output") + " | " + cap.text.strip()[-300:]
-            result["error"] = tail.strip(" |")
-            return result
-        with open(summaries[0], newline="") as fh:
-            row = next(csv.DictReader(fh))
-        model = tflite.Model.GetRootAsModel(Path(outputs[0]).read_bytes(), 0)
-        sub, npu = model.Subgraphs(0), set()
-        for i in range(model.OperatorCodesLength()):
-            if (model.OperatorCodes(i).CustomCode() or b"") == b"ethos-u":
-                npu.add(i)
-        cpu_ops = sum(sub.Operators(i).OpcodeIndex() not in npu
-                      for i in range(sub.OperatorsLength()))
-        result.update(ok=True, inference_time_ms=round(float(row["inference_time"]) * 1e3, 4),
-                      sram_kib=round(float(row["sram_memory_used"]), 2), cpu_ops=cpu_ops)
-    return result
-
-
 def _header(seed, n_calib):
     from importlib.metadata import version
 
@@ -378,11 +243,25 @@ def _header(seed, n_calib):
             "files": "written by `python -m benches.zoo --out DIR`, not committed"}
 
 
+def _write_manifest(path, header, models):
+    """Write the manifest: the header, then every model (sorted) tagged with its family."""
+    for name in list(models):
+        if name in FAMILIES:  # "family" first
+            models[name] = dict({"family": FAMILIES[name]},
+                                **{k: v for k, v in models[name].items() if k != "family"})
+    manifest = dict(header, models={k: models[k] for k in sorted(models)})
+    text = json.dumps(manifest, indent=1)  # then put short lists on one line:
+    text = re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: f"[{' '.join(m[1].split())}]", text)
+    Path(path).write_text(text + "\n")
+
+
 def main(argv=None):
     """CLI: build zoo models into ``--out``, check them with Vela, update the manifest."""
     parser = argparse.ArgumentParser(prog="python -m benches.zoo", description=main.__doc__)
     parser.add_argument("--out", default=".cache/zoo", help="folder for the .tflite files")
-    parser.add_argument("--only", nargs="+", choices=sorted(ZOO), help="models to build")
+    parser.add_argument("--only", nargs="+", choices=list(ZOO), help="models to build")
+    parser.add_argument("--families", nargs="+", choices=sorted(set(FAMILIES.values())),
+                        help="build every model of these families")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--calib", type=int, default=4, help="calibration samples")
     parser.add_argument("--manifest", default=str(MANIFEST))
@@ -395,8 +274,10 @@ def main(argv=None):
     models = {}
     if manifest_path.exists():
         models = json.loads(manifest_path.read_text()).get("models", {})
-    manifest = _header(args.seed, args.calib)
-    for name in args.only or list(ZOO):
+    header = _header(args.seed, args.calib)
+    names = list(args.only or [])
+    names += [n for n in ZOO if args.families and FAMILIES[n] in args.families and n not in names]
+    for name in names or list(ZOO):
         print(f"[zoo] {name} ...", flush=True)
         entry = {}
         start = time.perf_counter()
@@ -415,10 +296,7 @@ def main(argv=None):
             print(f"[zoo] {name}: {entry['ops']} ops, {entry['size_mb']:.2f} MB, "
                   f"{entry['convert_s']:.1f} s, vela {entry.get('vela', {}).get('ok')}", flush=True)
         models[name] = entry
-        manifest["models"] = {k: models[k] for k in sorted(models)}
-        text = json.dumps(manifest, indent=1)  # then put short lists on one line:
-        text = re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: f"[{' '.join(m[1].split())}]", text)
-        manifest_path.write_text(text + "\n")
+        _write_manifest(manifest_path, header, models)
     return 0
 
 
