@@ -23,6 +23,7 @@ import numpy as np
 
 from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
+from .npu_cost import apply_table, cost_terms
 from .npu_schedule import (BLOCK_MODEL_OPS, SCHEDULE_COLUMNS, OpGeometry, cycle_kind,
                            schedule_columns)
 from .op_table import category_index, lookup, op_index
@@ -31,7 +32,7 @@ from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, b
                             npu_weight_bytes, npu_weights, weight_slack)
 
 __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "GraphFeatures",
-           "featurize", "dims4", "live_bytes", "brick_ratio", "macs_brick", "BRICK_DEPTH",
+           "featurize", "raw_columns", "dims4", "live_bytes", "brick_ratio", "macs_brick", "BRICK_DEPTH",
            "BRICK_IFM_DEPTH", "npu_weight_bytes", "weight_slack", "SLACK_DOUBLE_BUFFER",
            "OLDEST_COMPATIBLE_SCHEMA", "COMPATIBLE_SCHEMAS"]
 
@@ -40,13 +41,14 @@ __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "Gr
 #: 5: appended the weight-buffering slack columns (this and the next operator); 6: appended the
 #: estimated encoded weight bytes Vela buffers in SRAM (this and the next operator); 7: appended
 #: Vela's weight buffering replayed from estimated cycles (:mod:`edge_predictor.npu_schedule`);
-#: 8: the same columns, replayed in Vela's OFM blocks and cycles (:mod:`.npu_blocks`)
-FEATURE_SCHEMA_VERSION = 8
+#: 8: the same columns, replayed in Vela's OFM blocks and cycles (:mod:`.npu_blocks`); 9: appended
+#: the analytical per-operator NPU cycles (:mod:`edge_predictor.npu_cost`)
+FEATURE_SCHEMA_VERSION = 9
 #: the schemas this code reads bundles of: from 4 on, schemas only *append* columns (an older
 #: bundle reads a prefix of ours), but schema 8 recomputed schema 7's; schema 7 also made
 #: sram_weight_bytes 0 for a 1x1 CONV_2D on a 1x1 input (Vela: FULLY_CONNECTED; no schema-6
 #: bundle was shipped)
-COMPATIBLE_SCHEMAS = (4, 5, 6, 8)
+COMPATIBLE_SCHEMAS = (4, 5, 6, 8, 9)
 OLDEST_COMPATIBLE_SCHEMA = COMPATIBLE_SCHEMAS[0]
 
 
@@ -154,6 +156,10 @@ _IO = [
     ("est_slack_ratio", "log ratio", "raw", "ln((1 + slack cycles) / (1 + transfer cycles)) "
      "for operators with buffered weights, else 0"),
     ("next_est_slack_ratio", "log ratio", "raw", "est_slack_ratio of the next operator"),
+    # schema 9 (appended): the analytical cost model's cycles (:mod:`edge_predictor.npu_cost`)
+    ("npu_cost_cycles", "cycles", "log1p", "analytical NPU cycles of the operator: the max of "
+     "its compute, SRAM and flash access cycles from per-kind coefficients fitted on Vela's "
+     "per-layer report (0 for operators Vela leaves to the CPU)"),
 ]
 
 #: Every node-feature column, in order.
@@ -174,6 +180,8 @@ _SLACK_COLS = [FEATURE_NAMES.index(n) for n in (
 _SCHEDULE_COLS = [FEATURE_NAMES.index(n) for n in SCHEDULE_COLUMNS]
 _CYCLE_INPUTS = [FEATURE_NAMES.index(n) for n in ("macs_brick", "in_bytes", "out_bytes")]
 _OUT_C_COL = FEATURE_NAMES.index("out_c")
+_COST_INPUTS = [FEATURE_NAMES.index(n) for n in ("est_cycles", "macs_brick", "npu_weight_bytes")]
+_COST_COL = FEATURE_NAMES.index("npu_cost_cycles")
 _FLOAT = ("FLOAT32", "FLOAT16", "BFLOAT16", "FLOAT64")
 _INT32 = ("INT32", "INT64", "BOOL", "UINT32", "UINT64")
 
@@ -221,6 +229,15 @@ class GraphFeatures:
             if symmetric:
                 a[self.edges[:, 1], self.edges[:, 0]] = 1.0
         return a
+
+
+def raw_columns(feats: GraphFeatures, names: Sequence[str]) -> List[np.ndarray]:
+    """Columns of ``feats.x`` by name with their transform undone: float64 [N] each."""
+    out = []
+    for name in names:
+        col = feats.x[:, FEATURE_NAMES.index(name)].astype(np.float64)
+        out.append(np.expm1(col) if _LOG_COLS[FEATURE_NAMES.index(name)] else col)
+    return out
 
 
 def dims4(shape: Sequence[int]) -> Tuple[int, int, int, int]:
@@ -339,6 +356,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         row += [npu_sram_weights(node.op, consts, stream[node.index],
                                  acts[0].shape if acts else None), 0.0]  # next: below
         row += [0.0] * len(_SCHEDULE_COLS)  # the replayed schedule: filled below
+        row += [0.0]  # npu_cost_cycles: filled below
         kinds[node.index] = cycle_kind(node.op)
         if (node.op in BLOCK_MODEL_OPS and outs and row[_SRAM_WEIGHT_COL] > 0
                 and (hyper.get("groups") or 1) <= 1):
@@ -360,6 +378,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     rows[:, _SCHEDULE_COLS] = schedule_columns(kinds, rows[:, _CYCLE_INPUTS], stream,
                                                rows[:, _SRAM_WEIGHT_COL], rows[:, _OUT_C_COL],
                                                geometry)
+    rows[:, _COST_COL] = apply_table(graph, cost_terms(graph, *rows[:, _COST_INPUTS].T))
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
     pairs = np.unique(edges3[:, :2], axis=0).astype(np.int32) if len(edges3) else \
         np.zeros((0, 2), dtype=np.int32)

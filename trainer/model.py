@@ -101,6 +101,15 @@ class PerfSAGEConfig:
             (columns: ``bounded_columns`` and the fixed buffers): the sizes that can be in
             memory together during that phase; the node's cost is the largest phase. Empty:
             one phase holding everything.
+        prior_metrics: metric columns whose per-node cost is an *analytical prior* times a
+            bounded learned correction (:func:`_prior_cost`): latency over the NPU cost
+            model's cycles; empty: none.
+        prior_column: node-feature column (log1p of cycles) of that prior; prior_mean,
+            prior_std: its normaliser statistics; prior_scale: metric units per cycle
+            (1e3 / clock for milliseconds).
+        prior_bound: largest |log correction| of one node's prior (1.5: x0.22 .. x4.5).
+        prior_graph_bound: largest |log correction| of the graph-level term for those
+            metrics (the max-readout MLP), so that an unfamiliar graph stays near its prior.
     """
 
     n_features: int
@@ -132,6 +141,13 @@ class PerfSAGEConfig:
     bounded_std: List[float] = field(default_factory=list)
     bounded_unit: float = 1024.0
     bounded_phases: List[List[float]] = field(default_factory=list)
+    prior_metrics: List[int] = field(default_factory=list)
+    prior_column: int = -1
+    prior_mean: float = 0.0
+    prior_std: float = 1.0
+    prior_scale: float = 1.0
+    prior_bound: float = 1.5
+    prior_graph_bound: float = 0.5
 
 
 READOUTS = ("max", "max+sum")
@@ -240,10 +256,59 @@ def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse,
         gates = keras.layers.Dense(len(cfg.bounded) * len(_phases(cfg)) *
                                    (len(cfg.bounded_columns) + 1), name="bounded_gates")(node_in)
         u = _bounded_cost(cfg, u, gates, x)
+    if cfg.prior_metrics:
+        u = _prior_cost(cfg, u, x, init)
+        corr = _bounded_correction(cfg, corr)
     mu = tf.constant(cfg.log_mean, tf.float32)
     inv_sd = tf.constant([1.0 / s for s in cfg.log_std], tf.float32)
     add = keras.layers.Lambda(lambda v: (v - mu) * inv_sd, name="additive")(pool_lse(u))
     return keras.layers.Add(name="output")([add, corr])
+
+
+def _prior_cost(cfg: PerfSAGEConfig, u, x, init: List[float]):
+    """Replace the prior metrics' columns of the per-node log-costs ``u`` [.., M] by
+    ``log(prior) + B tanh((u - init) / B)``: the analytical cost of the node (its
+    ``prior_column``, undone from the normalised ``x``, in the metric's unit) times a learned
+    correction bounded to ``exp(+-B)``. The graph's cost is the sum over nodes (the additive
+    readout), so a graph unlike any the network saw degrades to the analytical model's sum
+    rather than to anything; a node the prior gives 0 (an operator Vela leaves to the CPU or
+    removes) costs ~0 whatever the network says.
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    col, bound, m = int(cfg.prior_column), float(cfg.prior_bound), len(cfg.metrics)
+
+    def cost(t):
+        free, v = t
+        cycles = tf.exp(v[..., col] * cfg.prior_std + cfg.prior_mean) - 1.0
+        base = tf.math.log(tf.maximum(cycles, 0.0) * cfg.prior_scale + 1e-9)
+        cols_out = []
+        for j in range(m):
+            if j in cfg.prior_metrics:
+                cols_out.append(base + bound * tf.tanh((free[..., j] - init[j]) / bound))
+            else:
+                cols_out.append(free[..., j])
+        return tf.stack(cols_out, -1)
+
+    return keras.layers.Lambda(cost, name="prior_cost")([u, x])
+
+
+def _bounded_correction(cfg: PerfSAGEConfig, corr):
+    """The graph-level correction [.., M] (model space), bounded for the prior metrics to
+    ``+-prior_graph_bound`` in log units."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    bound = float(cfg.prior_graph_bound)
+    scale = [bound / cfg.log_std[j] if j in cfg.prior_metrics else 0.0
+             for j in range(len(cfg.metrics))]
+    free = [0.0 if j in cfg.prior_metrics else 1.0 for j in range(len(cfg.metrics))]
+
+    def f(c):
+        return c * tf.constant(free, tf.float32) + tf.tanh(c) * tf.constant(scale, tf.float32)
+
+    return keras.layers.Lambda(f, name="bounded_correction")(corr)
 
 
 def _log1p_sizes(v, cols, mean, std):
@@ -373,6 +438,10 @@ def _check(cfg: PerfSAGEConfig) -> None:
     if cfg.bounded_phases and any(len(p) != len(cfg.bounded_columns) + 1 or not any(p)
                                   for p in cfg.bounded_phases):
         raise ValueError("every bounded phase needs one non-empty 0/1 row of K + 1 entries")
+    if cfg.prior_metrics and (cfg.readout == "max" or cfg.prior_column < 0 or
+                              max(cfg.prior_metrics) >= len(cfg.metrics) or
+                              set(cfg.prior_metrics) & set(cfg.bounded)):
+        raise ValueError("prior metrics need the additive readout, a prior column and no bound")
     if cfg.tau_init and (len(cfg.tau_init) != len(cfg.metrics) or min(cfg.tau_init) <= 0):
         raise ValueError("tau_init needs one positive temperature per metric")
 

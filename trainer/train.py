@@ -30,6 +30,7 @@ import numpy as np
 
 from edge_predictor.errors import InputError
 from edge_predictor.featurize import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
+from edge_predictor.npu_cost import NPU_CLOCK_HZ
 from edge_predictor.op_table import CATEGORIES, OP_VOCAB
 
 from . import batching
@@ -96,6 +97,10 @@ class TrainConfig:
             sum of everything.
         replayed_peak: with ``bounded_peak``, the two phases of :data:`REPLAYED_PHASES` over
             the replayed weight buffers instead of the encoded streams.
+        npu_prior: latency is the analytical NPU cost model's cycles (feature
+            ``npu_cost_cycles``, :mod:`edge_predictor.npu_cost`) summed over the operators, each
+            times a bounded learned correction (:func:`trainer.model._prior_cost`); NPU
+            targets only.
         data: store root (None: the default); cache_dir: feature cache ("" default, None off).
     """
 
@@ -133,6 +138,7 @@ class TrainConfig:
     bounded_peak: bool = False
     phased_peak: bool = False
     replayed_peak: bool = False
+    npu_prior: bool = False
     lr_schedule: str = "cosine"
     lr_decay_epochs: int = 100
 
@@ -162,6 +168,9 @@ class TrainConfig:
             raise InputError("phased_peak and replayed_peak refine bounded_peak: set it too")
         if not self.peak_tau > 0:
             raise InputError("peak_tau must be positive, got {}".format(self.peak_tau))
+        if self.npu_prior and (self.readout == "max" or "latency_ms" not in self.metrics
+                               or self.target.startswith("cpu")):
+            raise InputError("npu_prior needs the additive readout and an NPU latency metric")
         if self.readout not in READOUTS:
             raise InputError("readout must be one of {}, got {!r}".format(
                 ", ".join(READOUTS), self.readout))
@@ -178,7 +187,13 @@ class TrainConfig:
                          (BOUNDED_FEATURES, BOUNDED_PHASES))
         bcols = [FEATURE_NAMES.index(n) for n in names] if peak else []
         phased = self.phased_peak or self.replayed_peak
+        prior = [self.metrics.index("latency_ms")] if self.npu_prior and norm else []
+        pcol = FEATURE_NAMES.index(PRIOR_FEATURE)
         return PerfSAGEConfig(
+            prior_metrics=prior, prior_column=pcol if prior else -1,
+            prior_mean=float(norm.mean[pcol]) if prior else 0.0,
+            prior_std=float(norm.std[pcol]) if prior else 1.0,
+            prior_scale=1e3 / NPU_CLOCK_HZ,
             bounded=peak, bounded_columns=bcols,
             bounded_mean=[float(norm.mean[c]) for c in bcols] if bcols else [],
             bounded_std=[float(norm.std[c]) for c in bcols] if bcols else [],
@@ -197,6 +212,9 @@ class TrainConfig:
             gnn_layers=self.gnn_layers, dense_layers=self.dense_layers,
             dense_width=self.dense_width, dropout=self.dropout, l2=self.l2, cfe=self.cfe)
 
+
+#: the analytical per-operator cycles ``npu_prior`` builds latency on (feature schema 9)
+PRIOR_FEATURE = "npu_cost_cycles"
 
 _RESUMABLE_CHANGES = ("epochs", "patience", "out", "data", "cache_dir")
 

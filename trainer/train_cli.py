@@ -76,6 +76,9 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
           replayed_peak: bool = typer.Option(
               False, "--replayed-peak", help="with --bounded-peak: two phases over the weight "
               "buffers the featurizer replays from Vela's scheduler (feature schema 8)"),
+          npu_prior: bool = typer.Option(
+              False, "--npu-prior", help="NPU latency = the analytical cost model's cycles "
+              "per operator x a bounded learned correction (feature schema 9)"),
           alpha: float = typer.Option(10.0, "--alpha", help="MSE weight of the hybrid loss"),
           no_upsampling: bool = typer.Option(False, "--no-upsampling",
                                              help="ablation: no dataset upsampling"),
@@ -139,7 +142,7 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
                       l2=l2, cfe=not no_cfe, readout=readout,
                       layer_norm=not no_layer_norm, peak_tau=peak_tau,
                       bounded_peak=bounded_peak, phased_peak=phased_peak,
-                      replayed_peak=replayed_peak)
+                      replayed_peak=replayed_peak, npu_prior=npu_prior)
     result = run(cfg, progress=_print_progress)
     if as_json:
         typer.echo(json.dumps(result, indent=2))

@@ -1,0 +1,192 @@
+"""Bench: the analytical NPU cost model against Vela, per operator kind and per model.
+
+For the test split of every space with operator-level Vela labels (:mod:`trainer.npu_cost_fit`)
+and for every model of the zoo of real architectures (labelled here by Vela with
+``--verbose-performance``; cached by sha256 in ``<out>/npu_cost_zoo_layers.json``), it compares
+
+* per cost kind: operators, their share of Vela's cycles, the median and p90 relative error of
+  the operators Vela gives at least ``FLOOR`` cycles, and the ratio of summed cycles;
+* per model: latency from the analytical model alone (:func:`edge_predictor.npu_cost.npu_cycles`
+  summed over the NPU clock), from the featurizer's old ``est_cycles`` summed the same way, and
+  from the shipped ``ethos-u55-128`` predictor (PerfSAGE), all against Vela, in one run.
+
+Run: ``python -m benches.npu_cost [--zoo /work/zoo_cache] [--out benches/results]``; writes
+``npu_cost.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from benches.results_io import write_results
+
+__all__ = ["zoo_rows", "kind_table", "model_errors", "main"]
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def zoo_rows(zoo_dir: str, cache_path: str):
+    """Operator rows of every built zoo model, Vela's per-layer labels cached by sha256."""
+    from benches.labelers.vela import label_vela
+    from benches.zoo import check_built, zoo_family
+    from edge_predictor.npu_cost import cost_kinds
+    from edge_predictor.tflite_reader import read_model
+    from trainer.npu_cost_fit import OpRows, parts_of, terms_of
+
+    cache = json.load(open(cache_path)) if os.path.exists(cache_path) else {}
+    files, skipped = check_built(zoo_dir)
+    out = []
+    for name, sha in files.items():
+        with open(os.path.join(zoo_dir, name + ".tflite"), "rb") as f:
+            content = f.read()
+        graph = read_model(content)
+        if cache.get(name, {}).get("sha256") != sha:
+            res = label_vela(content, layers=True, graph=graph)
+            cache[name] = {"sha256": sha, "layers": res["raw"]["layers"],
+                           "cycles_total": res["raw"]["cycles_total"],
+                           "latency_ms": res["labels"]["latency_ms"]}
+            with open(cache_path, "w") as f:
+                json.dump(cache, f, sort_keys=True)
+        layers = cache[name]["layers"]
+        rows = OpRows("zoo:" + zoo_family(name), name, "zoo", [n.op for n in graph.ops],
+                      cost_kinds(graph), terms_of(graph),
+                      np.asarray(layers["cycles"], np.float64),
+                      parts_of(layers, len(graph.ops)), cache[name]["cycles_total"])
+        out.append((rows, os.path.join(zoo_dir, name + ".tflite")))
+    return out, skipped
+
+
+def _predict(m, table) -> np.ndarray:
+    """float64 [N] analytical cycles of one :class:`trainer.npu_cost_fit.OpRows`."""
+    from edge_predictor.npu_cost import coefficients
+
+    if not len(m.ops):
+        return np.zeros(0)
+    coefs = np.stack([coefficients(k, op, table) for k, op in zip(m.kinds, m.ops)])
+    return np.maximum(np.einsum("npk,nk->np", coefs, m.terms).max(1), 0.0)
+
+
+def kind_table(models, table) -> List[Dict[str, Any]]:
+    """Per cost kind: operators, cycle share, median/p90 |relative error|, summed ratio."""
+    from trainer.npu_cost_fit import FLOOR
+
+    acc: Dict[str, List] = collections.defaultdict(lambda: [[], [], 0.0, 0.0])
+    total = 0.0
+    for m in models:
+        pred = _predict(m, table)
+        for kind, p, y in zip(m.kinds, pred, m.cycles):
+            a = acc[kind]
+            a[0].append(p)
+            a[1].append(y)
+            a[2] += p
+            a[3] += y
+            total += y
+    rows = []
+    for kind, (p, y, sp, sy) in sorted(acc.items(), key=lambda t: -t[1][3]):
+        p, y = np.array(p), np.array(y)
+        big = y >= FLOOR
+        err = np.abs(p[big] / y[big] - 1) * 100 if big.any() else np.array([])
+        rows.append({"kind": kind, "operators": int(len(y)),
+                     "share_pct": round(100 * sy / max(total, 1), 2),
+                     "median_abs_err_pct": round(float(np.median(err)), 1) if len(err) else None,
+                     "p90_abs_err_pct": round(float(np.percentile(err, 90)), 1)
+                     if len(err) else None,
+                     "sum_ratio": round(sp / sy, 3) if sy > 0 else None})
+    return rows
+
+
+def model_errors(models, table, est_col: int = 1) -> List[Dict[str, Any]]:
+    """Per model: Vela's cycles, the analytical sum and the old est_cycles sum."""
+    out = []
+    for m in models:
+        pred = float(_predict(m, table).sum())
+        out.append({"space": m.space, "model": m.seed, "vela_cycles": m.total,
+                    "analytical_err_pct": round(100 * (pred / m.total - 1), 2),
+                    "est_cycles_err_pct": round(100 * (m.terms[:, est_col].sum() / m.total - 1),
+                                                2)})
+    return out
+
+
+def _mape(errs) -> Optional[float]:
+    return round(float(np.mean(np.abs(errs))), 2) if len(errs) else None
+
+
+def _markdown(doc: Dict[str, Any]) -> str:
+    lines = ["# Analytical NPU cost model vs Vela (ethos-u55-128)", "",
+             "Written by `{}`. Fitted on {} (train split only); test split of each space and "
+             "the zoo of real architectures never fitted on.".format(doc["command"],
+                                                                    doc["fitted_on"]), "",
+             "## Latency per model (MAPE %, against Vela; one run)", "",
+             "| set | models | analytical | est_cycles sum (old) | shipped PerfSAGE | "
+             "analytical within ±10% |", "|---|---:|---:|---:|---:|---:|"]
+    for row in doc["per_set"]:
+        lines.append("| {set} | {models} | {analytical} | {est_cycles} | {perfsage} | "
+                     "{within10} |".format(**row))
+    lines += ["", "## Zoo models", "", "| model | family | Vela ms | analytical | est_cycles | "
+              "PerfSAGE |", "|---|---|---:|---:|---:|---:|"]
+    for row in doc["zoo"]:
+        lines.append("| {model} | {space} | {vela_ms:.3f} | {analytical_err_pct:+.1f}% | "
+                     "{est_cycles_err_pct:+.1f}% | {perfsage_err_pct} |".format(**row))
+    for title, key in (("Per operator kind, test split of the spaces", "kinds_test"),
+                       ("Per operator kind, zoo", "kinds_zoo")):
+        lines += ["", "## " + title, "", "| kind | operators | share of Vela cycles % | "
+                  "median abs err % | p90 abs err % | sum ratio |", "|---|---:|---:|---:|---:|---:|"]
+        for r in doc[key]:
+            lines.append("| {kind} | {operators} | {share_pct} | {median_abs_err_pct} | "
+                         "{p90_abs_err_pct} | {sum_ratio} |".format(**r))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--zoo", default=os.path.join(REPO, ".cache", "zoo"))
+    parser.add_argument("--out", default=RESULTS)
+    args = parser.parse_args(argv)
+    from edge_predictor.npu_cost_table import COEFFICIENTS as table
+    from edge_predictor.runtime import Predictor
+    from trainer.npu_cost_fit import operator_rows
+
+    models = list(operator_rows())
+    test = [m for m in models if m.split == "test"]
+    fitted = collections.Counter(m.space for m in models if m.split == "train")
+    zoo, skipped = zoo_rows(args.zoo, os.path.join(args.out, "npu_cost_zoo_layers.json"))
+    zoo_models = [z[0] for z in zoo]
+    predictor = Predictor.load("ethos-u55-128")
+    zoo_err = model_errors(zoo_models, table)
+    for row, (_, path) in zip(zoo_err, zoo):
+        vela_ms = row["vela_cycles"] / 500e3
+        pred = predictor.predict(path)["latency_ms"]
+        row.update(vela_ms=vela_ms, perfsage_err_pct=round(100 * (pred / vela_ms - 1), 2))
+    test_err = model_errors(test, table)
+    per_set = []
+    for name, rows in sorted(collections.defaultdict(list, {
+            s: [r for r in test_err if r["space"] == s] for s in {r["space"] for r in test_err}
+    }).items()) + [("zoo (real architectures)", zoo_err)]:
+        a = np.array([r["analytical_err_pct"] for r in rows])
+        per_set.append({"set": name, "models": len(rows), "analytical": _mape(a),
+                        "est_cycles": _mape([r["est_cycles_err_pct"] for r in rows]),
+                        "perfsage": _mape([r["perfsage_err_pct"] for r in rows])
+                        if rows and "perfsage_err_pct" in rows[0] else "-",
+                        "within10": "{}/{}".format(int((np.abs(a) <= 10).sum()), len(rows))})
+    doc = {"command": "python -m benches.npu_cost " + " ".join(argv or sys.argv[1:]),
+           "fitted_on": ", ".join("{} {}".format(s, n) for s, n in sorted(fitted.items())),
+           "per_set": per_set, "zoo": zoo_err, "zoo_skipped": skipped,
+           "kinds_test": kind_table(test, table), "kinds_zoo": kind_table(zoo_models, table),
+           "spaces_test": test_err}
+    doc["sha256_table"] = hashlib.sha256(json.dumps(table, sort_keys=True).encode()).hexdigest()
+    paths = write_results(args.out, "npu_cost", doc, _markdown(doc))
+    print("wrote", *paths)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
