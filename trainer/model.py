@@ -398,13 +398,13 @@ def _bounded_cost(cfg: PerfSAGEConfig, u, gates, x):
     return keras.layers.Lambda(bound, name="bounded_cost")([u, gates, x])
 
 
-def _soft_readout(lse, learn_tau: bool, tau_init: List[float]):
+def _soft_readout(lse, learn_tau: bool, tau_init: List[float], fixed: List[int] = ()):
     """The additive readout layer: ``tau * LSE_i(u_i / tau)`` per graph and metric.
 
     ``lse(u, group)`` is the mode's log-sum-exp over each graph's nodes. With ``learn_tau`` each
     metric has a learned temperature ``tau = exp(log_tau)`` (initially ``tau_init``, else 1):
     tau = 1 is the log of a *sum* of per-node costs (latency, energy), tau -> 0 their *max* (a
-    peak, as SRAM use is).
+    peak, as SRAM use is). The metrics in ``fixed`` (those over an analytical prior) stay sums.
     """
     import tensorflow as tf
     import tf_keras as keras
@@ -417,7 +417,9 @@ def _soft_readout(lse, learn_tau: bool, tau_init: List[float]):
                                            initializer=keras.initializers.Constant(init))
 
         def call(self, inputs):
-            tau = tf.exp(self.log_tau)
+            m = int(self.log_tau.shape[0])
+            free = tf.constant([0.0 if j in fixed else 1.0 for j in range(m)], tf.float32)
+            tau = tf.exp(self.log_tau * free)
             return tau * lse(inputs[0] / tau, inputs[1])
 
     return SoftSumReadout(name="sum_readout")
@@ -479,7 +481,7 @@ def build_perfsage(cfg: PerfSAGEConfig):
         return top[:, 0, :] + tf.math.log(s)
 
     def pool_lse(u):
-        return _soft_readout(lse, cfg.soft_readout, cfg.tau_init)([u, mcol])
+        return _soft_readout(lse, cfg.soft_readout, cfg.tau_init, cfg.prior_metrics)([u, mcol])
 
     out = _body(cfg, x, cat, op, a, keep, pool_max, pool_lse)
     return keras.Model(inputs={"x": x, "cat": cat, "op": op, "a": a, "mask": mask},
@@ -516,7 +518,7 @@ def build_perfsage_disjoint(cfg: PerfSAGEConfig):
         return top + tf.math.log(s)
 
     def pool_lse(u):
-        return _soft_readout(lse, cfg.soft_readout, cfg.tau_init)([u, seg])
+        return _soft_readout(lse, cfg.soft_readout, cfg.tau_init, cfg.prior_metrics)([u, seg])
 
     out = _body(cfg, x, cat, op, a, lambda h, name: h, pool_max, pool_lse, partitioned=True)
     return keras.Model(inputs={"x": x, "cat": cat, "op": op, "a": a, "seg": seg},

@@ -277,3 +277,47 @@ def test_replayed_peak_bounds_by_the_replayed_buffers_in_two_phases():
     assert (handover[whole], handover[kept], handover[first]) == (0.0, 1.0, 1.0)
     with pytest.raises(InputError, match="bounded_peak"):
         TrainConfig(metrics=["sram_kib"], mode="generalized", replayed_peak=True).check()
+
+
+def test_npu_prior_keeps_every_graph_within_its_bounded_correction_of_the_prior():
+    """With wild weights, the latency of every graph stays within exp(+-(B + B_g)) of the sum
+    of its nodes' prior, and the modes agree (the prior path is in both)."""
+    pytest.importorskip("spektral")
+    from trainer.model import PerfSAGEConfig, build_perfsage, build_perfsage_disjoint, \
+        copy_weights
+
+    cfg = PerfSAGEConfig(n_features=6, n_categories=4, n_ops=9, metrics=["latency_ms", "sram"],
+                         hidden=8, gnn_layers=2, dense_layers=1, dense_width=8,
+                         readout="max+sum", layer_norm=True, log_mean=[0.5, 4.0],
+                         log_std=[1.5, 0.7], prior_metrics=[0], prior_column=2, prior_mean=8.0,
+                         prior_std=2.0, prior_scale=1e-3 / 0.5, prior_bound=1.5,
+                         prior_graph_bound=0.5)
+    model, disjoint = build_perfsage(cfg), build_perfsage_disjoint(cfg)
+    rng = np.random.default_rng(1)
+    s = 5.0  # wild weights: the corrections saturate at their bounds
+    for layer in model.layers:
+        layer.set_weights([rng.normal(scale=s, size=w.shape) for w in layer.get_weights()])
+    copy_weights(model, disjoint)
+    graphs = _graphs(rng, [4, 9, 6], 6, 4, 9)
+    inputs = _dense(graphs, 9)
+    z = model(inputs, training=False).numpy()
+    np.testing.assert_allclose(disjoint(_disjoint(graphs), training=False).numpy(), z,
+                               rtol=1e-4, atol=1e-4)
+    cycles = np.exp(inputs["x"][..., 2] * 2.0 + 8.0) - 1.0
+    prior_ms = (cycles * 1e-3 / 0.5 * inputs["mask"]).sum(1)
+    log_ms = z[:, 0] * 1.5 + 0.5
+    assert np.all(np.abs(log_ms - np.log(prior_ms)) <= 1.5 + 0.5 + 1e-3)
+    assert np.abs(log_ms - np.log(prior_ms)).max() > 1.0  # the bounds are reached, not passed
+
+
+def test_npu_prior_config_checks():
+    pytest.importorskip("spektral")
+    from trainer.model import PerfSAGEConfig, build_perfsage
+    from trainer.train import TrainConfig
+
+    with pytest.raises(ValueError, match="prior"):
+        build_perfsage(PerfSAGEConfig(n_features=3, n_categories=2, n_ops=4,
+                                      metrics=["latency_ms"], readout="max", prior_metrics=[0],
+                                      prior_column=1))
+    with pytest.raises(InputError, match="npu_prior"):
+        TrainConfig(target="cpu-x", mode="generalized", npu_prior=True).check()
