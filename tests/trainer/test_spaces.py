@@ -22,7 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def test_spaces_and_public_api():
-    assert SPACES == ("cnn-cifar10", "cnn-imagenet", "cnn-kws", "vit-cifar100")
+    assert SPACES == ("cnn-cifar10", "cnn-imagenet", "cnn-kws", "vit-cifar100", "families")
     for name in ("SPACES", "sample_config", "build_keras", "calibration_batches"):
         assert name in spaces.__all__
 

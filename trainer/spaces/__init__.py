@@ -1,4 +1,4 @@
-"""The four design spaces of the EdgeDLPerf dataset (PerfSAGE §3).
+"""The design spaces: the four of the EdgeDLPerf dataset (PerfSAGE §3) and ``families``.
 
 A model is named by its design space and an integer seed; everything about it follows from
 those two, in any process on any machine:
@@ -18,7 +18,10 @@ Example::
     model = build_keras("cnn-kws", 3)    # imports tf_keras (TF_USE_LEGACY_KERAS=1 is set)
 
 The spaces: ``cnn-cifar10`` and ``cnn-imagenet`` (:mod:`trainer.spaces.cnn`), ``cnn-kws``
-(:mod:`trainer.spaces.kws`) and ``vit-cifar100`` (:mod:`trainer.spaces.vit`).
+(:mod:`trainer.spaces.kws`) and ``vit-cifar100`` (:mod:`trainer.spaces.vit`); ``families``
+(:mod:`trainer.spaces.families`) samples 14 real architecture families (MobileNets,
+EfficientNets, ResNet, RegNet, DenseNet, U-Net, Inception, ViT, KWS, MLPs, 1-D convnets), its
+configs name their ``family``.
 """
 
 from __future__ import annotations
@@ -40,13 +43,14 @@ __all__ = [
     "calibration_batches",
 ]
 
-SPACES = ("cnn-cifar10", "cnn-imagenet", "cnn-kws", "vit-cifar100")
+SPACES = ("cnn-cifar10", "cnn-imagenet", "cnn-kws", "vit-cifar100", "families")
 
 _FAMILY = {
     "cnn-cifar10": "trainer.spaces.cnn",
     "cnn-imagenet": "trainer.spaces.cnn",
     "cnn-kws": "trainer.spaces.kws",
     "vit-cifar100": "trainer.spaces.vit",
+    "families": "trainer.spaces.families",
 }
 
 
@@ -109,6 +113,8 @@ def _weight_values(name, shape, rng):
         std = np.sqrt(2.0 / float(np.prod(shape[:3])))
     elif base == "kernel":
         std = np.sqrt(1.0 / float(np.prod(shape[:-1])))
+    elif base == "moving_variance":  # BatchNormalization (families space): must be positive
+        return (1.0 + 0.1 * np.abs(rng.standard_normal(shape))).astype(np.float32)
     elif base == "gamma":
         return (1.0 + 0.1 * rng.standard_normal(shape)).astype(np.float32)
     elif base in ("cls_token", "pos_embed"):
@@ -160,8 +166,9 @@ def calibration_batches(space, seed, n=4):
     Returns:
         A zero-argument callable returning a fresh generator of ``[array]`` lists (the form
         ``TFLiteConverter.representative_dataset`` expects); every call yields the same
-        arrays. Images are uniform in [-1, 1], MFCCs standard normal, all float32 with a
-        leading batch dimension of 1.
+        arrays. Images are uniform in [-1, 1]; MFCCs (``cnn-kws``, and ``families`` configs
+        whose ``input_kind`` is ``mfcc``), vectors and signals standard normal; all float32
+        with a leading batch dimension of 1.
 
     Raises:
         InputError: unknown space, a bad seed or ``n < 1``.
@@ -171,7 +178,7 @@ def calibration_batches(space, seed, n=4):
         raise InputError("n must be at least 1, got {!r}".format(n))
     shape = (1,) + tuple(config["input_shape"])
     rng = np.random.default_rng(derive_seed(space, seed, "calibration"))
-    if space == "cnn-kws":
+    if space == "cnn-kws" or config.get("input_kind", "image") != "image":
         batches = [rng.standard_normal(shape).astype(np.float32) for _ in range(int(n))]
     else:
         batches = [rng.uniform(-1.0, 1.0, shape).astype(np.float32) for _ in range(int(n))]
