@@ -26,8 +26,12 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["LAYER_FIELDS", "VELA_OP_NAMES", "parse_per_layer_csv", "tflite_op_name", "attribute",
+__all__ = ["ATTRIBUTION_VERSION", "LAYER_FIELDS", "VELA_OP_NAMES", "parse_per_layer_csv", "tflite_op_name", "attribute",
            "per_operator"]
+
+#: 2: several operators writing into one concatenation get one row each (1 gave all of them to
+#: the first); records without the key were attributed by version 1
+ATTRIBUTION_VERSION = 2
 
 #: per-layer CSV columns kept, under short names (cycles and bytes-as-cycles per memory)
 LAYER_FIELDS = {
@@ -111,8 +115,10 @@ class _Index:
             for t in ins:
                 self.by_input.setdefault(tensor_names[t], []).append(k)
 
-    def match(self, name: str, want: str) -> Optional[int]:
-        """The operator of type ``want`` a row named ``name`` belongs to, or None."""
+    def match(self, name: str, want: str, taken=frozenset()) -> Optional[int]:
+        """The operator of type ``want`` a row named ``name`` belongs to, or None; ``taken``:
+        (name, operator) pairs earlier rows claimed through a consumer's name (several
+        convolutions writing into one concatenation are printed under its name, in order)."""
         candidates = [name]
         stripped = name
         for _ in range(8):
@@ -126,10 +132,11 @@ class _Index:
             if k is not None:
                 if self.types[k] == want:
                     return k
-                # a fused pair printed under the consumer's output (ADD + RSQRT as one pass)
+                # printed under the consumer's output: a fused pair (ADD + RSQRT as one pass),
+                # or operators writing straight into a concatenation, one row each
                 for t in self.inputs[k]:
                     p = self.producer.get(t)
-                    if p is not None and self.types[p] == want:
+                    if p is not None and self.types[p] == want and (cand, p) not in taken:
                         return p
             for k in self.consumers(cand):
                 if self.types[k] == want:
@@ -167,8 +174,18 @@ def attribute(rows: Sequence[dict], graph) -> List[Optional[int]]:
     """
     index = _Index(graph)
     wants = [tflite_op_name(str(row["op"])) for row in rows]
-    out: List[Optional[int]] = [index.match(str(row["name"]), want)
-                                for row, want in zip(rows, wants)]
+    out: List[Optional[int]] = []
+    taken = set()
+    for i, (row, want) in enumerate(zip(rows, wants)):
+        name = str(row["name"])
+        if (i and out[-1] is not None and rows[i - 1]["name"] == name and wants[i - 1] == want
+                and row["nng"] != row["op"]):
+            out.append(out[-1])  # the fused activation of the pass just placed
+            continue
+        k = index.match(name, want, taken)
+        if k is not None and index.by_output.get(name) != k:
+            taken.add((name, k))
+        out.append(k)
     for k in range(len(rows)):
         if out[k] is not None:
             continue
@@ -196,7 +213,8 @@ def per_operator(rows: Sequence[dict], owners: Sequence[Optional[int]],
         ``staging`` (summed) and ``staging`` itself (max over the operator's rows); ``on_cpu``:
         [n_ops] 1 where Vela left the operator to the CPU; ``rows``: [n_ops] NNG rows;
         ``unmatched_cycles``: cycles of rows no operator was found for (a check on
-        :func:`attribute`: 0 when every row was placed).
+        :func:`attribute`: 0 when every row was placed); ``attribution``:
+        :data:`ATTRIBUTION_VERSION`.
     """
     keys = [k for k in LAYER_FIELDS.values() if k != "staging"]
     sums = {k: np.zeros(n_ops) for k in keys}
@@ -216,4 +234,5 @@ def per_operator(rows: Sequence[dict], owners: Sequence[Optional[int]],
     out["on_cpu"] = [int(v) for v in on_cpu]
     out["rows"] = [int(v) for v in count]
     out["unmatched_cycles"] = int(round(unmatched))
+    out["attribution"] = ATTRIBUTION_VERSION
     return out
