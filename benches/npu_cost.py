@@ -37,19 +37,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def zoo_rows(zoo_dir: str, cache_path: str):
     """Operator rows of every built zoo model, Vela's per-layer labels cached by sha256."""
     from benches.labelers.vela import label_vela
+    from benches.labelers.vela_layers import ATTRIBUTION_VERSION
     from benches.zoo import check_built, zoo_family
     from edge_predictor.npu_cost import cost_kinds
     from edge_predictor.tflite_reader import read_model
-    from trainer.npu_cost_fit import OpRows, parts_of, terms_of
+    from trainer.npu_cost_fit import OpRows, parts_of, terms_of, trusted
 
     cache = json.load(open(cache_path)) if os.path.exists(cache_path) else {}
+    os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
     files, skipped = check_built(zoo_dir)
     out = []
     for name, sha in files.items():
         with open(os.path.join(zoo_dir, name + ".tflite"), "rb") as f:
             content = f.read()
         graph = read_model(content)
-        if cache.get(name, {}).get("sha256") != sha:
+        if (cache.get(name, {}).get("sha256") != sha or cache[name]["layers"].get(
+                "attribution") != ATTRIBUTION_VERSION):
             res = label_vela(content, layers=True, graph=graph)
             cache[name] = {"sha256": sha, "layers": res["raw"]["layers"],
                            "cycles_total": res["raw"]["cycles_total"],
@@ -60,7 +63,8 @@ def zoo_rows(zoo_dir: str, cache_path: str):
         rows = OpRows("zoo:" + zoo_family(name), name, "zoo", [n.op for n in graph.ops],
                       cost_kinds(graph), terms_of(graph),
                       np.asarray(layers["cycles"], np.float64),
-                      parts_of(layers, len(graph.ops)), cache[name]["cycles_total"])
+                      parts_of(layers, len(graph.ops)), cache[name]["cycles_total"],
+                      trusted(graph, layers))
         out.append((rows, os.path.join(zoo_dir, name + ".tflite")))
     return out, skipped
 
@@ -83,7 +87,9 @@ def kind_table(models, table) -> List[Dict[str, Any]]:
     total = 0.0
     for m in models:
         pred = _predict(m, table)
-        for kind, p, y in zip(m.kinds, pred, m.cycles):
+        for kind, p, y, ok in zip(m.kinds, pred, m.cycles, m.valid):
+            if not ok:
+                continue
             a = acc[kind]
             a[0].append(p)
             a[1].append(y)
@@ -116,6 +122,28 @@ def model_errors(models, table, est_col: int = 1) -> List[Dict[str, Any]]:
     return out
 
 
+def leave_one_family_out(models, zoo_models, families) -> List[Dict[str, Any]]:
+    """Per family: refit the table without the ``families`` space's models of that family and
+    score the zoo's models of it: the analytical model's error on a family nobody sampled."""
+    from trainer.npu_cost_fit import fit_table
+    from trainer.spaces import sample_config
+
+    fam = {(m.space, m.seed): sample_config(m.space, m.seed)["family"]
+           for m in models if m.space == "families"}
+    out = []
+    for family in families:
+        zoo = [z for z in zoo_models if z.space == "zoo:" + family]
+        if not zoo:
+            continue
+        kept = [m for m in models if fam.get((m.space, m.seed)) != family]
+        table, _ = fit_table(kept)
+        errs = [r["analytical_err_pct"] for r in model_errors(zoo, table)]
+        out.append({"family": family, "zoo_models": len(zoo),
+                    "held_out_models": len(models) - len(kept), "mape": _mape(errs),
+                    "errors_pct": errs})
+    return out
+
+
 def _mape(errs) -> Optional[float]:
     return round(float(np.mean(np.abs(errs))), 2) if len(errs) else None
 
@@ -136,6 +164,11 @@ def _markdown(doc: Dict[str, Any]) -> str:
     for row in doc["zoo"]:
         lines.append("| {model} | {space} | {vela_ms:.3f} | {analytical_err_pct:+.1f}% | "
                      "{est_cycles_err_pct:+.1f}% | {perfsage_err_pct} |".format(**row))
+    lines += ["", "## Leave one family out (zoo models of a family the fit never saw)", "",
+              "| family | zoo models | families-space models held out | MAPE % |",
+              "|---|---:|---:|---:|"]
+    for r in doc["lofo"]:
+        lines.append("| {family} | {zoo_models} | {held_out_models} | {mape} |".format(**r))
     for title, key in (("Per operator kind, test split of the spaces", "kinds_test"),
                        ("Per operator kind, zoo", "kinds_zoo")):
         lines += ["", "## " + title, "", "| kind | operators | share of Vela cycles % | "
@@ -154,6 +187,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from edge_predictor.npu_cost_table import COEFFICIENTS as table
     from edge_predictor.runtime import Predictor
     from trainer.npu_cost_fit import operator_rows
+    from trainer.spaces.families import FAMILIES
 
     models = list(operator_rows())
     test = [m for m in models if m.split == "test"]
@@ -181,7 +215,8 @@ def main(argv: Optional[List[str]] = None) -> int:
            "fitted_on": ", ".join("{} {}".format(s, n) for s, n in sorted(fitted.items())),
            "per_set": per_set, "zoo": zoo_err, "zoo_skipped": skipped,
            "kinds_test": kind_table(test, table), "kinds_zoo": kind_table(zoo_models, table),
-           "spaces_test": test_err}
+           "spaces_test": test_err,
+           "lofo": leave_one_family_out(models, zoo_models, FAMILIES)}
     doc["sha256_table"] = hashlib.sha256(json.dumps(table, sort_keys=True).encode()).hexdigest()
     paths = write_results(args.out, "npu_cost", doc, _markdown(doc))
     print("wrote", *paths)

@@ -7,7 +7,12 @@ removes cost as much as a copy. This module gives every operator a cost of its o
 
 * :func:`cost_kind`: the operator's kind -- its TFLite type, with ``"/fused"`` for an activation
   Vela runs inside the pass that produces its input (a LOGISTIC after a single-consumer
-  convolution), ``"/cpu"`` for one Vela leaves to the CPU (not in the NPU's time);
+  convolution), ``"/broadcast"`` for an elementwise operator with a broadcast operand
+  (``"/scalar"`` when it is a single value, ``"/constant"`` a constant vector: an unfolded
+  batch normalisation),
+  ``"/grouped"`` for a grouped convolution, ``"/patch"`` for a convolution of stride above 3,
+  ``"/cpu"`` for one Vela leaves to the CPU (not in
+  the NPU's time);
 * :func:`cost_terms`: per operator, the physical quantities its cycles scale with (float64
   [N, K], :data:`TERMS`): a constant, the block model's cycles, MACs in bricks, output and input
   elements in 16-channel bricks, weight-stream bytes;
@@ -34,6 +39,7 @@ from .op_table import lookup
 from .weight_stream import brick_ratio
 
 __all__ = ["TERMS", "PARTS", "NPU_CLOCK_HZ", "FUSABLE_ACTIVATIONS", "FUSING_PRODUCERS", "CPU_ONLY",
+           "BROADCASTING",
            "cost_kind", "cost_kinds", "cost_terms", "coefficients", "apply_table", "npu_cycles",
            "npu_latency_ms"]
 
@@ -58,6 +64,8 @@ CPU_ONLY = ("CUSTOM", "DEQUANTIZE", "CAST", "ARG_MIN", "WHERE", "NON_MAX_SUPPRES
             "CALL_ONCE", "LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM",
             "UNIDIRECTIONAL_SEQUENCE_RNN", "RANDOM_UNIFORM", "MULTINOMIAL")
 _INT_DTYPES = ("INT8", "UINT8", "INT16")
+#: elementwise operators Vela costs differently when one operand is broadcast (SE scaling)
+BROADCASTING = ("ADD", "SUB", "MUL", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM")
 
 
 
@@ -72,10 +80,10 @@ def _consumers(graph: OpGraph) -> np.ndarray:
 
 
 def _npu_rejects(graph: OpGraph, node) -> bool:
-    """Vela's operator checks that send the common operators to the CPU (Vela 5.2's
-    ``tflite_supported_operators``): strides above 3 (a stride along a dimension of output size
-    1 is free), a dilated kernel taller than 64, transposed convolutions of stride other than
-    1 or 2."""
+    """Vela's operator checks that send the common operators to the CPU (Vela 5.2, checked on
+    the zoo): a stride above 3 with SAME padding (with VALID padding, as in a ViT's patch
+    embedding, Vela rewrites it; a stride along an output dimension of size 1 is free), a
+    dilated kernel taller than 64, transposed convolutions of stride other than 1 or 2."""
     opt = node.options
     outs = [graph.tensors[t].shape for t in node.outputs if t >= 0]
     if node.op not in ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV") or not outs:
@@ -84,7 +92,8 @@ def _npu_rejects(graph: OpGraph, node) -> bool:
     sh, sw = int(opt.get("stride_h") or 1), int(opt.get("stride_w") or 1)
     if node.op == "TRANSPOSE_CONV":
         return sh not in (1, 2) or sw not in (1, 2)
-    if (sh > 3 and ofm[1] > 1) or (sw > 3 and ofm[2] > 1):
+    same = int(opt.get("padding") or 0) == 0  # TFLite Padding: SAME 0, VALID 1
+    if same and ((sh > 3 and ofm[1] > 1) or (sw > 3 and ofm[2] > 1)):
         return True
     weights = [graph.tensors[t].shape for t in node.inputs[1:2] if t >= 0]
     if weights and len(weights[0]) == 4:
@@ -103,6 +112,24 @@ def cost_kind(graph: OpGraph, k: int, producer: Optional[np.ndarray] = None,
     if base in CPU_ONLY or (outs and outs[0].dtype not in _INT_DTYPES
                             and base not in ("RESHAPE", "SHAPE")) or _npu_rejects(graph, node):
         return base + "/cpu"
+    if base in BROADCASTING:
+        acts = [graph.tensors[t] for t in node.inputs if t >= 0]
+        if len(acts) > 1 and len({a.elements for a in acts}) > 1 and any(
+                a.is_constant and a.elements > 1 for a in acts):
+            return base + "/constant"  # a constant vector Vela streams from flash per block
+        if len(acts) > 1 and len({a.elements for a in acts}) > 1:
+            # one operand a single value (a scale, LayerNorm's epsilon), or a tensor broadcast
+            # over the other's spatial dimensions (squeeze-and-excitation): Vela's costs differ
+            return base + ("/scalar" if min(a.elements for a in acts) == 1 else "/broadcast")
+    if base in ("CONV_2D", "DEPTHWISE_CONV_2D") and max(
+            int(node.options.get("stride_h") or 1), int(node.options.get("stride_w") or 1)) > 3:
+        return base + "/patch"  # a stride above 3 (VALID: a patch embedding), rewritten by Vela
+    if base == "CONV_2D":
+        weights = [graph.tensors[t] for t in node.inputs[1:2] if t >= 0]
+        acts = [graph.tensors[t] for t in node.inputs[:1] if t >= 0]
+        if weights and acts and len(weights[0].shape) == 4 and acts[0].shape and \
+                weights[0].shape[3] != acts[0].shape[-1]:
+            return base + "/grouped"  # Vela runs one convolution per group
     if base in FUSABLE_ACTIVATIONS:
         producer = graph.producer() if producer is None else producer
         consumers = _consumers(graph) if consumers is None else consumers
