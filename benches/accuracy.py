@@ -60,10 +60,12 @@ _PERFSAGE = {"perfsage": {}, "nocfe": {"cfe": False}, "mape": {"loss": "mape"}, 
              "paper": {"readout": "max", "layer_norm": False},
              "peak": {"peak_tau": 0.05, "bounded_peak": True},
              "phased": {"peak_tau": 0.05, "bounded_peak": True, "phased_peak": True},
-             "replayed": {"peak_tau": 0.05, "bounded_peak": True, "replayed_peak": True}}
+             "replayed": {"peak_tau": 0.05, "bounded_peak": True, "replayed_peak": True},
+             "prior": {"peak_tau": 0.05, "bounded_peak": True, "replayed_peak": True,
+                       "npu_prior": True}}
 # variant settings that enter the cache key (the older ones are implied by the kind's name, so
 # that results cached before this list existed stay valid): add every new variant setting here
-_KEYED = ("phased_peak", "replayed_peak")
+_KEYED = ("phased_peak", "replayed_peak", "npu_prior")
 # source files behind each kind of result (their hash is kept with it, see Bench.run)
 _CODE = {"numpy": ("baselines/__init__.py", "baselines/totals.py", "baselines/kernel_sum.py"),
          "eagle": ("baselines/eagle.py", "batching.py", "losses.py", "targets.py"),
@@ -283,7 +285,7 @@ class Bench:
                 for k in ("kernel-sum", "totals-linear", "totals-gbr") for m in ("-spec", "-gen")]
         plan += [("perfsage-gen", self.perfsage, ps), ("peak-gen", self.perfsage, ps),
                  ("phased-gen", self.perfsage, ps), ("replayed-gen", self.perfsage, ps),
-                 ("perfsage-spec", self.perfsage, ps),
+                 ("prior-gen", self.perfsage, ps), ("perfsage-spec", self.perfsage, ps),
                  ("eagle-spec", self.eagle, {"eagle": st["eagle"]})]
         plan += [(k, self.perfsage, ps) for k in ("paper-gen", "maxro-gen", "nocfe-gen", "mape-gen",
                                                   "noups-gen", "nocfe-spec")]
@@ -332,7 +334,7 @@ class Bench:
         labels = self.run(target + "__zoo-labels", {"kind": "zoo-labels", "files": files},
                           lambda spec, _: self._zoo_labels(target, files))
         gens = {k: self.doc["experiments"].get(R.experiment_name(target, k), {}) for k in (
-            "perfsage-gen", "peak-gen", "phased-gen", "replayed-gen", "kernel-sum-gen",
+            "perfsage-gen", "peak-gen", "phased-gen", "replayed-gen", "prior-gen", "kernel-sum-gen",
             "totals-linear-gen", "totals-gbr-gen")}
         gens = {k: r for k, r in gens.items() if r.get("status") == "ok"}
         if not labels:

@@ -75,6 +75,8 @@ ROWS: Tuple[Tuple[str, str, str], ...] = (
      "hand-over to the next operator (phased_peak; generalized)", "gen"),
     ("replayed-gen", "Variant: peak-gen, the bound two phases over the replayed weight buffers "
      "(replayed_peak; generalized)", "gen"),
+    ("prior-gen", "Variant: replayed-gen, latency over the analytical NPU cost model (npu_prior: "
+     "per-operator cycles x a bounded learned correction; generalized)", "gen"),
     ("kernel-sum-spec", "Kernel sum, nn-Meter style (specialized)", "spec"),
     ("kernel-sum-gen", "Kernel sum, nn-Meter style (generalized)", "gen"),
     ("totals-linear-spec", "Totals, log-log linear (specialized)", "spec"),
@@ -131,7 +133,8 @@ def rows_for(metrics: List[str]) -> List[Tuple[str, str, str]]:
     """:data:`ROWS` that apply to a target with these metrics (the peak variant needs a peak
     metric: without one it is the generalized model again)."""
     peak = any(aggregate(m) == "peak" for m in metrics)
-    return [r for r in ROWS if peak or not r[0].startswith(("peak-", "phased-", "replayed-"))]
+    return [r for r in ROWS if peak or not r[0].startswith(("peak-", "phased-", "replayed-",
+                                                             "prior-"))]
 
 
 def table_rows(doc: Dict[str, Any]) -> List[Dict[str, Any]]:

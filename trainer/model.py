@@ -248,8 +248,8 @@ def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse,
     init = [mu - math.log(cfg.typical_nodes) for mu in cfg.log_mean]
     if cfg.cost_columns:
         init = [v - max(cfg.cost_mean) for v in init]
-    u = keras.layers.Dense(m, bias_initializer=keras.initializers.Constant(init),
-                           name="node_cost")(u)
+    u = u_head = keras.layers.Dense(m, bias_initializer=keras.initializers.Constant(init),
+                                    name="node_cost")(u)
     if cfg.cost_columns:
         u = keras.layers.Add(name="node_log_cost")([u, _cost_prior(cfg, x, cat, op)])
     if cfg.bounded:
@@ -257,7 +257,7 @@ def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse,
                                    (len(cfg.bounded_columns) + 1), name="bounded_gates")(node_in)
         u = _bounded_cost(cfg, u, gates, x)
     if cfg.prior_metrics:
-        u = _prior_cost(cfg, u, x, init)
+        u = _prior_cost(cfg, u, u_head, x, init)
         corr = _bounded_correction(cfg, corr)
     mu = tf.constant(cfg.log_mean, tf.float32)
     inv_sd = tf.constant([1.0 / s for s in cfg.log_std], tf.float32)
@@ -265,9 +265,10 @@ def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse,
     return keras.layers.Add(name="output")([add, corr])
 
 
-def _prior_cost(cfg: PerfSAGEConfig, u, x, init: List[float]):
+def _prior_cost(cfg: PerfSAGEConfig, u, head, x, init: List[float]):
     """Replace the prior metrics' columns of the per-node log-costs ``u`` [.., M] by
-    ``log(prior) + B tanh((u - init) / B)``: the analytical cost of the node (its
+    ``log(prior) + B tanh((head - init) / B)`` (``head``: the node head's output, before any
+    learned cost prior; ``init`` its initial bias): the analytical cost of the node (its
     ``prior_column``, undone from the normalised ``x``, in the metric's unit) times a learned
     correction bounded to ``exp(+-B)``. The graph's cost is the sum over nodes (the additive
     readout), so a graph unlike any the network saw degrades to the analytical model's sum
@@ -280,18 +281,18 @@ def _prior_cost(cfg: PerfSAGEConfig, u, x, init: List[float]):
     col, bound, m = int(cfg.prior_column), float(cfg.prior_bound), len(cfg.metrics)
 
     def cost(t):
-        free, v = t
+        free, raw, v = t
         cycles = tf.exp(v[..., col] * cfg.prior_std + cfg.prior_mean) - 1.0
         base = tf.math.log(tf.maximum(cycles, 0.0) * cfg.prior_scale + 1e-9)
         cols_out = []
         for j in range(m):
             if j in cfg.prior_metrics:
-                cols_out.append(base + bound * tf.tanh((free[..., j] - init[j]) / bound))
+                cols_out.append(base + bound * tf.tanh((raw[..., j] - init[j]) / bound))
             else:
                 cols_out.append(free[..., j])
         return tf.stack(cols_out, -1)
 
-    return keras.layers.Lambda(cost, name="prior_cost")([u, x])
+    return keras.layers.Lambda(cost, name="prior_cost")([u, head, x])
 
 
 def _bounded_correction(cfg: PerfSAGEConfig, corr):
