@@ -226,13 +226,13 @@ def test_slack_columns_follow_execution_order():
     np.testing.assert_array_equal(x[:, col("next_double_buffer_hint")], [1.0, 0.0, 0.0])
 
 
-def test_schemas_5_to_8_only_append_columns_to_schema_4():
-    # schema 8 recomputes schema 7's columns (same names): 7 is not read, 4-6 are prefixes
+def test_schemas_5_to_9_only_append_columns_to_schema_4():
+    # schema 8 recomputes schema 7's columns (same names): 7 is not read, 4-6 and 8 are prefixes
     from edge_predictor.featurize import (COMPATIBLE_SCHEMAS, FEATURE_NAMES,
                                           FEATURE_SCHEMA_VERSION, OLDEST_COMPATIBLE_SCHEMA)
 
-    assert OLDEST_COMPATIBLE_SCHEMA == 4 and FEATURE_SCHEMA_VERSION == 8
-    assert COMPATIBLE_SCHEMAS == (4, 5, 6, 8)
+    assert OLDEST_COMPATIBLE_SCHEMA == 4 and FEATURE_SCHEMA_VERSION == 9
+    assert COMPATIBLE_SCHEMAS == (4, 5, 6, 8, 9)
     schema4_tail = ("live_bytes_brick", "next_weight_bytes", "npu_weight_bytes",
                     "next_npu_weight_bytes")
     i = FEATURE_NAMES.index("next_npu_weight_bytes")
@@ -243,7 +243,19 @@ def test_schemas_5_to_8_only_append_columns_to_schema_4():
                                      "est_cycles", "est_double_buffer", "est_first_buffer_bytes",
                                      "est_kept_buffer_bytes", "est_weight_buffer_bytes",
                                      "next_est_first_buffer_bytes", "est_handover_buffer_bytes",
-                                     "est_slack_ratio", "next_est_slack_ratio")
+                                     "est_slack_ratio", "next_est_slack_ratio",
+                                     "npu_cost_cycles")
+
+
+def test_npu_cost_column_is_the_analytical_model():
+    from edge_predictor.featurize import FEATURE_NAMES, featurize
+    from edge_predictor.npu_cost import npu_cycles
+
+    graph = _conv_chain()
+    x = featurize(graph).x
+    col = np.expm1(x[:, FEATURE_NAMES.index("npu_cost_cycles")].astype(np.float64))
+    np.testing.assert_allclose(col, npu_cycles(graph), rtol=1e-5)
+    assert col[0] > 0
 
 
 def _conv_chain():
