@@ -281,6 +281,10 @@ def export_bundle(tm: TrainedModel, out_dir: str,
         "model": dataclasses.asdict(tm.config),
         "buckets": entries,
     }
+    if "npu_cost_cycles" in FEATURE_NAMES:  # the analytical column the model was fed
+        from edge_predictor.npu_cost import table_digest
+
+        meta["npu_cost_table_sha256"] = table_digest()
     with open(os.path.join(out_dir, B.META_FILE), "w") as f:
         json.dump(meta, f, indent=1)
         f.write("\n")

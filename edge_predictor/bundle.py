@@ -184,6 +184,13 @@ def load_bundle(path, verify=True):
                 meta_path, key, len(meta[key]), len(ours)))
     if not meta["buckets"] or not meta["metrics"]:
         raise BundleError("{}: no buckets or no metrics".format(meta_path))
+    if "npu_cost_cycles" in meta["features"]:
+        from .npu_cost import table_digest
+
+        if meta.get("npu_cost_table_sha256") != table_digest():
+            raise BundleError("{}: trained on another NPU cost table than this edge-perf's "
+                              "(edge_predictor/npu_cost_table.py); use the edge-perf version "
+                              "it was exported with".format(meta_path))
     buckets = []
     for b in meta["buckets"]:
         fpath = os.path.join(path, b["file"])

@@ -40,7 +40,7 @@ from .weight_stream import brick_ratio
 
 __all__ = ["TERMS", "PARTS", "NPU_CLOCK_HZ", "FUSABLE_ACTIVATIONS", "FUSING_PRODUCERS", "CPU_ONLY",
            "BROADCASTING",
-           "cost_kind", "cost_kinds", "cost_terms", "coefficients", "apply_table", "npu_cycles",
+           "cost_kind", "cost_kinds", "cost_terms", "coefficients", "apply_table", "table_digest", "npu_cycles",
            "npu_latency_ms"]
 
 #: the columns of :func:`cost_terms`, in order
@@ -229,6 +229,19 @@ def npu_cycles(graph: OpGraph, table: Optional[Mapping[str, Sequence[float]]] = 
 
     cols = raw_columns(featurize(graph), ("est_cycles", "macs_brick", "npu_weight_bytes"))
     return apply_table(graph, cost_terms(graph, *cols), table=table)
+
+
+def table_digest(table: Optional[Mapping[str, Sequence[Sequence[float]]]] = None) -> str:
+    """sha256 of a coefficient table (default: the fitted one), as bundles record it: a bundle
+    trained on the ``npu_cost_cycles`` of one table cannot be fed another's."""
+    import hashlib
+    import json
+
+    if table is None:
+        from .npu_cost_table import COEFFICIENTS as table
+    text = json.dumps({k: [list(map(float, r)) for r in v] for k, v in table.items()},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def npu_latency_ms(graph: OpGraph, table: Optional[Mapping[str, Sequence[float]]] = None

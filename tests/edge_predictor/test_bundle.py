@@ -71,6 +71,12 @@ def test_missing_bucket_file_names_it(tiny_copy):
         B.load_bundle(str(tiny_copy))
 
 
+def test_bundle_of_another_npu_cost_table_is_refused(tiny_copy):
+    _edit_meta(tiny_copy, lambda m: m.update(npu_cost_table_sha256="0" * 64))
+    with pytest.raises(BundleError, match="NPU cost table"):
+        B.load_bundle(str(tiny_copy))
+
+
 def test_wrong_schema_version(tiny_copy):
     _edit_meta(tiny_copy, lambda m: m.update(feature_schema_version=FEATURE_SCHEMA_VERSION + 1))
     with pytest.raises(BundleError, match="schema version"):
