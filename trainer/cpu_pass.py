@@ -113,6 +113,8 @@ def noise_floor(store: Optional[Store] = None, target: Optional[str] = None) -> 
     first: Dict[Any, float] = {}
     second: Dict[Any, float] = {}
     for r in store.records(LABELS, target):
+        if "latency_ms" not in r.get("labels", {}):  # operator-level Vela records
+            continue
         key = (r["target"], r["space"], r["seed"])
         (first if r.get("pass", 1) == 1 else second)[key] = r["labels"]["latency_ms"]
     out: Dict[str, Any] = {}

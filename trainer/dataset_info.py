@@ -34,6 +34,8 @@ def dataset_info(root: Optional[str] = None) -> Dict[str, Any]:
     hosts: Dict[str, Dict[str, Any]] = {}
     remeasured: Counter = Counter()
     for rec in store.records(LABELS):
+        if not rec.get("labels"):  # operator-level Vela records (trainer.layers_pass)
+            continue
         if rec.get("pass", 1) != 1:
             remeasured[rec["target"]] += 1
             continue

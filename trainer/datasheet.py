@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -39,6 +39,8 @@ def collect(store: Store) -> Dict[str, Any]:
     ranges: Dict[str, Dict[str, List[float]]] = defaultdict(lambda: defaultdict(list))
     values: Dict[tuple, List[float]] = defaultdict(list)
     provenance: Dict[str, Dict[str, Any]] = {}
+    op_counts: Dict[str, Counter] = defaultdict(Counter)
+    families: Counter = Counter()
     for rec in store.records(MODELS):
         sp = rec["space"]
         t = rec.get("times") or {}
@@ -47,6 +49,11 @@ def collect(store: Store) -> Dict[str, Any]:
         if rec.get("status") != "ok":
             continue
         ranges[sp]["operators"].append(len(rec["graph"]["o"]))
+        for op in rec["graph"]["o"]:
+            op_counts[sp][op[0]] += 1
+        if sp == "families":
+            from .spaces import sample_config
+            families[sample_config(sp, rec["seed"])["family"]] += 1
         ranges[sp]["tensors"].append(len(rec["graph"]["t"]))
         ranges[sp]["size_mb"].append(rec["size"] / 1e6)
         for target, metrics in rec["labels"].items():
@@ -55,12 +62,33 @@ def collect(store: Store) -> Dict[str, Any]:
             for m, v in metrics.items():
                 values[(target, m, sp)].append(v)
     for rec in store.records(LABELS):
-        if rec.get("pass", 1) == 1:
+        if rec.get("pass", 1) == 1 and rec.get("labels"):  # not the operator-level records
             for m, v in rec["labels"].items():
                 values[(rec["target"], m, rec["space"])].append(v)
             provenance.setdefault(rec["target"], {"labeler": rec["prov"].get("labeler"),
                                                   "host": rec["prov"].get("host")})
-    return {"ranges": ranges, "values": values, "provenance": provenance}
+    return {"ranges": ranges, "values": values, "provenance": provenance,
+            "op_counts": op_counts, "families": families}
+
+
+def _op_histogram(op_counts: Dict[str, Counter], top: int = 25) -> List[str]:
+    """Markdown table: operators per space as a share of the space's operators (the ``top``
+    most frequent types over all spaces; the rest summed as "other")."""
+    spaces = sorted(op_counts)
+    total = Counter()
+    for c in op_counts.values():
+        total.update(c)
+    kinds = [k for k, _ in total.most_common(top)]
+    lines = ["| operator | " + " | ".join(spaces) + " |", "| --- |" + " ---: |" * len(spaces)]
+    for k in kinds + ["other"]:
+        cells = []
+        for sp in spaces:
+            n = sum(op_counts[sp].values()) or 1
+            v = (sum(c for o, c in op_counts[sp].items() if o not in kinds) if k == "other"
+                 else op_counts[sp][k])
+            cells.append("{:.1f}%".format(100.0 * v / n) if v else "-")
+        lines.append("| {} | {} |".format(k, " | ".join(cells)))
+    return lines
 
 
 def _span(xs: List[float], fmt: str = "{:.0f}") -> str:
@@ -112,6 +140,11 @@ def write_datasheet(root: Optional[str] = None) -> str:
             sp, len(r["operators"]), _span(r["operators"]), p.get("operators", ""),
             _span(r["tensors"]), p.get("tensors", ""), _span(r["size_mb"], "{:.2f}"),
             p.get("size_mb", "")))
+    lines += ["", "## Operator types per space (share of the space's operators)", ""]
+    lines += _op_histogram(data["op_counts"])
+    if data["families"]:
+        lines += ["", "Models of the `families` space per family: " + ", ".join(
+            "{} {}".format(f, n) for f, n in sorted(data["families"].items())) + "."]
     lines += ["", "## Labels", "", "| space | target | metric | count | min | median | max |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
     for (t, m, sp), v in sorted(data["values"].items()):
