@@ -81,14 +81,3 @@ def test_sample_seeds_spread_evenly_and_deterministically(tmp_path):
     assert sample_seeds(store, "sp", 3) == [0, 4, 7]
     assert sample_seeds(store, "sp", 50) == [0, 1, 2, 4, 5, 6, 7, 8, 9]
 
-
-def test_datasheet_operator_shares():
-    from collections import Counter
-
-    from trainer.datasheet import _op_histogram
-
-    lines = _op_histogram({"a": Counter({"CONV_2D": 3, "ADD": 1}), "b": Counter({"ADD": 2})},
-                          top=1)
-    assert lines[0] == "| operator | a | b |"
-    assert "| CONV_2D | 75.0% | - |" in lines
-    assert "| other | 25.0% | 100.0% |" in lines
