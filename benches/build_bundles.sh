@@ -9,7 +9,8 @@
 # KIND picks the bench experiment to ship (perfsage-gen; peak-gen: SRAM read out near a max of
 # memory-bounded per-node costs, see benches/results/sram_readout.md; replayed-gen: that bound
 # taken in two phases over the replayed weight buffers). The shipped bundles:
-# KIND=replayed-gen TARGETS=ethos-u55-128 (feature schema 8), perfsage-gen for the CPU (schema 4).
+# KIND=prior-gen TARGETS=ethos-u55-128 (feature schema 9; trained for 50 epochs by the TrainConfig in
+# docs/npu-cost-model.md, outside the bench), perfsage-gen for the CPU (schema 4).
 # DATA may point at a frozen copy of data/edgedlperf (the bench keys results by the exact models
 # they saw, so a store that grows while this runs would start new runs).
 set -euo pipefail
