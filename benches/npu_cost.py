@@ -178,7 +178,8 @@ def _markdown(doc: Dict[str, Any]) -> str:
     for title, key in (("Per operator kind, test split of the spaces", "kinds_test"),
                        ("Per operator kind, zoo", "kinds_zoo")):
         lines += ["", "## " + title, "", "| kind | operators | share of Vela cycles % | "
-                  "median abs err % | p90 abs err % | sum ratio |", "|---|---:|---:|---:|---:|---:|"]
+                  "median abs err % | p90 abs err % | sum ratio |",
+                  "|---|---:|---:|---:|---:|---:|"]
         for r in doc[key]:
             lines.append("| {kind} | {operators} | {share_pct} | {median_abs_err_pct} | "
                          "{p90_abs_err_pct} | {sum_ratio} |".format(**r))

@@ -32,7 +32,8 @@ from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, b
                             npu_weight_bytes, npu_weights, weight_slack)
 
 __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "GraphFeatures",
-           "featurize", "raw_columns", "dims4", "live_bytes", "brick_ratio", "macs_brick", "BRICK_DEPTH",
+           "featurize", "raw_columns", "dims4", "live_bytes", "brick_ratio", "macs_brick",
+           "BRICK_DEPTH",
            "BRICK_IFM_DEPTH", "npu_weight_bytes", "weight_slack", "SLACK_DOUBLE_BUFFER",
            "OLDEST_COMPATIBLE_SCHEMA", "COMPATIBLE_SCHEMAS"]
 

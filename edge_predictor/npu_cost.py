@@ -30,7 +30,7 @@ The per-kind errors against Vela, on every space and on the zoo of real architec
 
 from __future__ import annotations
 
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -40,7 +40,8 @@ from .weight_stream import brick_ratio
 
 __all__ = ["TERMS", "PARTS", "NPU_CLOCK_HZ", "FUSABLE_ACTIVATIONS", "FUSING_PRODUCERS", "CPU_ONLY",
            "BROADCASTING",
-           "cost_kind", "cost_kinds", "cost_terms", "coefficients", "apply_table", "table_digest", "npu_cycles",
+           "cost_kind", "cost_kinds", "cost_terms", "coefficients", "apply_table", "table_digest",
+           "npu_cycles",
            "npu_latency_ms"]
 
 #: the columns of :func:`cost_terms`, in order

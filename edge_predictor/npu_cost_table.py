@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (generated: one row per cost kind)
 """Fitted coefficients of :mod:`edge_predictor.npu_cost` (generated: do not edit).
 
 Written by ``python -m trainer.npu_cost_fit``: non-negative least squares per cost kind on

@@ -8,8 +8,8 @@ the *train* split (:func:`trainer.dataset.split_of`) are fitted on.
 
 Per cost kind and part (:data:`edge_predictor.npu_cost.PARTS`: compute, SRAM and flash access
 cycles, whose max is the operator's cycles), non-negative least squares of
-``terms @ c = part cycles`` on relative error, trimmed of outliers (rows divided by ``max(cycles, FLOOR)``; an
-operator Vela removes has 0 cycles and must cost ~0);
+``terms @ c = part cycles``, forward-selected, weighted by cycles^-WEIGHT_POWER and trimmed of
+outliers (:func:`_nnls`); an operator Vela removes has 0 cycles and must cost ~0;
 kinds with fewer than :data:`MIN_ROWS` operators fall back to their operator type, then to
 their category (``"category:<name>"``), each fitted the same way on all its rows.
 
@@ -37,8 +37,8 @@ from .dataset import split_of
 from .layers_pass import GROUP
 from .store import LABELS, MODELS, Store
 
-__all__ = ["FLOOR", "MIN_ROWS", "PART_TERMS", "OpRows", "operator_rows", "trusted", "terms_of", "fit_table", "write_table",
-           "main"]
+__all__ = ["FLOOR", "MIN_ROWS", "PART_TERMS", "OpRows", "operator_rows", "trusted", "terms_of",
+           "fit_table", "write_table", "main"]
 
 #: cycles below which an operator's error counts as absolute, not relative
 FLOOR = 200.0
@@ -264,7 +264,8 @@ def fit_table(models: List[OpRows]) -> Tuple[Dict[str, List[float]], Dict[str, i
 def write_table(table: Dict[str, List[float]], counts: Dict[str, int], sources: str,
                 path: str = TABLE_PATH) -> None:
     """Write the fitted table as the Python module the runtime imports."""
-    lines = ['"""Fitted coefficients of :mod:`edge_predictor.npu_cost` (generated: do not edit).',
+    lines = ["# ruff: noqa: E501  (generated: one row per cost kind)",
+             '"""Fitted coefficients of :mod:`edge_predictor.npu_cost` (generated: do not edit).',
              "", "Written by ``python -m trainer.npu_cost_fit``: non-negative least squares per "
              "cost kind on", "relative error, train split only; {}.".format(sources),
              "Each row: per part ({}) the coefficients over ``npu_cost.TERMS``".format(

@@ -26,7 +26,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["ATTRIBUTION_VERSION", "LAYER_FIELDS", "VELA_OP_NAMES", "parse_per_layer_csv", "tflite_op_name", "attribute",
+__all__ = ["ATTRIBUTION_VERSION", "LAYER_FIELDS", "VELA_OP_NAMES", "parse_per_layer_csv",
+           "tflite_op_name", "attribute",
            "per_operator"]
 
 #: 2: several operators writing into one concatenation get one row each (1 gave all of them to
