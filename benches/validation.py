@@ -46,7 +46,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(ROOT, ".cache", "validation")
 ZOO_DIR = os.path.join(ROOT, ".cache", "zoo")
 RESULTS = os.path.join(ROOT, "benches", "results")
-SPACES = ("cnn-cifar10", "cnn-imagenet", "cnn-kws", "vit-cifar100")
+SPACES = ("cnn-cifar10", "cnn-imagenet", "cnn-kws", "vit-cifar100", "families")
 SEED_BASE = 800000  #: fresh models: seeds SEED_BASE .. SEED_BASE + per_space - 1 per space
 OUT_OF_SPACE = "out-of-space"
 #: live measurement settings: those of the dataset's CPU labels (trainer/cpu_pass.py)
