@@ -71,12 +71,9 @@ def zoo_rows(zoo_dir: str, cache_path: str):
 
 def _predict(m, table) -> np.ndarray:
     """float64 [N] analytical cycles of one :class:`trainer.npu_cost_fit.OpRows`."""
-    from edge_predictor.npu_cost import coefficients
+    from edge_predictor.npu_cost import cycles_of
 
-    if not len(m.ops):
-        return np.zeros(0)
-    coefs = np.stack([coefficients(k, op, table) for k, op in zip(m.kinds, m.ops)])
-    return np.maximum(np.einsum("npk,nk->np", coefs, m.terms).max(1), 0.0)
+    return cycles_of(m.ops, m.kinds, m.terms, table)
 
 
 def kind_table(models, table) -> List[Dict[str, Any]]:

@@ -39,10 +39,8 @@ from .op_table import lookup
 from .weight_stream import brick_ratio
 
 __all__ = ["TERMS", "PARTS", "NPU_CLOCK_HZ", "FUSABLE_ACTIVATIONS", "FUSING_PRODUCERS", "CPU_ONLY",
-           "BROADCASTING",
-           "cost_kind", "cost_kinds", "cost_terms", "coefficients", "apply_table", "table_digest",
-           "npu_cycles",
-           "npu_latency_ms"]
+           "BROADCASTING", "cost_kind", "cost_kinds", "cost_terms", "coefficients", "apply_table",
+           "cycles_of", "table_digest", "npu_cycles", "npu_latency_ms"]
 
 #: the columns of :func:`cost_terms`, in order
 TERMS = ("const", "block_cycles", "macs_brick", "out_elements_brick", "in_elements_brick",
@@ -89,7 +87,7 @@ def _npu_rejects(graph: OpGraph, node) -> bool:
     outs = [graph.tensors[t].shape for t in node.outputs if t >= 0]
     if node.op not in ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV") or not outs:
         return False
-    ofm = (tuple(outs[0]) + (1, 1, 1, 1))[:4] if len(outs[0]) == 4 else (1, 1, 1, 1)
+    ofm = outs[0] if len(outs[0]) == 4 else (1, 1, 1, 1)
     sh, sw = int(opt.get("stride_h") or 1), int(opt.get("stride_w") or 1)
     if node.op == "TRANSPOSE_CONV":
         return sh not in (1, 2) or sw not in (1, 2)
@@ -213,12 +211,20 @@ def apply_table(graph: OpGraph, terms: np.ndarray, kinds: Optional[Sequence[str]
     Returns:
         float64 [N], >= 0: the max over parts; 0 for operators Vela leaves to the CPU.
     """
+    kinds = cost_kinds(graph) if kinds is None else kinds
+    return cycles_of([node.op for node in graph.ops], kinds, terms, table)
+
+
+def cycles_of(ops: Sequence[str], kinds: Sequence[str], terms: np.ndarray,
+              table: Optional[Mapping[str, Sequence[Sequence[float]]]] = None) -> np.ndarray:
+    """float64 [N] cycles from [N] operator types, their cost kinds and terms [N, K]: per
+    operator, the max over :data:`PARTS` of ``terms @ coefficients`` (:func:`apply_table`
+    without a graph, for operator tables kept apart from their graphs)."""
     if table is None:
         from .npu_cost_table import COEFFICIENTS as table
-    kinds = cost_kinds(graph) if kinds is None else kinds
     if not len(kinds):
         return np.zeros(0)
-    coefs = np.stack([coefficients(kind, node.op, table) for kind, node in zip(kinds, graph.ops)])
+    coefs = np.stack([coefficients(kind, op, table) for kind, op in zip(kinds, ops)])
     parts = np.einsum("npk,nk->np", coefs, np.asarray(terms, np.float64))  # [N, P]
     return np.maximum(parts.max(1), 0.0)
 
