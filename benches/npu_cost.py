@@ -8,7 +8,10 @@ and for every model of the zoo of real architectures (labelled here by Vela with
   the operators Vela gives at least ``FLOOR`` cycles, and the ratio of summed cycles;
 * per model: latency from the analytical model alone (:func:`edge_predictor.npu_cost.npu_cycles`
   summed over the NPU clock), from the featurizer's old ``est_cycles`` summed the same way, and
-  from the shipped ``ethos-u55-128`` predictor (PerfSAGE), all against Vela, in one run.
+  from the shipped ``ethos-u55-128`` predictor (PerfSAGE), all against Vela, in one run;
+* per model, energy (an estimate, as the label is): the analytical energy model alone
+  (:mod:`edge_predictor.npu_energy`) and the shipped predictor, against the label's estimate
+  from Vela's counts, and the same leave-one-family-out for it.
 
 Run: ``python -m benches.npu_cost [--zoo /work/zoo_cache] [--out benches/results]``; writes
 ``npu_cost.{json,md}``.
@@ -119,6 +122,42 @@ def model_errors(models, table, est_col: int = 1) -> List[Dict[str, Any]]:
     return out
 
 
+def energy_errors(models, labels: Dict[Any, float], table=None) -> List[float]:
+    """Per model with an ``energy_mj`` label (``labels[(space, seed)]``): the analytical energy
+    model's error in %."""
+    from edge_predictor.npu_energy import energy_of
+
+    out = []
+    for m in models:
+        label = labels.get((m.space, m.seed))
+        if label:
+            pred = float(energy_of(m.ops, m.kinds, m.terms, table).sum()) * 1e-9
+            out.append(round(100 * (pred / label - 1), 2))
+    return out
+
+
+def energy_lofo(models, labels, zoo_models, zoo_labels, families) -> List[Dict[str, Any]]:
+    """Per family: refit the energy table without the ``families`` space's models of that
+    family and score the zoo's models of it."""
+    from trainer.npu_energy_fit import fit_energy_table
+    from trainer.spaces import sample_config
+
+    fam = {(m.space, m.seed): sample_config(m.space, m.seed)["family"]
+           for m in models if m.space == "families"}
+    train = [m for m in models if m.split == "train" and (m.space, m.seed) in labels]
+    out = []
+    for family in families:
+        zoo = [z for z in zoo_models if z.space == "zoo:" + family]
+        if not zoo:
+            continue
+        kept = [m for m in train if fam.get((m.space, m.seed)) != family]
+        table, _ = fit_energy_table(kept, np.array([labels[(m.space, m.seed)] for m in kept]))
+        errs = energy_errors(zoo, zoo_labels, table)
+        out.append({"family": family, "zoo_models": len(zoo), "mape": _mape(errs),
+                    "errors_pct": errs})
+    return out
+
+
 def leave_one_family_out(models, zoo_models, families) -> List[Dict[str, Any]]:
     """Per family: refit the table without the ``families`` space's models of that family and
     score the zoo's models of it: the analytical model's error on a family nobody sampled."""
@@ -162,11 +201,26 @@ def _markdown(doc: Dict[str, Any]) -> str:
     for metric, r in doc["shipped_on_zoo"].items():
         lines.append("| {} | {} | {} | {} |".format(metric, r["mape"], r["median_abs_pct"],
                                                    r["within10"]))
-    lines += ["", "## Zoo models", "", "| model | family | Vela ms | analytical | est_cycles | "
-              "PerfSAGE |", "|---|---|---:|---:|---:|---:|"]
+    lines += ["", "## Zoo models (latency; energy)", "", "| model | family | Vela ms | analytical "
+              "| est_cycles | PerfSAGE | energy mJ (estimate) | analytical energy | PerfSAGE "
+              "energy |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in doc["zoo"]:
         lines.append("| {model} | {space} | {vela_ms:.3f} | {analytical_err_pct:+.1f}% | "
-                     "{est_cycles_err_pct:+.1f}% | {perfsage_err_pct} |".format(**row))
+                     "{est_cycles_err_pct:+.1f}% | {perfsage_err_pct} | {energy_mj:.3f} | "
+                     "{energy_analytical_err_pct:+.1f}% | {energy_perfsage_err_pct:+.1f}% |"
+                     "".format(**row))
+    lines += ["", "## Energy per model (MAPE %, against the label's estimate from Vela's counts; "
+              "energy is an ESTIMATE, see `benches/labelers/energy.py`)", "",
+              "Analytical energy table: `edge_predictor/npu_energy_table.py` "
+              "(`python -m trainer.npu_energy_fit`).", "",
+              "| set | models | analytical | analytical within ±10% | shipped PerfSAGE |",
+              "|---|---:|---:|---:|---:|"]
+    for row in doc["energy_per_set"]:
+        lines.append("| {set} | {models} | {analytical} | {within10} | {perfsage} |".format(
+            **row))
+    lines += ["", "Leave one family out (energy table refitted without the family): " + ", ".join(
+        "{} {}".format(r["family"], r["mape"]) for r in doc["energy_lofo"]) + "; pooled "
+        "{}.".format(_mape([e for r in doc["energy_lofo"] for e in r["errors_pct"]]))]
     lines += ["", "## Leave one family out (zoo models of a family the fit never saw)", "",
               "| family | zoo models | families-space models held out | MAPE % |",
               "|---|---:|---:|---:|"]
@@ -191,6 +245,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from edge_predictor.npu_cost_table import COEFFICIENTS as table
     from edge_predictor.runtime import Predictor
     from trainer.npu_cost_fit import operator_rows
+    from trainer.npu_energy_fit import energy_labels
     from trainer.spaces.families import FAMILIES
 
     models = list(operator_rows())
@@ -208,6 +263,23 @@ def main(argv: Optional[List[str]] = None) -> int:
                    perfsage_err_pct=round(100 * (pred["latency_ms"] / vela_ms - 1), 2))
         for metric in predictor.metrics:
             shipped[metric].append(100 * (pred[metric] / labels[metric] - 1))
+        row.update(energy_mj=labels["energy_mj"], energy_perfsage_err_pct=round(
+            100 * (pred["energy_mj"] / labels["energy_mj"] - 1), 2))
+    zoo_labels = {(m.space, m.seed): lab["energy_mj"] for m, (_, _, lab) in zip(zoo_models, zoo)}
+    for row, err in zip(zoo_err, energy_errors(zoo_models, zoo_labels)):
+        row["energy_analytical_err_pct"] = err
+    labels_e = energy_labels()
+    energy_per_set = []
+    for name in sorted({m.space for m in test}):
+        e = np.array(energy_errors([m for m in test if m.space == name], labels_e))
+        energy_per_set.append({"set": name, "models": len(e), "analytical": _mape(e),
+                               "within10": "{}/{}".format(int((np.abs(e) <= 10).sum()), len(e)),
+                               "perfsage": "-"})
+    e = np.array([r["energy_analytical_err_pct"] for r in zoo_err])
+    energy_per_set.append({"set": "zoo (real architectures)", "models": len(e),
+                           "analytical": _mape(e),
+                           "within10": "{}/{}".format(int((np.abs(e) <= 10).sum()), len(e)),
+                           "perfsage": _mape(shipped["energy_mj"])})
     test_err = model_errors(test, table)
     per_set = []
     for name, rows in sorted(collections.defaultdict(list, {
@@ -225,12 +297,16 @@ def main(argv: Optional[List[str]] = None) -> int:
            "kinds_test": kind_table(test, table), "kinds_zoo": kind_table(zoo_models, table),
            "spaces_test": test_err,
            "lofo": leave_one_family_out(models, zoo_models, FAMILIES),
+           "energy_per_set": energy_per_set,
+           "energy_lofo": energy_lofo(models, labels_e, zoo_models, zoo_labels, FAMILIES),
            "shipped_on_zoo": {m: {"mape": _mape(e), "median_abs_pct": round(float(
                np.median(np.abs(e))), 2), "within10": "{}/{}".format(
                int((np.abs(e) <= 10).sum()), len(e))} for m, e in
                ((m, np.array(v)) for m, v in shipped.items())},
            "shipped_bundle": {k: predictor.bundle.meta.get(k) for k in (
                "description", "created", "feature_schema_version")}}
+    from edge_predictor.npu_energy import table_digest as energy_digest
+    doc["sha256_energy_table"] = energy_digest()
     doc["sha256_table"] = hashlib.sha256(json.dumps(table, sort_keys=True).encode()).hexdigest()
     paths = write_results(args.out, "npu_cost", doc, _markdown(doc))
     print("wrote", *paths)
