@@ -40,10 +40,10 @@ def _vec_tables(b, start_fn, offsets: Sequence[int]):
 
 
 def _subgraph(b, n_ops: int, opcode_of: Sequence[int], tensor_buffer: int = 0,
-              bad_input: Optional[int] = None):
+              bad_input: Optional[int] = None, dims: Sequence[int] = (1, 4)):
     tensors = []
     for _ in range(n_ops + 1):
-        shape = _vec_i32(b, Tensor.StartShapeVector, [1, 4])
+        shape = _vec_i32(b, Tensor.StartShapeVector, list(dims))
         Tensor.Start(b)
         Tensor.AddShape(b, shape)
         Tensor.AddType(b, 0)
@@ -72,7 +72,8 @@ def _subgraph(b, n_ops: int, opcode_of: Sequence[int], tensor_buffer: int = 0,
 
 
 def build_model(ops: List[OpSpec], extra_subgraphs: int = 0, tensor_buffer: int = 0,
-                bad_input: Optional[int] = None, bad_opcode_index: bool = False) -> bytes:
+                bad_input: Optional[int] = None, bad_opcode_index: bool = False,
+                dims: Sequence[int] = (1, 4)) -> bytes:
     """A chain ``t0 -op0-> t1 -op1-> ...`` in subgraph 0.
 
     Args:
@@ -82,6 +83,7 @@ def build_model(ops: List[OpSpec], extra_subgraphs: int = 0, tensor_buffer: int 
         tensor_buffer: buffer index every tensor points to (the model has one empty buffer).
         bad_input: make operator 0 read this tensor index.
         bad_opcode_index: make the last operator use an operator-code index past the table.
+        dims: every tensor's shape (a -1 is a dynamic dimension).
     """
     b = flatbuffers.Builder(1024)
     codes = []
@@ -97,7 +99,7 @@ def build_model(ops: List[OpSpec], extra_subgraphs: int = 0, tensor_buffer: int 
     opcode_of = list(range(len(ops)))
     if bad_opcode_index:
         opcode_of[-1] = len(ops) + 5
-    subgraphs = [_subgraph(b, len(ops), opcode_of, tensor_buffer, bad_input)]
+    subgraphs = [_subgraph(b, len(ops), opcode_of, tensor_buffer, bad_input, dims)]
     subgraphs += [_subgraph(b, 1, [0]) for _ in range(extra_subgraphs)]
     Buffer.Start(b)
     empty = Buffer.End(b)

@@ -3,6 +3,8 @@
 import json
 import os
 
+import pytest
+
 from benches.results_io import write_results
 
 
@@ -19,9 +21,7 @@ def test_writes_both_files_and_leaves_no_temporaries(tmp_path):
 
 def test_a_failing_document_keeps_the_previous_results(tmp_path):
     write_results(str(tmp_path), "demo", {"ok": True}, "old\n")
-    try:
+    with pytest.raises(TypeError):
         write_results(str(tmp_path), "demo", {"bad": object()}, "new\n")
-    except TypeError:
-        pass
     assert json.loads((tmp_path / "demo.json").read_text()) == {"ok": True}
     assert (tmp_path / "demo.md").read_text() == "old\n"

@@ -99,9 +99,12 @@ def test_cli_rejects_bad_arguments(tmp_path):
     app.command()(train)
     app.command("noop")(lambda: None)
     runner = CliRunner()
-    for args in (["--mode", "specialized"], ["--mode", "both", "--space", "cnn-kws"],
-                 ["--space", "cnn-nope"], ["--space", "cnn-kws", "--fraction", "0"],
-                 ["--space", "cnn-kws", "--loss", "l1"],
-                 ["--mode", "generalized", "--space", "cnn-kws"]):
+    for args, says in ((["--mode", "specialized"], "needs --space"),
+                       (["--mode", "both", "--space", "cnn-kws"], "--mode must be"),
+                       (["--space", "cnn-nope"], "unknown design space 'cnn-nope'"),
+                       (["--space", "cnn-kws", "--fraction", "0"], "--fraction must be in"),
+                       (["--space", "cnn-kws", "--loss", "l1"], "--loss must be"),
+                       (["--mode", "generalized", "--space", "cnn-kws"], "--space is for")):
         res = runner.invoke(app, ["train", "--out", str(tmp_path / "x")] + args)
         assert res.exit_code == 2, (args, res.output)
+        assert says in res.output and "Traceback" not in res.output, (args, res.output)
