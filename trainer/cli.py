@@ -113,6 +113,10 @@ def info(as_json: bool = typer.Option(False, "--json"),
     if as_json:
         typer.echo(json.dumps(s, indent=2))
         return
+    if not s["models"]:
+        from .store import Store
+        raise InputError("{}: no models here; pass --data DIR or set EDGE_PERF_DATA to the "
+                         "dataset folder (data/edgedlperf in a checkout)".format(Store(data).root))
     typer.echo("models: " + ", ".join("{} {}".format(k, v) for k, v in s["models"].items()))
     typer.echo("{:<14} {:<34} {:<12} {:>7}".format("space", "target", "metric", "count"))
     for row in s["counts"]:

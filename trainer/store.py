@@ -34,12 +34,17 @@ _PARTIAL = ".partial"
 
 
 def default_root() -> str:
-    """``$EDGE_PERF_DATA``, else ``data/edgedlperf`` at the repository root."""
+    """``$EDGE_PERF_DATA``; else ``data/edgedlperf`` beside the package when it runs from a
+    checkout; else ``data/edgedlperf`` under the current directory (a non-editable install
+    run from the checkout, whose package lives in site-packages)."""
     env = os.environ.get("EDGE_PERF_DATA")
     if env:
         return env
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.join(here, "data", "edgedlperf")
+    beside = os.path.join(here, "data", "edgedlperf")
+    if os.path.isdir(beside):
+        return beside
+    return os.path.abspath(os.path.join("data", "edgedlperf"))
 
 
 def _read_lines(raw: bytes) -> List[Dict[str, Any]]:

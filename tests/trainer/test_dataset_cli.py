@@ -55,6 +55,22 @@ def test_info_json_contract(tmp_path, capsys):
     assert out["failures"] == {"cnn-kws/vela": 1}
 
 
+def test_info_on_an_empty_folder_says_where_it_looked(tmp_path, capsys):
+    assert main(["dataset", "info", "--data", str(tmp_path)]) == 2
+    line = _one_error_line(capsys)
+    assert str(tmp_path) in line and "EDGE_PERF_DATA" in line
+
+
+def test_default_root_falls_back_to_the_working_directory(tmp_path, monkeypatch):
+    import trainer.store as store_mod
+
+    monkeypatch.delenv("EDGE_PERF_DATA", raising=False)
+    assert store_mod.default_root().endswith("data/edgedlperf")  # the checkout's own data
+    monkeypatch.setattr(store_mod.os.path, "isdir", lambda p: False)  # as from site-packages
+    monkeypatch.chdir(tmp_path)
+    assert store_mod.default_root() == str(tmp_path / "data" / "edgedlperf")
+
+
 @pytest.mark.train
 @pytest.mark.slow
 def test_sample_and_verify_rebuild_real_models(tmp_path, capsys):
