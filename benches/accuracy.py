@@ -12,9 +12,12 @@ predicted by every generalized model, never trained on). Every result is cached 
 ``<out>/accuracy_runs/<name>.json`` under a key of its settings and of the exact (space, seed)
 list it saw, with a hash of the code behind it: a rerun reuses what is finished (a grown store
 changes the keys; changed baseline code reruns them, changed trainer code only marks PerfSAGE and
-Eagle results stale unless ``--rerun-stale``). Models go to ``.cache/accuracy/`` (an interrupted
-PerfSAGE run resumes there). Outputs in ``--out`` (default ``benches/results``; ``--quick``:
+Eagle results stale unless ``--rerun-stale``). Trained models go to ``--cache`` (default
+``.cache/accuracy/``, or ``<out>/cache`` when ``--out`` is given; an interrupted PerfSAGE run
+resumes there). Outputs in ``--out`` (default ``benches/results``; ``--quick``:
 ``.cache/accuracy/quick``): ``accuracy.json``, ``accuracy.md``, ``accuracy_learning_curve.png``.
+Featurized graphs are cached by content in the trainer's shared feature cache
+(``.cache/features``, ``$EDGE_PERF_FEATURE_CACHE`` moves it).
 """
 
 from __future__ import annotations
@@ -111,6 +114,15 @@ def _family(kind: str) -> str:
     return "eagle" if kind.startswith("eagle") else "" if kind.startswith("zoo") else "perfsage"
 
 
+def models_dir(args: argparse.Namespace) -> str:
+    """Where trained models go: ``--cache``; else under ``--out``; else ``.cache/accuracy``."""
+    if args.cache:
+        return args.cache
+    if args.out:
+        return os.path.join(args.out, "cache")
+    return os.path.join(MODELS, "quick", "models") if args.quick else MODELS
+
+
 class Bench:
     """One bench invocation: the store snapshot, the experiment cache and the document."""
 
@@ -118,7 +130,7 @@ class Bench:
         self.args = args
         self.out = args.out or (os.path.join(MODELS, "quick") if args.quick else RESULTS)
         self.runs = os.path.join(self.out, "accuracy_runs")
-        self.models = os.path.join(MODELS, "quick", "models") if args.quick else MODELS
+        self.models = models_dir(args)
         self.t0, self.ran, self.reused = time.time(), 0, 0
         self.table = D.load_table(args.data)
         self.doc: Dict[str, Any] = {
@@ -419,6 +431,7 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
         help="run nothing: write the report from the finished runs the other options key")
     add("--data", help="store root (default data/edgedlperf)")
     add("--out", help="output folder (default benches/results; quick: .cache/accuracy/quick)")
+    add("--cache", help="trained models (default .cache/accuracy, or OUT/cache with --out)")
     return p.parse_args(argv)
 
 

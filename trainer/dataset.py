@@ -47,7 +47,10 @@ def _code_fingerprint() -> str:
 
 
 def default_cache_dir() -> str:
-    """``.cache/features`` at the repository root (untracked)."""
+    """``$EDGE_PERF_FEATURE_CACHE``, else ``.cache/features`` at the repository root
+    (untracked)."""
+    if os.environ.get("EDGE_PERF_FEATURE_CACHE"):
+        return os.environ["EDGE_PERF_FEATURE_CACHE"]
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     return os.path.join(here, ".cache", "features")
 

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 
 import numpy as np
 import pytest
@@ -149,3 +150,10 @@ def test_every_perfsage_variant_is_a_valid_config_and_new_settings_are_keyed():
                     **settings).check()  # raises if inconsistent
         assert set(settings) - implied <= set(_KEYED), name
     assert _PERFSAGE["replayed"]["replayed_peak"] and "replayed_peak" in _KEYED
+
+
+def test_trained_models_stay_under_what_the_user_named(tmp_path):
+    out, cache = str(tmp_path / "o"), str(tmp_path / "c")
+    assert A.models_dir(A.parse_args(["--out", out])) == os.path.join(out, "cache")
+    assert A.models_dir(A.parse_args(["--out", out, "--cache", cache])) == cache
+    assert A.models_dir(A.parse_args([])) == A.MODELS
