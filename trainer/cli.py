@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import sys
-import time
 from collections import Counter
 from typing import Optional
 
@@ -18,42 +16,13 @@ import typer
 
 from edge_predictor.cli import handled
 from edge_predictor.errors import InputError, UnavailableError
+from edge_predictor.progress import progress_bar
 
-__all__ = ["dataset_app", "Progress"]
+__all__ = ["dataset_app"]
 
 dataset_app = typer.Typer(add_completion=False, no_args_is_help=True,
                           help="Generate and inspect the EdgeDLPerf dataset (generation needs "
                                "the train extra).")
-
-
-class Progress:
-    """A one-line progress display on stderr: count, rate, ETA and a status word."""
-
-    def __init__(self, label: str, stream=None):
-        self.label, self.t0 = label, time.time()
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int, note: str = "") -> None:
-        now = time.time()
-        if self.tty or done == total or now - self._last > 10:
-            rate = done / max(now - self.t0, 1e-9)
-            eta = (total - done) / rate if rate > 0 else float("inf")
-            line = "{}: {}/{} ({:.0f}%) {:.2f}/s ETA {} {}".format(
-                self.label, done, total, 100.0 * done / max(total, 1), rate, _hms(eta), note)
-            self.stream.write(("\r" + line[:120].ljust(120)) if self.tty else line + "\n")
-            self.stream.flush()
-            self._last = now
-        if done == total and self.tty:
-            self.stream.write("\n")
-
-
-def _hms(s: float) -> str:
-    if s == float("inf"):
-        return "?"
-    s = int(s)
-    return "{}:{:02d}:{:02d}".format(s // 3600, s % 3600 // 60, s % 60)
 
 
 def _need_train_extra() -> None:
@@ -89,7 +58,7 @@ def generate(space: str = typer.Option(..., "--space", help="design space"),
     if count <= 0:
         raise InputError("--count must be positive, got {}".format(count))
     _need_train_extra()
-    bar = Progress("generate " + space)
+    bar = progress_bar("generate " + space)
     failed = Counter()
 
     def progress(done, total, rec):
@@ -97,8 +66,11 @@ def generate(space: str = typer.Option(..., "--space", help="design space"),
             failed[rec.get("stage")] += 1
         bar(done, total, "failed={}".format(sum(failed.values())) if failed else "")
 
-    stats = run(space, count, seed_from=seed_from, workers=workers, store=Store(data),
-                progress=progress)
+    try:
+        stats = run(space, count, seed_from=seed_from, workers=workers, store=Store(data),
+                    progress=progress)
+    finally:
+        bar.close()
     typer.echo(json.dumps(stats))
 
 
@@ -148,14 +120,17 @@ def sample(space: str = typer.Option(..., "--space"),
     _need_train_extra()
     from converters.quantize import build_tflite
 
-    bar = Progress("sample " + space)
-    for i, seed in enumerate(range(seed_from, seed_from + count)):
-        path = os.path.join(out, "{}-{}.tflite".format(space, seed))
-        tmp = "{}.{}.tmp".format(path, os.getpid())  # two samplers into one folder don't collide
-        with open(tmp, "wb") as f:
-            f.write(build_tflite(space, seed))
-        os.replace(tmp, path)
-        bar(i + 1, count, os.path.basename(path))
+    bar = progress_bar("sample " + space)
+    try:
+        for i, seed in enumerate(range(seed_from, seed_from + count)):
+            path = os.path.join(out, "{}-{}.tflite".format(space, seed))
+            tmp = "{}.{}.tmp".format(path, os.getpid())  # two samplers into one folder: no clash
+            with open(tmp, "wb") as f:
+                f.write(build_tflite(space, seed))
+            os.replace(tmp, path)
+            bar(i + 1, count, os.path.basename(path))
+    finally:
+        bar.close()
 
 
 @dataset_app.command()
@@ -206,7 +181,10 @@ def label_cpu(space: Optional[str] = typer.Option(None, "--space", help="only th
         _space(space)
     if pass_no not in (1, 2):
         raise InputError("--pass must be 1 or 2, got {}".format(pass_no))
-    bar = Progress("label-cpu pass {}".format(pass_no))
-    stats = cpu_pass(Store(data), space=space, pass_no=pass_no, limit=limit,
-                     min_time_s=min_time, progress=bar)
+    bar = progress_bar("label-cpu pass {}".format(pass_no))
+    try:
+        stats = cpu_pass(Store(data), space=space, pass_no=pass_no, limit=limit,
+                         min_time_s=min_time, progress=bar)
+    finally:
+        bar.close()
     typer.echo(json.dumps(stats))

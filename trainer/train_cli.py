@@ -16,15 +16,11 @@ import typer
 
 from edge_predictor.cli import handled
 from edge_predictor.errors import InputError, UnavailableError
+from edge_predictor.progress import hms
 
 from .model import READOUTS
 
 __all__ = ["train"]
-
-
-def _hms(s: float) -> str:
-    s = int(max(s, 0))
-    return "{}:{:02d}:{:02d}".format(s // 3600, s % 3600 // 60, s % 60)
 
 
 def _print_progress(info: Dict[str, Any]) -> None:
@@ -35,7 +31,7 @@ def _print_progress(info: Dict[str, Any]) -> None:
     val = " ".join("{} {:.2%}".format(m, v) for m, v in info["val_mape"].items())
     typer.echo("epoch {}/{}  loss {:.4f}  val MAPE {}  best@{}  {:.1f} s/epoch  ETA {}{}".format(
         info["epoch"], info["epochs"], info["train_loss"], val, info["best_epoch"],
-        info["epoch_s"], _hms(info["eta_s"]),
+        info["epoch_s"], hms(info["eta_s"]),
         "  (early stop)" if info["stopped_early"] else ""), err=True)
 
 
