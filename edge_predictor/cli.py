@@ -7,14 +7,14 @@ The only module that prints or exits: library code raises :mod:`edge_predictor.e
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import typer
 
-from .errors import BundleError, EdgePerfError, InputError
+from .cli_support import handled, warn
+from .errors import BundleError
 
 __all__ = ["app", "main", "handled", "warn"]
 
@@ -26,31 +26,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 @app.callback()
 def _root() -> None:
     """Predict latency, energy and memory of TFLite models on edge targets."""
-
-
-def handled(fn: Callable) -> Callable:
-    """Decorate a command so that project errors become one stderr line and an exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except EdgePerfError as err:
-            typer.echo("edge-perf: error: {}".format(err), err=True)
-            raise typer.Exit(err.exit_code) from None
-        except KeyboardInterrupt:
-            typer.echo("edge-perf: interrupted", err=True)
-            raise typer.Exit(130) from None
-        except OSError as err:  # e.g. a full disk while writing results
-            typer.echo("edge-perf: error: {}".format(err), err=True)
-            raise typer.Exit(InputError.exit_code) from None
-
-    return wrapper
-
-
-def warn(message: str) -> None:
-    """Print a warning line on stderr."""
-    typer.echo("edge-perf: warning: " + message, err=True)
 
 
 def _human(n: float, unit: str = "") -> str:

@@ -19,7 +19,7 @@ from typing import List, Optional
 
 import typer
 
-from .cli import handled, warn
+from .cli_support import handled, warn
 from .errors import InputError, ModelFormatError, UnavailableError
 
 __all__ = ["measure", "parse_cpus", "measure_model"]

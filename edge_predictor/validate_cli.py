@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from .cli import handled
+from .cli_support import handled
 
 __all__ = ["validate", "format_summary"]
 

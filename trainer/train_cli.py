@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 
 import typer
 
-from edge_predictor.cli import handled
+from edge_predictor.cli_support import handled
 from edge_predictor.errors import InputError, UnavailableError
 from edge_predictor.progress import hms
 
