@@ -30,6 +30,6 @@ def test_no_runtime_module_imports_the_trainer_at_import_time():
 
 
 def test_the_trainer_clis_import_the_shared_helpers_not_the_runtime_cli():
-    here = os.path.join(os.path.dirname(ROOT), "trainer")
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "trainer")
     for name in ("cli.py", "train_cli.py"):
         assert "edge_predictor.cli" not in list(_top_level_imports(os.path.join(here, name)))
