@@ -13,7 +13,7 @@ This is our own statement of that search for one accelerator (``ethos-u55-128``:
 2 x 1 x 8, 24 banks of 1 KiB, 2 reserved for output and 2 at the end, IFM granule 4 and
 32-bit accumulator granule 8 banks, largest block 32 x 64 x 128), int8 activations, no lookup
 table and no upscaling: Vela's blocks for all 1,782 operators of 146 cnn-kws models
-(``benches/results/experiments/schema8_blocks/schedule_vs_vela.py``). :func:`compute_cycles`
+(``docs/experiments.md: schema8_blocks/schedule_vs_vela.py``). :func:`compute_cycles`
 estimates the cycles Vela's scheduler weighs weight transfers against, block by block. Other
 spaces' operators were not checked. Pure Python and numpy; Python 3.7 compatible.
 """
@@ -233,7 +233,7 @@ def compute_cycles(kind: str, ofm: Sequence[int], ifm_depth: int, kernel: Sequen
 
     Against Vela 5.2 on 1,490 operators of 146 cnn-kws models: median error -0.9%, p10..p90
     -4..+5% (depth-first convolutions), -4..+6% (depthwise), -3..+11% (part-kernel first
-    layers) (``benches/results/experiments/schema8_blocks/schedule_vs_vela.py``).
+    layers) (``docs/experiments.md: schema8_blocks/schedule_vs_vela.py``).
 
     Args:
         kind: "conv", "depthwise" or "pool".

@@ -8,7 +8,7 @@ and double-buffers them (two smaller buffers instead of one full one), and the *
 only gets the cycles of this one's last slice as slack: a chain that a graph network cannot work
 out from local features. On cnn-kws, where weight buffers are a large share of the SRAM peak, these
 decisions are what was left of the SRAM error once weight sizes were right
-(``benches/results/experiments/schema6_encoded/README.md``).
+(``docs/experiments.md: schema6_encoded``).
 
 This module replays that walk with *estimated* cycles, so the featurizer can hand the network
 the buffers Vela most likely allocates:
@@ -25,7 +25,7 @@ the buffers Vela most likely allocates:
   (:class:`BufferPlan`).
 
 On 146 cnn-kws models, 95.7% of Vela's 1,479 single/double decisions come out right and the
-buffer bytes are 1.4% off (median; ``benches/results/experiments/schema8_blocks/``; schema 7:
+buffer bytes are 1.4% off (median; ``docs/experiments.md: schema8_blocks``; schema 7:
 90.9% and 1.5%). Other spaces were not checked. Pure numpy; Python 3.7 compatible.
 """
 

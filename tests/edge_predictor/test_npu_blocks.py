@@ -1,7 +1,7 @@
 """Vela's OFM block choice and cycle estimate for the Ethos-U55-128 (pure Python, no models).
 
 The expected blocks and cycles are Vela 5.2's own, printed by ``--verbose-schedule`` for
-cnn-kws models of the store (``benches/results/experiments/schema8_blocks/``).
+cnn-kws models of the store (``docs/experiments.md: schema8_blocks``).
 """
 
 import pytest
