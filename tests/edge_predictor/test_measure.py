@@ -79,7 +79,6 @@ def test_cpu_model_falls_back_when_file_missing(tmp_path):
 ])
 def test_short_cpu_name(model, short):
     assert measure.short_cpu_name(model) == short
-    assert measure.short_cpu_name(model) == measure.short_cpu_name(model)
 
 
 def test_cpu_target_id():
