@@ -285,6 +285,10 @@ def export_bundle(tm: TrainedModel, out_dir: str,
         from edge_predictor.npu_cost import table_digest
 
         meta["npu_cost_table_sha256"] = table_digest()
+    if "npu_energy_pj" in FEATURE_NAMES:
+        from edge_predictor.npu_energy import table_digest as energy_digest
+
+        meta["npu_energy_table_sha256"] = energy_digest()
     with open(os.path.join(out_dir, B.META_FILE), "w") as f:
         json.dump(meta, f, indent=1)
         f.write("\n")

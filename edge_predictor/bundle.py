@@ -191,6 +191,13 @@ def load_bundle(path, verify=True):
             raise BundleError("{}: trained on another NPU cost table than this edge-perf's "
                               "(edge_predictor/npu_cost_table.py); use the edge-perf version "
                               "it was exported with".format(meta_path))
+    if "npu_energy_pj" in meta["features"]:
+        from .npu_energy import table_digest as energy_digest
+
+        if meta.get("npu_energy_table_sha256") != energy_digest():
+            raise BundleError("{}: trained on another NPU energy table than this edge-perf's "
+                              "(edge_predictor/npu_energy_table.py); use the edge-perf version "
+                              "it was exported with".format(meta_path))
     buckets = []
     for b in meta["buckets"]:
         fpath = os.path.join(path, b["file"])

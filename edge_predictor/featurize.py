@@ -23,7 +23,9 @@ import numpy as np
 
 from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
-from .npu_cost import apply_table, cost_terms
+from .npu_cost import apply_table, cost_kinds, cost_terms
+from .npu_energy import energy_of
+from .npu_memory import npu_live_bytes, npu_scratch_bytes
 from .npu_schedule import (BLOCK_MODEL_OPS, SCHEDULE_COLUMNS, OpGeometry, cycle_kind,
                            schedule_columns)
 from .op_table import category_index, lookup, op_index
@@ -43,13 +45,14 @@ __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "Gr
 #: estimated encoded weight bytes Vela buffers in SRAM (this and the next operator); 7: appended
 #: Vela's weight buffering replayed from estimated cycles (:mod:`edge_predictor.npu_schedule`);
 #: 8: the same columns, replayed in Vela's OFM blocks and cycles (:mod:`.npu_blocks`); 9: appended
-#: the analytical per-operator NPU cycles (:mod:`edge_predictor.npu_cost`)
-FEATURE_SCHEMA_VERSION = 9
+#: the analytical per-operator NPU cycles (:mod:`edge_predictor.npu_cost`); 10: appended Vela's
+#: live SRAM bytes and SOFTMAX scratch (:mod:`.npu_memory`), the analytical energy (:mod:`.npu_energy`)
+FEATURE_SCHEMA_VERSION = 10
 #: the schemas this code reads bundles of: from 4 on, schemas only *append* columns (an older
 #: bundle reads a prefix of ours), but schema 8 recomputed schema 7's; schema 7 also made
 #: sram_weight_bytes 0 for a 1x1 CONV_2D on a 1x1 input (Vela: FULLY_CONNECTED; no schema-6
 #: bundle was shipped)
-COMPATIBLE_SCHEMAS = (4, 5, 6, 8, 9)
+COMPATIBLE_SCHEMAS = (4, 5, 6, 8, 9, 10)
 OLDEST_COMPATIBLE_SCHEMA = COMPATIBLE_SCHEMAS[0]
 
 
@@ -161,6 +164,13 @@ _IO = [
     ("npu_cost_cycles", "cycles", "log1p", "analytical NPU cycles of the operator: the max of "
      "its compute, SRAM and flash access cycles from per-kind coefficients fitted on Vela's "
      "per-layer report (0 for operators Vela leaves to the CPU)"),
+    # schema 10 (appended): Vela's SRAM allocation and the analytical energy
+    ("npu_live_bytes", "bytes", "log1p", "activation buffers alive while the operator runs as "
+     "Vela allocates them: its order, aliasing and in-place outputs (:mod:`.npu_memory`)"),
+    ("npu_scratch_bytes", "bytes", "log1p", "working memory beyond the operator's tensors (an "
+     "int8 SOFTMAX's int32 intermediates)"),
+    ("npu_energy_pj", "pJ", "log1p", "analytical NPU energy of the operator, an estimate "
+     "(:mod:`edge_predictor.npu_energy`; 0 for operators Vela leaves to the CPU)"),
 ]
 
 #: Every node-feature column, in order.
@@ -183,6 +193,8 @@ _CYCLE_INPUTS = [FEATURE_NAMES.index(n) for n in ("macs_brick", "in_bytes", "out
 _OUT_C_COL = FEATURE_NAMES.index("out_c")
 _COST_INPUTS = [FEATURE_NAMES.index(n) for n in ("est_cycles", "macs_brick", "npu_weight_bytes")]
 _COST_COL = FEATURE_NAMES.index("npu_cost_cycles")
+_MEMORY_COLS = [FEATURE_NAMES.index(n) for n in ("npu_live_bytes", "npu_scratch_bytes")]
+_ENERGY_COL = FEATURE_NAMES.index("npu_energy_pj")
 _FLOAT = ("FLOAT32", "FLOAT16", "BFLOAT16", "FLOAT64")
 _INT32 = ("INT32", "INT64", "BOOL", "UINT32", "UINT64")
 
@@ -357,7 +369,7 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         row += [npu_sram_weights(node.op, consts, stream[node.index],
                                  acts[0].shape if acts else None), 0.0]  # next: below
         row += [0.0] * len(_SCHEDULE_COLS)  # the replayed schedule: filled below
-        row += [0.0]  # npu_cost_cycles: filled below
+        row += [0.0] * 4  # npu_cost_cycles, npu_live/scratch_bytes, npu_energy_pj: below
         kinds[node.index] = cycle_kind(node.op)
         if (node.op in BLOCK_MODEL_OPS and outs and row[_SRAM_WEIGHT_COL] > 0
                 and (hyper.get("groups") or 1) <= 1):
@@ -379,7 +391,10 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     rows[:, _SCHEDULE_COLS] = schedule_columns(kinds, rows[:, _CYCLE_INPUTS], stream,
                                                rows[:, _SRAM_WEIGHT_COL], rows[:, _OUT_C_COL],
                                                geometry)
-    rows[:, _COST_COL] = apply_table(graph, cost_terms(graph, *rows[:, _COST_INPUTS].T))
+    terms, kinds = cost_terms(graph, *rows[:, _COST_INPUTS].T), cost_kinds(graph)
+    rows[:, _COST_COL] = apply_table(graph, terms, kinds)
+    rows[:, _MEMORY_COLS] = np.stack([npu_live_bytes(graph), npu_scratch_bytes(graph)], 1)
+    rows[:, _ENERGY_COL] = energy_of([node.op for node in graph.ops], kinds, terms)
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
     pairs = np.unique(edges3[:, :2], axis=0).astype(np.int32) if len(edges3) else \
         np.zeros((0, 2), dtype=np.int32)

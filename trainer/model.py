@@ -107,6 +107,14 @@ class PerfSAGEConfig:
         prior_column: node-feature column (log1p of cycles) of that prior; prior_mean,
             prior_std: its normaliser statistics; prior_scale: metric units per cycle
             (1e3 / clock for milliseconds).
+        prior_columns, prior_means, prior_stds, prior_scales: the same per prior metric
+            (parallel to ``prior_metrics``; energy over the analytical energy in pJ), or empty:
+            every prior metric over ``prior_column``.
+            A column of -1: the prior is the analytical table below instead.
+        prior_table: [n_ops, K] the metric's units per unit of each term, per operator of the
+            vocabulary (a host CPU's :mod:`edge_predictor.cpu_cost` table, fallbacks
+            resolved); the terms: a constant and the ``prior_table_columns`` (log1p sizes,
+            normalised with ``prior_table_mean`` / ``prior_table_std``).
         prior_bound: largest |log correction| of one node's prior (1.5: x0.22 .. x4.5).
         prior_graph_bound: largest |log correction| of the graph-level term for those
             metrics (the max-readout MLP), so that an unfamiliar graph stays near its prior.
@@ -146,6 +154,14 @@ class PerfSAGEConfig:
     prior_mean: float = 0.0
     prior_std: float = 1.0
     prior_scale: float = 1.0
+    prior_columns: List[int] = field(default_factory=list)
+    prior_means: List[float] = field(default_factory=list)
+    prior_stds: List[float] = field(default_factory=list)
+    prior_scales: List[float] = field(default_factory=list)
+    prior_table: List[List[float]] = field(default_factory=list)
+    prior_table_columns: List[int] = field(default_factory=list)
+    prior_table_mean: List[float] = field(default_factory=list)
+    prior_table_std: List[float] = field(default_factory=list)
     prior_bound: float = 1.5
     prior_graph_bound: float = 0.5
 
@@ -257,7 +273,7 @@ def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse,
                                    (len(cfg.bounded_columns) + 1), name="bounded_gates")(node_in)
         u = _bounded_cost(cfg, u, gates, x)
     if cfg.prior_metrics:
-        u = _prior_cost(cfg, u, u_head, x, init)
+        u = _prior_cost(cfg, u, u_head, x, op, init)
         corr = _bounded_correction(cfg, corr)
     mu = tf.constant(cfg.log_mean, tf.float32)
     inv_sd = tf.constant([1.0 / s for s in cfg.log_std], tf.float32)
@@ -265,7 +281,7 @@ def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse,
     return keras.layers.Add(name="output")([add, corr])
 
 
-def _prior_cost(cfg: PerfSAGEConfig, u, head, x, init: List[float]):
+def _prior_cost(cfg: PerfSAGEConfig, u, head, x, op, init: List[float]):
     """Replace the prior metrics' columns of the per-node log-costs ``u`` [.., M] by
     ``log(prior) + B tanh((head - init) / B)`` (``head``: the node head's output, before any
     learned cost prior; ``init`` its initial bias): the analytical cost of the node (its
@@ -278,21 +294,40 @@ def _prior_cost(cfg: PerfSAGEConfig, u, head, x, init: List[float]):
     import tensorflow as tf
     import tf_keras as keras
 
-    col, bound, m = int(cfg.prior_column), float(cfg.prior_bound), len(cfg.metrics)
+    bound, m, k = float(cfg.prior_bound), len(cfg.metrics), len(cfg.prior_metrics)
+    cols = list(cfg.prior_columns) or [int(cfg.prior_column)] * k
+    means = list(cfg.prior_means) or [float(cfg.prior_mean)] * k
+    stds = list(cfg.prior_stds) or [float(cfg.prior_std)] * k
+    scales = list(cfg.prior_scales) or [float(cfg.prior_scale)] * k
+
+    if cfg.prior_table:
+        rows = tf.constant(cfg.prior_table, tf.float32)  # [n_ops, K]
+        tcols = list(cfg.prior_table_columns)
+        tmean = tf.constant(cfg.prior_table_mean, tf.float32)
+        tstd = tf.constant(cfg.prior_table_std, tf.float32)
+
+    def table_amount(v, ids):
+        sizes = tf.maximum(tf.exp(_log1p_sizes(v, tcols, tmean, tstd)) - 1.0, 0.0)
+        terms = tf.concat([tf.ones_like(sizes[..., :1]), sizes], -1)  # [.., K]
+        return tf.reduce_sum(tf.gather(rows, ids) * terms, -1)
 
     def cost(t):
-        free, raw, v = t
-        cycles = tf.exp(v[..., col] * cfg.prior_std + cfg.prior_mean) - 1.0
-        base = tf.math.log(tf.maximum(cycles, 0.0) * cfg.prior_scale + 1e-9)
+        free, raw, v, ids = t
         cols_out = []
         for j in range(m):
             if j in cfg.prior_metrics:
+                i = cfg.prior_metrics.index(j)
+                if cols[i] < 0:
+                    amount = table_amount(v, tf.cast(ids, tf.int32))
+                else:
+                    amount = tf.exp(v[..., cols[i]] * stds[i] + means[i]) - 1.0
+                base = tf.math.log(tf.maximum(amount, 0.0) * scales[i] + 1e-9)
                 cols_out.append(base + bound * tf.tanh((raw[..., j] - init[j]) / bound))
             else:
                 cols_out.append(free[..., j])
         return tf.stack(cols_out, -1)
 
-    return keras.layers.Lambda(cost, name="prior_cost")([u, head, x])
+    return keras.layers.Lambda(cost, name="prior_cost")([u, head, x, op])
 
 
 def _bounded_correction(cfg: PerfSAGEConfig, corr):
@@ -441,7 +476,13 @@ def _check(cfg: PerfSAGEConfig) -> None:
     if cfg.bounded_phases and any(len(p) != len(cfg.bounded_columns) + 1 or not any(p)
                                   for p in cfg.bounded_phases):
         raise ValueError("every bounded phase needs one non-empty 0/1 row of K + 1 entries")
-    if cfg.prior_metrics and (cfg.readout == "max" or cfg.prior_column < 0 or
+    if cfg.prior_columns and len(cfg.prior_columns) != len(cfg.prior_metrics):
+        raise ValueError("prior_columns must be parallel to prior_metrics")
+    if -1 in cfg.prior_columns and (len(cfg.prior_table) != cfg.n_ops or len(
+            cfg.prior_table_columns) + 1 != len(cfg.prior_table[0])):
+        raise ValueError("a table prior needs a row per operator and a column per term")
+    if cfg.prior_metrics and (cfg.readout == "max" or
+                              (cfg.prior_column < 0 and not cfg.prior_columns) or
                               max(cfg.prior_metrics) >= len(cfg.metrics) or
                               set(cfg.prior_metrics) & set(cfg.bounded)):
         raise ValueError("prior metrics need the additive readout, a prior column and no bound")

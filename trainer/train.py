@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from edge_predictor.errors import InputError
+from edge_predictor.cpu_cost import TERM_COLUMNS as CPU_TERM_COLUMNS
 from edge_predictor.featurize import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from edge_predictor.npu_cost import NPU_CLOCK_HZ
 from edge_predictor.op_table import CATEGORIES, OP_VOCAB
@@ -70,6 +71,14 @@ REPLAYED_FEATURES = ("live_bytes_brick", "est_weight_buffer_bytes", "est_kept_bu
 REPLAYED_PHASES = (("live_bytes_brick", "est_weight_buffer_bytes", "fixed"),
                    ("live_bytes_brick", "est_kept_buffer_bytes", "next_est_first_buffer_bytes",
                     "fixed"))
+#: ``npu_live_peak``: those phases over Vela's live SRAM buffers (its order, aliasing and in-place
+#: outputs, :mod:`edge_predictor.npu_memory`, feature schema 10) and an operator's scratch
+#: memory (a SOFTMAX's int32 intermediates) while it runs
+NPU_LIVE_FEATURES = ("npu_live_bytes", "npu_scratch_bytes", "est_weight_buffer_bytes",
+                     "est_kept_buffer_bytes", "next_est_first_buffer_bytes")
+NPU_LIVE_PHASES = (("npu_live_bytes", "npu_scratch_bytes", "est_weight_buffer_bytes", "fixed"),
+                   ("npu_live_bytes", "est_kept_buffer_bytes", "next_est_first_buffer_bytes",
+                    "fixed"))
 
 
 @dataclass
@@ -101,6 +110,13 @@ class TrainConfig:
             ``npu_cost_cycles``, :mod:`edge_predictor.npu_cost`) summed over the operators, each
             times a bounded learned correction (:func:`trainer.model._prior_cost`); NPU
             targets only.
+        energy_prior: the same for energy over the analytical energy model (feature
+            ``npu_energy_pj``, :mod:`edge_predictor.npu_energy`; feature schema 10).
+        cpu_prior: latency is the target's analytical host-CPU model (:mod:`edge_predictor.
+            cpu_cost`, its table baked into the network) per operator times a bounded learned
+            correction; CPU targets with a fitted table only.
+        npu_live_peak: with ``replayed_peak``, the phases of :data:`NPU_LIVE_PHASES` (Vela's
+            live buffers and scratch instead of the file-order live bytes; schema 10).
         data: store root (None: the default); cache_dir: feature cache ("" default, None off).
     """
 
@@ -139,6 +155,9 @@ class TrainConfig:
     phased_peak: bool = False
     replayed_peak: bool = False
     npu_prior: bool = False
+    energy_prior: bool = False
+    cpu_prior: bool = False
+    npu_live_peak: bool = False
     lr_schedule: str = "cosine"
     lr_decay_epochs: int = 100
 
@@ -171,6 +190,14 @@ class TrainConfig:
         if self.npu_prior and (self.readout == "max" or "latency_ms" not in self.metrics
                                or self.target.startswith("cpu")):
             raise InputError("npu_prior needs the additive readout and an NPU latency metric")
+        if self.energy_prior and (self.readout == "max" or "energy_mj" not in self.metrics
+                                  or self.target.startswith("cpu")):
+            raise InputError("energy_prior needs the additive readout and an NPU energy metric")
+        if self.cpu_prior and (self.readout == "max" or "latency_ms" not in self.metrics
+                               or not self.target.startswith("cpu") or self.npu_prior):
+            raise InputError("cpu_prior needs the additive readout and a CPU latency metric")
+        if self.npu_live_peak and not self.replayed_peak:
+            raise InputError("npu_live_peak refines replayed_peak: set it too")
         if self.readout not in READOUTS:
             raise InputError("readout must be one of {}, got {!r}".format(
                 ", ".join(READOUTS), self.readout))
@@ -183,17 +210,25 @@ class TrainConfig:
             if self.cost_prior and self.readout != "max" and norm else []
         peak = [j for j, m in enumerate(self.metrics) if aggregate(m) == "peak"] \
             if self.bounded_peak and self.readout != "max" and norm else []
-        names, phases = ((REPLAYED_FEATURES, REPLAYED_PHASES) if self.replayed_peak else
+        names, phases = ((NPU_LIVE_FEATURES, NPU_LIVE_PHASES) if self.npu_live_peak else
+                         (REPLAYED_FEATURES, REPLAYED_PHASES) if self.replayed_peak else
                          (BOUNDED_FEATURES, BOUNDED_PHASES))
         bcols = [FEATURE_NAMES.index(n) for n in names] if peak else []
         phased = self.phased_peak or self.replayed_peak
-        prior = [self.metrics.index("latency_ms")] if self.npu_prior and norm else []
-        pcol = FEATURE_NAMES.index(PRIOR_FEATURE)
+        priors = [(m, FEATURE_NAMES.index(f) if f else -1, s) for m, f, s, on in (
+            ("latency_ms", PRIOR_FEATURE, 1e3 / NPU_CLOCK_HZ, self.npu_prior),
+            ("energy_mj", ENERGY_PRIOR_FEATURE, 1e-9, self.energy_prior),
+            ("latency_ms", None, 1.0, self.cpu_prior)) if on and norm]
+        table = _cpu_prior_rows(self.target) if self.cpu_prior and norm else []
+        tcols = [FEATURE_NAMES.index(n) for n in CPU_TERM_COLUMNS] if table else []
         return PerfSAGEConfig(
-            prior_metrics=prior, prior_column=pcol if prior else -1,
-            prior_mean=float(norm.mean[pcol]) if prior else 0.0,
-            prior_std=float(norm.std[pcol]) if prior else 1.0,
-            prior_scale=1e3 / NPU_CLOCK_HZ,
+            prior_metrics=[self.metrics.index(m) for m, _, _ in priors],
+            prior_columns=[c for _, c, _ in priors],
+            prior_means=[float(norm.mean[c]) if c >= 0 else 0.0 for _, c, _ in priors],
+            prior_stds=[float(norm.std[c]) if c >= 0 else 1.0 for _, c, _ in priors],
+            prior_scales=[s for _, _, s in priors], prior_table=table, prior_table_columns=tcols,
+            prior_table_mean=[float(norm.mean[c]) for c in tcols],
+            prior_table_std=[float(norm.std[c]) for c in tcols],
             bounded=peak, bounded_columns=bcols,
             bounded_mean=[float(norm.mean[c]) for c in bcols] if bcols else [],
             bounded_std=[float(norm.std[c]) for c in bcols] if bcols else [],
@@ -215,6 +250,17 @@ class TrainConfig:
 
 #: the analytical per-operator cycles ``npu_prior`` builds latency on (feature schema 9)
 PRIOR_FEATURE = "npu_cost_cycles"
+def _cpu_prior_rows(target: str) -> List[List[float]]:
+    """[n_ops, K] milliseconds per unit of each :data:`edge_predictor.cpu_cost.CPU_TERMS`, per
+    operator of the vocabulary, from ``target``'s fitted table (fallbacks resolved)."""
+    from edge_predictor.cpu_cost import coefficient_rows, table_for
+    from edge_predictor.op_table import OP_VOCAB
+
+    return (coefficient_rows(OP_VOCAB, table_for(target)) * 1e-3).tolist()
+
+
+#: the analytical per-operator energy (pJ) ``energy_prior`` builds energy on (feature schema 10)
+ENERGY_PRIOR_FEATURE = "npu_energy_pj"
 
 _RESUMABLE_CHANGES = ("epochs", "patience", "out", "data", "cache_dir")
 

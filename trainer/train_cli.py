@@ -75,6 +75,15 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
           npu_prior: bool = typer.Option(
               False, "--npu-prior", help="NPU latency = the analytical cost model's cycles "
               "per operator x a bounded learned correction (feature schema 9)"),
+          energy_prior: bool = typer.Option(
+              False, "--energy-prior", help="NPU energy = the analytical energy model per "
+              "operator x a bounded learned correction (feature schema 10)"),
+          cpu_prior: bool = typer.Option(
+              False, "--cpu-prior", help="CPU latency = the target's analytical host-CPU model "
+              "per operator x a bounded learned correction (edge_predictor.cpu_cost)"),
+          npu_live_peak: bool = typer.Option(
+              False, "--npu-live-peak", help="with --replayed-peak: the phases over Vela's "
+              "live SRAM buffers and scratch (feature schema 10)"),
           alpha: float = typer.Option(10.0, "--alpha", help="MSE weight of the hybrid loss"),
           no_upsampling: bool = typer.Option(False, "--no-upsampling",
                                              help="ablation: no dataset upsampling"),
@@ -138,7 +147,9 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
                       l2=l2, cfe=not no_cfe, readout=readout,
                       layer_norm=not no_layer_norm, peak_tau=peak_tau,
                       bounded_peak=bounded_peak, phased_peak=phased_peak,
-                      replayed_peak=replayed_peak, npu_prior=npu_prior)
+                      replayed_peak=replayed_peak, npu_prior=npu_prior,
+                      energy_prior=energy_prior, cpu_prior=cpu_prior,
+                      npu_live_peak=npu_live_peak)
     result = run(cfg, progress=_print_progress)
     if as_json:
         typer.echo(json.dumps(result, indent=2))

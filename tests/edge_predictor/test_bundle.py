@@ -77,6 +77,12 @@ def test_bundle_of_another_npu_cost_table_is_refused(tiny_copy):
         B.load_bundle(str(tiny_copy))
 
 
+def test_bundle_of_another_npu_energy_table_is_refused(tiny_copy):
+    _edit_meta(tiny_copy, lambda m: m.update(npu_energy_table_sha256="0" * 64))
+    with pytest.raises(BundleError, match="NPU energy table"):
+        B.load_bundle(str(tiny_copy))
+
+
 def test_wrong_schema_version(tiny_copy):
     _edit_meta(tiny_copy, lambda m: m.update(feature_schema_version=FEATURE_SCHEMA_VERSION + 1))
     with pytest.raises(BundleError, match="schema version"):

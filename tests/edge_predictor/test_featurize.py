@@ -226,13 +226,13 @@ def test_slack_columns_follow_execution_order():
     np.testing.assert_array_equal(x[:, col("next_double_buffer_hint")], [1.0, 0.0, 0.0])
 
 
-def test_schemas_5_to_9_only_append_columns_to_schema_4():
+def test_schemas_5_to_10_only_append_columns_to_schema_4():
     # schema 8 recomputes schema 7's columns (same names): 7 is not read, 4-6 and 8 are prefixes
     from edge_predictor.featurize import (COMPATIBLE_SCHEMAS, FEATURE_NAMES,
                                           FEATURE_SCHEMA_VERSION, OLDEST_COMPATIBLE_SCHEMA)
 
-    assert OLDEST_COMPATIBLE_SCHEMA == 4 and FEATURE_SCHEMA_VERSION == 9
-    assert COMPATIBLE_SCHEMAS == (4, 5, 6, 8, 9)
+    assert OLDEST_COMPATIBLE_SCHEMA == 4 and FEATURE_SCHEMA_VERSION == 10
+    assert COMPATIBLE_SCHEMAS == (4, 5, 6, 8, 9, 10)
     schema4_tail = ("live_bytes_brick", "next_weight_bytes", "npu_weight_bytes",
                     "next_npu_weight_bytes")
     i = FEATURE_NAMES.index("next_npu_weight_bytes")
@@ -244,7 +244,8 @@ def test_schemas_5_to_9_only_append_columns_to_schema_4():
                                      "est_kept_buffer_bytes", "est_weight_buffer_bytes",
                                      "next_est_first_buffer_bytes", "est_handover_buffer_bytes",
                                      "est_slack_ratio", "next_est_slack_ratio",
-                                     "npu_cost_cycles")
+                                     "npu_cost_cycles", "npu_live_bytes",
+                                     "npu_scratch_bytes", "npu_energy_pj")
 
 
 def test_npu_cost_column_is_the_analytical_model():

@@ -321,3 +321,65 @@ def test_npu_prior_config_checks():
                                       prior_column=1))
     with pytest.raises(InputError, match="npu_prior"):
         TrainConfig(target="cpu-x", mode="generalized", npu_prior=True).check()
+
+
+def test_table_prior_and_a_second_column_prior_stay_within_their_bounds():
+    """Latency over an analytical table (per operator: c0 + c1 * size, the size undone from the
+    normalised x) and energy over a column prior: every graph within exp(+-(B + B_g)) of each
+    prior's sum, the modes agreeing."""
+    pytest.importorskip("spektral")
+    from trainer.model import PerfSAGEConfig, build_perfsage, build_perfsage_disjoint, \
+        copy_weights
+
+    n_ops = 9
+    table = [[0.01 * (i + 1), 1e-4 * (i % 3)] for i in range(n_ops)]  # ms, ms per unit
+    cfg = PerfSAGEConfig(n_features=6, n_categories=4, n_ops=n_ops,
+                         metrics=["latency_ms", "energy_mj"], hidden=8, gnn_layers=2,
+                         dense_layers=1, dense_width=8, readout="max+sum", layer_norm=True,
+                         log_mean=[0.5, -2.0], log_std=[1.5, 1.0], prior_metrics=[0, 1],
+                         prior_columns=[-1, 3], prior_means=[0.0, 9.0], prior_stds=[1.0, 2.0],
+                         prior_scales=[1.0, 1e-9], prior_table=table, prior_table_columns=[2],
+                         prior_table_mean=[8.0], prior_table_std=[2.0], prior_bound=1.5,
+                         prior_graph_bound=0.5)
+    model, disjoint = build_perfsage(cfg), build_perfsage_disjoint(cfg)
+    rng = np.random.default_rng(2)
+    for layer in model.layers:
+        layer.set_weights([rng.normal(scale=5.0, size=w.shape) for w in layer.get_weights()])
+    copy_weights(model, disjoint)
+    graphs = _graphs(rng, [4, 9, 6], 6, 4, n_ops)
+    inputs = _dense(graphs, 9)
+    z = model(inputs, training=False).numpy()
+    np.testing.assert_allclose(disjoint(_disjoint(graphs), training=False).numpy(), z,
+                               rtol=1e-4, atol=1e-4)
+    size = np.exp(inputs["x"][..., 2] * 2.0 + 8.0) - 1.0
+    rows = np.array(table)[inputs["op"]]
+    prior_ms = ((rows[..., 0] + rows[..., 1] * size) * inputs["mask"]).sum(1)
+    prior_mj = ((np.exp(inputs["x"][..., 3] * 2.0 + 9.0) - 1.0) * 1e-9 * inputs["mask"]).sum(1)
+    for j, prior in ((0, prior_ms), (1, prior_mj)):
+        log_v = z[:, j] * cfg.log_std[j] + cfg.log_mean[j]
+        assert np.all(np.abs(log_v - np.log(prior)) <= 1.5 + 0.5 + 1e-3)
+    with pytest.raises(ValueError, match="table prior"):
+        build_perfsage(PerfSAGEConfig(n_features=6, n_categories=4, n_ops=n_ops,
+                                      metrics=["latency_ms"], readout="max+sum",
+                                      log_mean=[0.0], log_std=[1.0],
+                                      prior_metrics=[0], prior_columns=[-1],
+                                      prior_table=table[:3], prior_table_columns=[2]))
+
+
+def test_cpu_prior_bakes_the_targets_table_into_the_config():
+    from edge_predictor.cpu_cost import TERM_COLUMNS, coefficient_rows, table_for
+    from edge_predictor.featurize import FEATURE_NAMES
+    from edge_predictor.op_table import OP_VOCAB
+    from trainer.train import TrainConfig
+
+    target = "cpu-epyc-litert-t1"
+    cfg = TrainConfig(target=target, metrics=["latency_ms"], mode="specialized",
+                      space="families", cpu_prior=True)
+    cfg.check()
+    mcfg = cfg.model_config(norm=_Norm())
+    assert mcfg.prior_metrics == [0] and mcfg.prior_columns == [-1]
+    np.testing.assert_allclose(mcfg.prior_table,
+                               coefficient_rows(OP_VOCAB, table_for(target)) * 1e-3)
+    assert mcfg.prior_table_columns == [FEATURE_NAMES.index(n) for n in TERM_COLUMNS]
+    with pytest.raises(InputError, match="cpu_prior"):
+        TrainConfig(target="ethos-u55-128", mode="generalized", cpu_prior=True).check()
