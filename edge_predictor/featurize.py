@@ -46,7 +46,8 @@ __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "Gr
 #: Vela's weight buffering replayed from estimated cycles (:mod:`edge_predictor.npu_schedule`);
 #: 8: the same columns, replayed in Vela's OFM blocks and cycles (:mod:`.npu_blocks`); 9: appended
 #: the analytical per-operator NPU cycles (:mod:`edge_predictor.npu_cost`); 10: appended Vela's
-#: live SRAM bytes and SOFTMAX scratch (:mod:`.npu_memory`), the analytical energy (:mod:`.npu_energy`)
+#: live SRAM bytes and SOFTMAX scratch (:mod:`.npu_memory`), the analytical energy
+#: (:mod:`.npu_energy`)
 FEATURE_SCHEMA_VERSION = 10
 #: the schemas this code reads bundles of: from 4 on, schemas only *append* columns (an older
 #: bundle reads a prefix of ours), but schema 8 recomputed schema 7's; schema 7 also made
