@@ -10,8 +10,10 @@ beside the Keras model's (the accuracy bench's figures), with the bundle's size.
 
 Writes ``benches/results/bundle_accuracy.{json,md}``.
 
-Run: ``python -m benches.bundle_accuracy [--data DIR] [--kind [TARGET=]KIND ...]`` (``--data``: the
-store the bundle was trained on).
+Run: ``python -m benches.bundle_accuracy [--data DIR] [--kind [TARGET=]KIND ...]
+[--trained TARGET=DIR ...]`` (``--data``: the store the bundle was trained on; ``--trained``: a
+bundle trained outside the accuracy bench, by its training folder: its ``metrics.json`` holds the
+Keras figures, a run specialized on one space is scored on that space only).
 """
 
 from __future__ import annotations
@@ -54,6 +56,18 @@ def bundle_test_mape(predictor: Predictor, ds: D.Dataset) -> Dict[str, Dict[str,
     return out
 
 
+def _training_folder(folder: str) -> Dict[str, Any]:
+    """An accuracy-bench-like run record of a training folder written by
+    :func:`trainer.train.train` (``metrics.json``, ``train_config.json``)."""
+    with open(os.path.join(folder, "metrics.json")) as f:
+        metrics = json.load(f)
+    with open(os.path.join(folder, "train_config.json")) as f:
+        cfg = json.load(f)
+    space = cfg.get("space") if cfg.get("mode") == "specialized" else None
+    return {"spec": {"metrics": cfg["metrics"], "space": space}, "model_dir": folder,
+            "result": {"per_space": metrics["per_space"]}}
+
+
 def render_markdown(doc: Dict[str, Any]) -> str:
     """The readable table of the JSON document."""
     lines = ["# Shipped bundles vs. the Keras models they were exported from", "",
@@ -83,22 +97,31 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--kind", action="append", default=[], metavar="[TARGET=]KIND",
                     help="the accuracy bench run a bundle was exported from (build_bundles KIND; "
                     "default perfsage-gen); TARGET=KIND sets it for one target")
+    ap.add_argument("--trained", action="append", default=[], metavar="TARGET=DIR",
+                    help="the training folder of a bundle trained outside the accuracy bench")
     args = ap.parse_args(argv)
+    trained = dict(t.partition("=")[::2] for t in args.trained)
     kinds = dict(k.partition("=")[::2] if "=" in k else ("*", k) for k in args.kind)
     table = D.load_table(args.data)
     doc: Dict[str, Any] = {"command": "python -m benches.bundle_accuracy" + (
         " --data " + args.data if args.data else "") + "".join(
-        " --kind " + k for k in args.kind), "targets": {}}
+        " --kind " + k for k in args.kind) + "".join(
+        " --trained " + t for t in args.trained), "targets": {}}
     for target, path in sorted(B.list_bundles().items()):
         kind = kinds.get(target, kinds.get("*", "perfsage-gen"))
         run_file = os.path.join(RESULTS, "accuracy_runs", "{}__{}.json".format(target, kind))
-        if not os.path.exists(run_file):
+        if target in trained:
+            run = _training_folder(trained[target])
+        elif not os.path.exists(run_file):
             print("{}: no {}; skipped".format(target, run_file), file=sys.stderr)
             continue
-        with open(run_file) as f:
-            run = json.load(f)
+        else:
+            with open(run_file) as f:
+                run = json.load(f)
         pred = Predictor.load(path)
         ds = D.split(D.select(table, target, list(run["spec"]["metrics"])))["test"]
+        if run["spec"].get("space"):
+            ds = ds.subset(np.flatnonzero(ds.spaces == run["spec"]["space"]))
         meta = pred.bundle.meta
         files = [os.path.join(path, b["file"]) for b in meta["buckets"]]
         doc["targets"][target] = {

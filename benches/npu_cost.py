@@ -72,6 +72,18 @@ def zoo_rows(zoo_dir: str, cache_path: str):
     return out, skipped
 
 
+def _live_peak_kib(path: str) -> float:
+    """The largest activation memory of any operator as Vela allocates it (its order, aliases,
+    in-place outputs and SOFTMAX scratch; :mod:`edge_predictor.npu_memory`), weights not
+    included: a lower bound of Vela's SRAM use."""
+    from edge_predictor.npu_memory import npu_live_bytes, npu_scratch_bytes
+    from edge_predictor.tflite_reader import read_model
+
+    with open(path, "rb") as f:
+        graph = read_model(f.read())
+    return float((npu_live_bytes(graph) + npu_scratch_bytes(graph)).max()) / 1024.0
+
+
 def _predict(m, table) -> np.ndarray:
     """float64 [N] analytical cycles of one :class:`trainer.npu_cost_fit.OpRows`."""
     from edge_predictor.npu_cost import cycles_of
@@ -219,6 +231,18 @@ def _markdown(doc: Dict[str, Any]) -> str:
                      "{est_cycles_err_pct:+.1f}% | {perfsage_err_pct} | {energy_mj:.3f} | "
                      "{energy_analytical_err_pct:+.1f}% | {energy_perfsage_err_pct:+.1f}% |"
                      "".format(**row))
+    sl = np.array([r["sram_live_err_pct"] for r in doc["zoo"]])
+    lines += ["", "## Zoo models (SRAM)", "", "Activation peak: the largest live activation "
+              "memory as Vela allocates it (`edge_predictor/npu_memory.py`; no weight buffers: "
+              "a lower bound), untrained; PerfSAGE: the shipped bundle. Activation peak MAPE "
+              "{}, median {}, {}/{} within ±10%.".format(
+                  _mape(sl), round(float(np.median(np.abs(sl))), 2) if len(sl) else "-",
+                  int((np.abs(sl) <= 10).sum()), len(sl)), "",
+              "| model | family | Vela KiB | activation peak | PerfSAGE |",
+              "|---|---|---:|---:|---:|"]
+    for row in doc["zoo"]:
+        lines.append("| {model} | {space} | {sram_kib:.1f} | {sram_live_err_pct:+.1f}% | "
+                     "{sram_perfsage_err_pct:+.1f}% |".format(**row))
     lines += ["", "## Energy per model (MAPE %, against the label's estimate from Vela's counts; "
               "energy is an ESTIMATE, see `benches/labelers/energy.py`)", "",
               "Analytical energy table: `edge_predictor/npu_energy_table.py` "
@@ -274,6 +298,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             shipped[metric].append(100 * (pred[metric] / labels[metric] - 1))
         row.update(energy_mj=labels["energy_mj"], energy_perfsage_err_pct=round(
             100 * (pred["energy_mj"] / labels["energy_mj"] - 1), 2))
+        live_kib = _live_peak_kib(path)
+        row.update(sram_kib=labels["sram_kib"], sram_live_err_pct=round(
+            100 * (live_kib / labels["sram_kib"] - 1), 2), sram_perfsage_err_pct=round(
+            100 * (pred["sram_kib"] / labels["sram_kib"] - 1), 2))
     zoo_labels = {(m.space, m.seed): lab["energy_mj"] for m, (_, _, lab) in zip(zoo_models, zoo)}
     for row, err in zip(zoo_err, energy_errors(zoo_models, zoo_labels)):
         row["energy_analytical_err_pct"] = err

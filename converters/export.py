@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -398,10 +399,20 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="fail when the parity check is worse (float16: use ~1e-2)")
     args = ap.parse_args(argv)
     tm = load_trained(args.trained, args.target)
-    export_bundle(tm, args.out, parse_buckets(args.buckets), args.float16)
-    res = check_parity(tm, args.out)
+    # written next to OUT and checked there: a bundle that fails parity never replaces OUT
+    staged = os.path.normpath(args.out) + ".new"
+    export_bundle(tm, staged, parse_buckets(args.buckets), args.float16)
+    res = check_parity(tm, staged)
     print(json.dumps(res, indent=1))  # the one place this module prints: its own CLI
-    return 0 if res["max_rel_diff"] <= args.max_rel_diff else 1
+    if res["max_rel_diff"] > args.max_rel_diff:
+        print("parity check failed (max relative difference {:.3g} > {:.3g}): {} left "
+              "unchanged, the failed bundle is in {}".format(
+                  res["max_rel_diff"], args.max_rel_diff, args.out, staged), file=sys.stderr)
+        return 1
+    if os.path.isdir(args.out):
+        shutil.rmtree(args.out)
+    os.replace(staged, args.out)
+    return 0
 
 
 if __name__ == "__main__":

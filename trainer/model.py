@@ -281,6 +281,10 @@ def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse,
     return keras.layers.Add(name="output")([add, corr])
 
 
+#: the table prior's internal unit, in millionths of the metric's (see :func:`_prior_cost`)
+_TABLE_UNIT = 1e6
+
+
 def _prior_cost(cfg: PerfSAGEConfig, u, head, x, op, init: List[float]):
     """Replace the prior metrics' columns of the per-node log-costs ``u`` [.., M] by
     ``log(prior) + B tanh((head - init) / B)`` (``head``: the node head's output, before any
@@ -301,7 +305,10 @@ def _prior_cost(cfg: PerfSAGEConfig, u, head, x, op, init: List[float]):
     scales = list(cfg.prior_scales) or [float(cfg.prior_scale)] * k
 
     if cfg.prior_table:
-        rows = tf.constant(cfg.prior_table, tf.float32)  # [n_ops, K]
+        # in millionths of the metric's unit (ns for ms): a float16 bundle keeps its constants
+        # as float16, where picoseconds per MAC in ms would flush to 0
+        rows = tf.constant([[v * _TABLE_UNIT for v in r] for r in cfg.prior_table],
+                           tf.float32)  # [n_ops, K]
         tcols = list(cfg.prior_table_columns)
         tmean = tf.constant(cfg.prior_table_mean, tf.float32)
         tstd = tf.constant(cfg.prior_table_std, tf.float32)
@@ -317,11 +324,14 @@ def _prior_cost(cfg: PerfSAGEConfig, u, head, x, op, init: List[float]):
         for j in range(m):
             if j in cfg.prior_metrics:
                 i = cfg.prior_metrics.index(j)
+                scale = scales[i]
                 if cols[i] < 0:
                     amount = table_amount(v, tf.cast(ids, tf.int32))
+                    scale = scales[i] / _TABLE_UNIT
                 else:
                     amount = tf.exp(v[..., cols[i]] * stds[i] + means[i]) - 1.0
-                base = tf.math.log(tf.maximum(amount, 0.0) * scales[i] + 1e-9)
+                # log(amount * scale + 1e-9) without constants float16 flushes to 0
+                base = tf.math.log(tf.maximum(amount, 0.0) + 1e-9 / scale) + math.log(scale)
                 cols_out.append(base + bound * tf.tanh((raw[..., j] - init[j]) / bound))
             else:
                 cols_out.append(free[..., j])
