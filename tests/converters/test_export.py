@@ -130,3 +130,57 @@ def test_float16_weights(tmp_path):
 
 def test_parse_buckets():
     assert E.parse_buckets("64x16, 256,1536x1") == [(64, 16), (256, 1), (1536, 1)]
+
+
+def _tiny_priors():
+    """Latency over a host-CPU-like table (picoseconds per MAC: below float16's range in ms)
+    and energy over a column prior in pJ (scale 1e-9: flushed to 0 by float16 unless the prior
+    is computed in the log domain)."""
+    import tf_keras
+
+    from trainer.model import PerfSAGEConfig, build_perfsage
+
+    tf_keras.utils.set_random_seed(2)
+    rng = np.random.default_rng(2)
+    mean = rng.normal(size=len(FEATURE_NAMES)).tolist()
+    std = rng.uniform(0.5, 2.0, len(FEATURE_NAMES)).tolist()
+    tcols = [FEATURE_NAMES.index(n) for n in ("macs", "out_elements")]
+    ecol = FEATURE_NAMES.index("npu_energy_pj")
+    table = [[1e-4, 2.2e-8, 6.8e-7] for _ in OP_VOCAB]  # ms, ms per MAC, ms per element
+    cfg = PerfSAGEConfig(n_features=len(FEATURE_NAMES), n_categories=len(CATEGORIES),
+                         n_ops=len(OP_VOCAB), metrics=["latency_ms", "energy_mj"], hidden=16,
+                         gnn_layers=2, dense_layers=2, dense_width=32, layer_norm=True,
+                         readout="max+sum", node_head=16, log_mean=[0.3, -1.0],
+                         log_std=[1.1, 1.0], typical_nodes=20.0, soft_readout=True,
+                         prior_metrics=[0, 1], prior_columns=[-1, ecol], prior_means=[0.0,
+                         mean[ecol]], prior_stds=[1.0, std[ecol]], prior_scales=[1.0, 1e-9],
+                         prior_table=table, prior_table_columns=tcols,
+                         prior_table_mean=[mean[c] for c in tcols],
+                         prior_table_std=[std[c] for c in tcols])
+    model = build_perfsage(cfg)
+    targets = {E.TGT_TARGET: "ethos-u55-128", E.TGT_METRICS: [
+        {E.TGT_NAME: "latency_ms", E.TGT_TRANSFORM: "log", E.TGT_MU: 0.3, E.TGT_SIGMA: 1.1,
+         E.TGT_UNIT: "ms"},
+        {E.TGT_NAME: "energy_mj", E.TGT_TRANSFORM: "log", E.TGT_MU: -1.0, E.TGT_SIGMA: 1.0,
+         E.TGT_UNIT: "mJ"}]}
+    return E.TrainedModel(model, cfg, mean, std,
+                          E.metric_specs(targets, cfg.metrics, "ethos-u55-128"),
+                          "ethos-u55-128", {"ops_seen": ["CONV_2D"]})
+
+
+def test_float16_keeps_tiny_prior_constants(tmp_path):
+    tm = _tiny_priors()
+    E.export_bundle(tm, str(tmp_path / "f16"), buckets=((16, 1),), float16=True)
+    assert E.check_parity(tm, str(tmp_path / "f16"))["max_rel_diff"] <= 1e-2
+
+
+def test_failed_parity_leaves_the_existing_bundle(tmp_path):
+    folder, _ = _tiny(tmp_path)
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "meta.json").write_text("the shipped bundle")
+    # float16 cannot meet a zero tolerance: the staged bundle must not replace the old one
+    assert E.main([folder, str(out), "--buckets", "16x1", "--float16",
+                   "--max-rel-diff", "0"]) == 1
+    assert (out / "meta.json").read_text() == "the shipped bundle"
+    assert (tmp_path / "b.new" / "meta.json").exists()
