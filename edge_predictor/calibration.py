@@ -1,0 +1,132 @@
+"""Adapting a predictor to new hardware from a few measurements (pure numpy).
+
+A bundled predictor is right for the machine that labelled it. On another machine each kind of
+kernel changes speed by its own factor (a board's convolutions may be 3x slower and its
+elementwise kernels 1.5x: ``benches/results/cpu_host_scale.md`` measured 1.8-3.9x between two
+VMs of one fingerprint, depending on the kind of model). So a calibrated prediction is the base
+prediction times a mix of per-kernel-group factors weighted by where the model spends its time:
+
+    ``calibrated = predicted * sum_g share_g * s_g``
+
+``share_g`` [G] is the share of the model's analytical cost in kernel group ``g``
+(:data:`KERNEL_GROUPS`; from :mod:`edge_predictor.cpu_cost` for a CPU target,
+:mod:`edge_predictor.npu_cost` for the NPU), ``s_g`` the group's factor fitted on the user's
+measurements: least squares on relative error, shrunk towards the single factor that fits them
+all (:func:`fit_scale`) with a ridge chosen by leave-one-out. With few measurements the shrinkage
+wins and it is a plain rescaling; with more, groups separate. :func:`choose` compares the two
+ways by their leave-one-out error and returns the better.
+
+Python 3.7 compatible; no TensorFlow.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Mapping, Sequence
+
+import numpy as np
+
+from .op_table import lookup
+
+__all__ = ["KERNEL_GROUPS", "RIDGES", "group_of", "group_shares", "fit_scale", "fit_groups",
+           "loo_errors", "choose", "apply"]
+
+#: kernel groups whose speed a new machine changes by a factor each
+KERNEL_GROUPS = ("conv", "depthwise", "matmul", "elementwise", "other")
+_GROUP_OF_CATEGORY = {"CONV": "conv", "TRANSPOSE_CONV": "conv", "DEPTHWISE_CONV": "depthwise",
+                      "FULLY_CONNECTED": "matmul", "MATMUL": "matmul",
+                      "ELEMENTWISE": "elementwise", "ACTIVATION": "elementwise",
+                      "NORMALIZATION": "elementwise"}
+#: ridge strengths tried by leave-one-out (per measurement, towards the common factor)
+RIDGES = (0.01, 0.03, 0.1, 0.3, 1.0)
+_FLOOR = 1e-3
+
+
+def group_of(op: str) -> str:
+    """The kernel group of an operator type."""
+    return _GROUP_OF_CATEGORY.get(lookup(op)[0].category, "other")
+
+
+def group_shares(ops: Sequence[str], cost: np.ndarray) -> np.ndarray:
+    """float64 [G] the share of ``cost`` ([N] per operator, >= 0) in each kernel group; uniform
+    when the model costs nothing analytically."""
+    out = np.zeros(len(KERNEL_GROUPS))
+    index = {g: i for i, g in enumerate(KERNEL_GROUPS)}
+    for op, c in zip(ops, np.asarray(cost, np.float64)):
+        out[index[group_of(op)]] += max(float(c), 0.0)
+    total = out.sum()
+    return out / total if total > 0 else np.full(len(KERNEL_GROUPS), 1.0 / len(KERNEL_GROUPS))
+
+
+def fit_scale(ratio: np.ndarray) -> float:
+    """The one factor that fits measured / predicted ``ratio`` [N] best in relative error: the
+    minimiser of ``sum (s / r - 1)^2``, ``sum(1/r) / sum(1/r^2)``."""
+    r = np.asarray(ratio, np.float64)
+    return float(np.sum(1.0 / r) / np.sum(1.0 / r ** 2))
+
+
+def fit_groups(shares: np.ndarray, ratio: np.ndarray, ridge: float) -> np.ndarray:
+    """Per-group factors [G]: minimise ``sum_i (shares_i . s / r_i - 1)^2 + ridge * N *
+    sum_g (s_g - s0)^2`` (``s0`` = :func:`fit_scale`), floored at a thousandth.
+
+    Args:
+        shares: float [N, G] each model's :func:`group_shares`.
+        ratio: float [N] measured / predicted.
+        ridge: shrinkage towards the common factor, per measurement.
+    """
+    r = np.asarray(ratio, np.float64)
+    a = np.asarray(shares, np.float64) / r[:, None]
+    s0 = fit_scale(r)
+    lam = float(ridge) * len(r)
+    g = a.shape[1]
+    s = np.linalg.solve(a.T @ a + lam * np.eye(g), a.T @ np.ones(len(r)) + lam * s0)
+    return np.maximum(s, _FLOOR * s0)
+
+
+def loo_errors(shares: np.ndarray, ratio: np.ndarray, ridge=None) -> np.ndarray:
+    """float64 [N] leave-one-out relative errors of the calibrated prediction: each model
+    predicted by factors fitted on the others (``ridge`` None: the single factor)."""
+    shares, r = np.asarray(shares, np.float64), np.asarray(ratio, np.float64)
+    out = np.zeros(len(r))
+    for i in range(len(r)):
+        rest = np.arange(len(r)) != i
+        if ridge is None:
+            factor = fit_scale(r[rest])
+        else:
+            factor = float(shares[i] @ fit_groups(shares[rest], r[rest], ridge))
+        out[i] = factor / r[i] - 1.0
+    return out
+
+
+def choose(shares: np.ndarray, ratio: np.ndarray) -> Dict[str, object]:
+    """Fit every way (the single factor; per group at each of :data:`RIDGES`) and keep the one
+    with the lowest leave-one-out MAPE.
+
+    Returns:
+        ``{"method": "scale" | "groups", "ridge", "factors": {group: s}, "loo_mape" (fraction),
+        "loo_errors": [N], "tried": {name: loo MAPE}}``; the scale method's factors are its one
+        factor for every group.
+    """
+    shares, r = np.asarray(shares, np.float64), np.asarray(ratio, np.float64)
+    if len(r) < 2:
+        raise ValueError("calibration needs at least 2 measurements, got {}".format(len(r)))
+    tried = {"scale": loo_errors(shares, r)}
+    if len(r) >= 3:
+        for ridge in RIDGES:
+            tried["groups@{:g}".format(ridge)] = loo_errors(shares, r, ridge)
+    mape = {k: float(np.mean(np.abs(e))) for k, e in tried.items()}
+    best = min(mape, key=lambda k: (mape[k], k != "scale"))  # ties: the simpler way
+    if best == "scale":
+        s = np.full(len(KERNEL_GROUPS), fit_scale(r))
+        ridge = None
+    else:
+        ridge = float(best.split("@")[1])
+        s = fit_groups(shares, r, ridge)
+    return {"method": "scale" if best == "scale" else "groups", "ridge": ridge,
+            "factors": {g: float(v) for g, v in zip(KERNEL_GROUPS, s)},
+            "loo_mape": mape[best], "loo_errors": tried[best].tolist(), "tried": mape}
+
+
+def apply(predicted: float, shares: np.ndarray, factors: Mapping[str, float]) -> float:
+    """The calibrated prediction of one model."""
+    s = np.array([float(factors[g]) for g in KERNEL_GROUPS])
+    return float(predicted) * float(np.asarray(shares, np.float64) @ s)

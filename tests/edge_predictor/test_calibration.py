@@ -1,0 +1,68 @@
+"""Tests of the calibration core (edge_predictor.calibration): pure numpy, synthetic data."""
+
+import numpy as np
+import pytest
+
+from edge_predictor.calibration import (KERNEL_GROUPS, apply, choose, fit_groups, fit_scale,
+                                        group_of, group_shares, loo_errors)
+
+
+def test_groups_and_shares():
+    assert group_of("CONV_2D") == "conv" and group_of("DEPTHWISE_CONV_2D") == "depthwise"
+    assert group_of("BATCH_MATMUL") == "matmul" and group_of("ADD") == "elementwise"
+    assert group_of("CUSTOM:x") == "other"
+    sh = group_shares(["CONV_2D", "ADD", "CONV_2D", "RESHAPE"], np.array([3.0, 1.0, 4.0, 0.0]))
+    assert sh.sum() == pytest.approx(1.0)
+    assert sh[KERNEL_GROUPS.index("conv")] == pytest.approx(7 / 8)
+    np.testing.assert_allclose(group_shares(["ADD"], np.zeros(1)), 1.0 / len(KERNEL_GROUPS))
+
+
+def test_one_factor_minimises_relative_error():
+    r = np.array([2.0, 2.5, 3.0])
+    s = fit_scale(r)
+    loss = lambda v: np.sum((v / r - 1) ** 2)  # noqa: E731
+    assert loss(s) <= min(loss(s * 1.01), loss(s * 0.99))
+    assert fit_scale(np.full(4, 3.0)) == pytest.approx(3.0)
+
+
+def _machine(n, rng, truth=(3.0, 1.5, 2.0, 1.2, 1.0), noise=0.0):
+    """Models with random kernel mixes on a machine where each group runs truth[g] x slower."""
+    shares = rng.dirichlet(np.ones(len(KERNEL_GROUPS)) * 0.5, size=n)
+    ratio = shares @ np.array(truth) * np.exp(rng.normal(scale=noise, size=n))
+    return shares, ratio
+
+
+def test_per_group_factors_are_recovered_from_enough_measurements():
+    shares, ratio = _machine(40, np.random.default_rng(0))
+    s = fit_groups(shares, ratio, ridge=1e-6)
+    np.testing.assert_allclose(s, [3.0, 1.5, 2.0, 1.2, 1.0], rtol=1e-3)
+
+
+def test_choose_prefers_groups_when_kernels_differ_and_scale_when_they_do_not():
+    rng = np.random.default_rng(1)
+    shares, ratio = _machine(20, rng, noise=0.02)
+    picked = choose(shares, ratio)
+    assert picked["method"] == "groups"
+    assert picked["loo_mape"] < picked["tried"]["scale"] / 2
+    shares, ratio = _machine(20, rng, truth=(2.0,) * 5, noise=0.02)
+    picked = choose(shares, ratio)
+    assert picked["tried"]["scale"] <= min(picked["tried"].values()) + 0.005
+    assert all(v == pytest.approx(2.0, rel=0.05) for v in picked["factors"].values())
+
+
+def test_leave_one_out_does_not_see_the_model_it_predicts():
+    shares = np.eye(len(KERNEL_GROUPS))[[0, 0, 0, 1]]
+    ratio = np.array([2.0, 2.0, 2.0, 8.0])
+    # the one model dominated by group 1 cannot learn its factor from the others
+    e = loo_errors(shares, ratio, ridge=1e-6)
+    assert abs(e[3]) > 0.5 and np.abs(e[:3]).max() < 1e-6
+    with pytest.raises(ValueError, match="at least 2"):
+        choose(shares[:1], ratio[:1])
+
+
+def test_apply_weights_the_factors_by_the_models_shares():
+    factors = {g: 1.0 for g in KERNEL_GROUPS}
+    factors["conv"] = 3.0
+    sh = np.zeros(len(KERNEL_GROUPS))
+    sh[KERNEL_GROUPS.index("conv")], sh[KERNEL_GROUPS.index("other")] = 0.5, 0.5
+    assert apply(10.0, sh, factors) == pytest.approx(20.0)
