@@ -27,8 +27,8 @@ import numpy as np
 
 from .op_table import lookup
 
-__all__ = ["KERNEL_GROUPS", "RIDGES", "group_of", "group_shares", "fit_scale", "fit_groups",
-           "loo_errors", "choose", "apply"]
+__all__ = ["KERNEL_GROUPS", "RIDGES", "group_of", "group_shares", "shares_source",
+           "shares_of", "fit_scale", "fit_groups", "loo_errors", "choose", "apply"]
 
 #: kernel groups whose speed a new machine changes by a factor each
 KERNEL_GROUPS = ("conv", "depthwise", "matmul", "elementwise", "other")
@@ -55,6 +55,37 @@ def group_shares(ops: Sequence[str], cost: np.ndarray) -> np.ndarray:
         out[index[group_of(op)]] += max(float(c), 0.0)
     total = out.sum()
     return out / total if total > 0 else np.full(len(KERNEL_GROUPS), 1.0 / len(KERNEL_GROUPS))
+
+
+def shares_source(target: str) -> str:
+    """What a target's kernel-group shares are computed from: ``"npu_cost"`` (the analytical
+    NPU cycles) for an NPU target, else ``"cpu_cost:<table>"``: the target's own host-CPU table,
+    or the first fitted one (the reference host) for a target without one."""
+    if target.startswith("ethos-u"):
+        return "npu_cost"
+    from .cpu_cost_table import TABLES
+
+    return "cpu_cost:" + (target if target in TABLES else sorted(TABLES)[0])
+
+
+def shares_of(feats, source: str) -> np.ndarray:
+    """float64 [G] :func:`group_shares` of a featurized graph
+    (:class:`~edge_predictor.featurize.GraphFeatures`) by the analytical cost ``source``
+    (:func:`shares_source`)."""
+    from .featurize import raw_columns
+    from .op_table import OP_VOCAB
+
+    ops = [OP_VOCAB[int(i)] for i in feats.op_ids]
+    if source == "npu_cost":
+        cost = raw_columns(feats, ("npu_cost_cycles",))[0]
+    elif source.startswith("cpu_cost:"):
+        from .cpu_cost import TERM_COLUMNS, cost_of, cpu_terms, table_for
+
+        table = table_for(source.split(":", 1)[1])
+        cost = cost_of(ops, cpu_terms(raw_columns(feats, TERM_COLUMNS)), table)
+    else:
+        raise ValueError("unknown shares source {!r}".format(source))
+    return group_shares(ops, cost)
 
 
 def fit_scale(ratio: np.ndarray) -> float:

@@ -208,11 +208,13 @@ def _register_heavy_verbs() -> None:
     if _REGISTERED:
         return
     _REGISTERED.append(True)
+    from .calibrate_cli import calibrate
     from .measure_cli import measure
     from .validate_cli import validate
 
     app.command("measure")(measure)
     app.command("validate")(validate)
+    app.command("calibrate")(calibrate)
     try:
         from trainer.cli import dataset_app
         from trainer.train_cli import train

@@ -24,6 +24,7 @@ import threading
 import numpy as np
 
 from .bundle import load_bundle, resolve
+from .calibration import apply, shares_of
 from .errors import GraphTooLargeError, ModelFormatError
 from .featurize import FEATURE_NAMES, featurize
 from .interpreters import make_interpreter
@@ -125,6 +126,8 @@ class Predictor(object):
         self.estimates = list(bundle.estimates)
         self._runners = {}
         self._lock = threading.Lock()
+        #: the bundle's calibration (``edge-perf calibrate``): metric -> kernel-group factors
+        self.calibration = bundle.meta.get("calibration")
 
     @classmethod
     def load(cls, target_or_path, threads=1):
@@ -173,10 +176,13 @@ class Predictor(object):
                                 "outside the training distribution".format(", ".join(new)))
         return warnings
 
-    def _answer(self, row, warnings):
+    def _answer(self, row, warnings, feats):
         out = {"target": self.target}
+        cal = self.calibration
+        shares = shares_of(feats, cal["shares"]) if cal else None
         for name, v in zip(self.metrics, row):
-            out[name] = float(v)
+            fit = cal["metrics"].get(name) if cal else None
+            out[name] = apply(float(v), shares, fit["factors"]) if fit else float(v)
         out["warnings"] = warnings
         return out
 
@@ -199,7 +205,7 @@ class Predictor(object):
         bucket = self.bundle.bucket_for(feats.n_nodes)
         with self._lock:
             row = self._runner(bucket).run([feats])[0]
-        return self._answer(row, w)
+        return self._answer(row, w, feats)
 
     def predict(self, model, name=""):
         """Predict the target's metrics for one TFLite model.
@@ -247,7 +253,7 @@ class Predictor(object):
                     for k, i in enumerate(chunk):
                         rows[i] = out[k]
                     start += len(chunk)
-        return [self._answer(r, w) for r, w in zip(rows, warns)]
+        return [self._answer(r, w, f) for r, w, (f, _, _) in zip(rows, warns, items)]
 
     def predict_many(self, models, names=None):
         """Predict many models, batched per bucket (for search loops).

@@ -1,0 +1,187 @@
+"""``edge-perf calibrate``: a bundle adapted to your hardware from a few measurements.
+
+Two ways in, one bundle out:
+
+* from labels measured elsewhere (:func:`read_labels`): a CSV with a ``model`` column (path to a
+  ``.tflite``, relative to the CSV) and one column per metric of the target (``latency_ms``,
+  ``sram_kib``, ...) -- a board's measurements, or Vela's figures for another NPU configuration;
+* live on this machine (:func:`measure_live`): ``measure``'s methodology (warm-up, median of
+  many timed runs) on each model.
+
+:func:`calibrate_bundle` predicts every model with the base bundle, fits per-kernel-group factors
+per metric (:mod:`edge_predictor.calibration`), and writes a normal bundle folder: the base
+bundle's bucket files (unchanged, checksummed) and a ``meta.json`` whose ``calibration`` block
+holds the factors, the base bundle, the label source, N and the leave-one-out error.
+:class:`~edge_predictor.runtime.Predictor` applies it to every answer.
+
+Library code: raises :class:`~edge_predictor.errors.InputError` subclasses, prints nothing.
+Python 3.7 compatible; numpy and the interpreter only.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import json
+import os
+import shutil
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .bundle import META_FILE, load_bundle, resolve
+from .calibration import KERNEL_GROUPS, choose, shares_of, shares_source
+from .errors import InputError
+from .featurize import featurize
+from .tflite_reader import read_model
+
+__all__ = ["Sample", "read_labels", "measure_live", "calibrate_bundle"]
+
+#: one calibration model: its path and its measured metrics
+Sample = Tuple[str, Dict[str, float]]
+
+
+def read_labels(path: str, metrics: Sequence[str]) -> List[Sample]:
+    """Read a calibration CSV.
+
+    Args:
+        path: the CSV file: a ``model`` column and one column per metric (any subset of
+            ``metrics``; empty cells are skipped).
+        metrics: the target's metric names.
+
+    Raises:
+        InputError: unreadable file, no ``model`` column, no metric column, a missing model
+            file or a value that is not a positive number (naming the file and line).
+    """
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError("{}: cannot read calibration labels: {}".format(path, err))
+    if not rows or "model" not in rows[0]:
+        raise InputError("{}: needs a header with a 'model' column and metric columns ({})"
+                         "".format(path, ", ".join(metrics)))
+    cols = [m for m in metrics if m in rows[0]]
+    if not cols:
+        raise InputError("{}: no metric column; the target has {}".format(
+            path, ", ".join(metrics)))
+    base = os.path.dirname(os.path.abspath(path))
+    out: List[Sample] = []
+    for line, row in enumerate(rows, start=2):
+        model = os.path.join(base, (row.get("model") or "").strip())
+        if not os.path.isfile(model):
+            raise InputError("{}:{}: model file {!r} not found".format(path, line,
+                                                                      row.get("model")))
+        values = {}
+        for m in cols:
+            cell = (row.get(m) or "").strip()
+            if not cell:
+                continue
+            try:
+                v = float(cell)
+            except ValueError:
+                v = -1.0
+            if not v > 0 or not np.isfinite(v):
+                raise InputError("{}:{}: {} must be a positive number, got {!r}".format(
+                    path, line, m, cell))
+            values[m] = v
+        out.append((model, values))
+    return out
+
+
+def measure_live(models: Sequence[str], threads: int = 1, warmup: int = 10, runs: int = 30,
+                 min_time_s: float = 0.3,
+                 progress: Optional[Callable[[int, int, str], None]] = None) -> List[Sample]:
+    """Measure each model's latency on this host (the median of the timed runs)."""
+    from .measure import measure_latency
+
+    out: List[Sample] = []
+    for i, path in enumerate(models):
+        if progress:
+            progress(i, len(models), path)
+        r = measure_latency(path, threads=threads, warmup=warmup, runs=runs,
+                            min_time_s=min_time_s)
+        out.append((path, {"latency_ms": float(r["median_ms"])}))
+    if progress:
+        progress(len(models), len(models), "")
+    return out
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source: Dict[str, object],
+                     name: Optional[str] = None) -> Dict[str, object]:
+    """Fit the calibration of ``base`` on ``samples`` and write the calibrated bundle.
+
+    Args:
+        base: a bundled target id or a bundle folder (not itself calibrated).
+        samples: (model path, {metric: measured value}) pairs, at least 2 per metric.
+        out_dir: the bundle folder to write; must not exist.
+        source: what the measurements are (label file, host fingerprint, ...), kept in meta.
+        name: the calibrated bundle's target id (default ``<base target>-calibrated``).
+
+    Returns:
+        The written ``meta.json`` content.
+
+    Raises:
+        InputError: ``out_dir`` exists, the base is already calibrated, too few measurements,
+            or a model the base cannot read or predict.
+    """
+    from .runtime import Predictor
+
+    if os.path.exists(out_dir):
+        raise InputError("{}: already exists; calibrate into a new folder".format(out_dir))
+    folder = resolve(base)
+    predictor = Predictor(load_bundle(folder))
+    if predictor.calibration:
+        raise InputError("{}: already calibrated; calibrate its base bundle ({})".format(
+            folder, predictor.calibration.get("base", {}).get("target")))
+    src = shares_source(predictor.target)
+    preds, shares = [], []
+    for path, _ in samples:
+        graph = read_model(path)
+        feats = featurize(graph)
+        preds.append(predictor.predict_features(feats, graph.path, graph.warnings))
+        shares.append(shares_of(feats, src))
+    fits = {}
+    for metric in predictor.metrics:
+        idx = [i for i, (_, v) in enumerate(samples) if metric in v]
+        if not idx:
+            continue
+        if len(idx) < 2:
+            raise InputError("calibrating {} needs at least 2 measured models, got {}".format(
+                metric, len(idx)))
+        ratio = np.array([samples[i][1][metric] / preds[i][metric] for i in idx])
+        fit = choose(np.array([shares[i] for i in idx]), ratio)
+        fit["n"] = len(idx)
+        fit["models"] = [os.path.basename(samples[i][0]) for i in idx]
+        fits[metric] = fit
+    if not fits:
+        raise InputError("no measurement of any of {}'s metrics ({})".format(
+            predictor.target, ", ".join(predictor.metrics)))
+    with open(os.path.join(folder, META_FILE)) as f:
+        meta = json.load(f)
+    base_info = {"target": meta["target"], "description": meta.get("description", ""),
+                 "meta_sha256": _sha256(os.path.join(folder, META_FILE))}
+    meta["target"] = name or meta["target"] + "-calibrated"
+    meta["description"] = "{} calibrated on {} measured models ({})".format(
+        base_info["target"], max(f["n"] for f in fits.values()), source.get("kind", "labels"))
+    meta["calibration"] = {"shares": src, "groups": list(KERNEL_GROUPS), "base": base_info,
+                           "source": source, "metrics": fits,
+                           "created": datetime.datetime.now(datetime.timezone.utc).strftime(
+                               "%Y-%m-%dT%H:%M:%SZ")}
+    staged = os.path.normpath(out_dir) + ".partial"
+    if os.path.exists(staged):
+        shutil.rmtree(staged)
+    os.makedirs(staged)
+    for b in meta["buckets"]:
+        shutil.copyfile(os.path.join(folder, b["file"]), os.path.join(staged, b["file"]))
+    with open(os.path.join(staged, META_FILE), "w") as f:
+        json.dump(meta, f, indent=1)
+        f.write("\n")
+    os.replace(staged, out_dir)
+    return meta

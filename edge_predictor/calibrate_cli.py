@@ -1,0 +1,81 @@
+"""``edge-perf calibrate``: adapt a bundled predictor to your hardware from a few measurements.
+
+The lead registers :func:`calibrate` on the ``edge-perf`` app; this module only defines it. The
+work is :mod:`edge_predictor.calibrate`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import List, Optional
+
+import typer
+
+from .cli_support import handled
+
+__all__ = ["calibrate"]
+
+
+def _collect(paths: List[str]) -> List[str]:
+    from .validate import collect_models
+
+    return collect_models(paths)
+
+
+@handled
+def calibrate(models: Optional[List[str]] = typer.Argument(
+                  None, help="live: the .tflite files or folders to measure here"),
+              base: str = typer.Option(..., "--from", help="the bundled target (or bundle "
+                                       "folder) to adapt"),
+              out: str = typer.Option(..., "--out", help="the calibrated bundle folder to write "
+                                      "(must not exist)"),
+              labels: Optional[str] = typer.Option(
+                  None, "--labels", help="CSV of measurements taken elsewhere: a 'model' column "
+                  "(paths relative to the CSV) and one column per metric"),
+              name: Optional[str] = typer.Option(None, "--name", help="target id of the "
+                                                 "calibrated bundle"),
+              threads: int = typer.Option(1, "--threads", min=1, help="live: interpreter "
+                                          "threads"),
+              warmup: int = typer.Option(10, "--warmup", min=0, help="live: warm-up runs"),
+              runs: int = typer.Option(30, "--runs", min=1, help="live: minimum timed runs"),
+              min_time: float = typer.Option(0.3, "--min-time", min=0.0,
+                                             help="live: minimum timed seconds per model"),
+              as_json: bool = typer.Option(False, "--json", help="print the calibration as "
+                                           "JSON")) -> None:
+    """Adapt a predictor from measured models; write a bundle for predict --bundle."""
+    from .calibrate import calibrate_bundle, measure_live, read_labels
+    from .errors import InputError
+    from .runtime import Predictor
+
+    if bool(labels) == bool(models):
+        raise InputError("give either --labels FILE.csv or the models to measure live here")
+    if labels:
+        metrics = Predictor.load(base).metrics
+        samples = read_labels(labels, metrics)
+        source = {"kind": "labels", "file": os.path.abspath(labels)}
+    else:
+        from .measure import host_fingerprint
+
+        paths = _collect(models or [])
+
+        def progress(i, n, path):
+            if path:
+                typer.echo("[{}/{}] measuring {}".format(i + 1, n, path), err=True)
+
+        samples = measure_live(paths, threads=threads, warmup=warmup, runs=runs,
+                               min_time_s=min_time, progress=progress)
+        source = {"kind": "live", "host": host_fingerprint(threads=threads),
+                  "method": "{} warm-up runs, >= {} timed runs and >= {} s, median".format(
+                      warmup, runs, min_time)}
+    meta = calibrate_bundle(base, samples, out, source, name=name)
+    cal = meta["calibration"]
+    if as_json:
+        typer.echo(json.dumps({"bundle": out, "target": meta["target"], "calibration": cal},
+                              indent=1))
+        return
+    typer.echo("wrote {} (target {}; base {})".format(out, meta["target"], cal["base"]["target"]))
+    for metric, fit in cal["metrics"].items():
+        factors = ", ".join("{} x{:.3g}".format(g, v) for g, v in fit["factors"].items())
+        typer.echo("{}: {} models, {} ({}), leave-one-out MAPE {:.1%}".format(
+            metric, fit["n"], fit["method"], factors, fit["loo_mape"]))

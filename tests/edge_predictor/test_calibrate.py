@@ -1,0 +1,98 @@
+"""``edge-perf calibrate --labels`` on the committed tiny bundle: the calibrated bundle is a
+normal bundle, its answers are the base's times the fitted factors, bad input exits 2."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from edge_predictor.calibrate import calibrate_bundle, read_labels
+from edge_predictor.cli import main
+from edge_predictor.errors import InputError
+from edge_predictor.runtime import Predictor
+
+from conftest import FIXTURES, fixture_path
+
+TINY = os.path.join(FIXTURES, "tiny_bundle")
+MODELS = ("conv", "depthwise", "transpose_conv", "custom_op")
+
+
+def _csv(tmp_path, rows, header="model,latency_ms"):
+    for name in MODELS:
+        shutil.copyfile(fixture_path(name), str(tmp_path / (name + ".tflite")))
+    path = tmp_path / "labels.csv"
+    path.write_text("\n".join([header] + rows) + "\n")
+    return str(path)
+
+
+def _base_latency():
+    p = Predictor.load(TINY)
+    return {m: p.predict(fixture_path(m))["latency_ms"] for m in MODELS}
+
+
+def test_a_uniformly_slower_machine_is_learned_exactly(tmp_path, capsys):
+    base = _base_latency()
+    labels = _csv(tmp_path, ["{}.tflite,{}".format(m, 3.0 * v) for m, v in base.items()])
+    out = str(tmp_path / "cal")
+    assert main(["calibrate", "--from", TINY, "--out", out, "--labels", labels,
+                 "--name", "tiny-board"]) == 0
+    assert "leave-one-out MAPE 0.0%" in capsys.readouterr().out
+    cal = Predictor.load(out)
+    assert cal.target == "tiny-board" and cal.calibration["metrics"]["latency_ms"]["n"] == 4
+    for m, v in base.items():
+        assert cal.predict(fixture_path(m))["latency_ms"] == pytest.approx(3.0 * v, rel=1e-6)
+    # the other metric was not measured: unchanged
+    other = [k for k in cal.metrics if k != "latency_ms"][0]
+    assert cal.predict(fixture_path("conv"))[other] == pytest.approx(
+        Predictor.load(TINY).predict(fixture_path("conv"))[other])
+    meta = json.load(open(os.path.join(out, "meta.json")))
+    assert meta["calibration"]["base"]["target"] == "tiny-test"
+    assert meta["calibration"]["source"]["kind"] == "labels"
+
+
+def test_bad_calibration_input_names_the_file_and_exits_2(tmp_path, capsys):
+    labels = _csv(tmp_path, ["conv.tflite,abc", "depthwise.tflite,1.0"])
+    assert main(["calibrate", "--from", TINY, "--out", str(tmp_path / "x"),
+                 "--labels", labels]) == 2
+    err = capsys.readouterr().err
+    assert "labels.csv:2" in err and "positive number" in err and "Traceback" not in err
+    labels = _csv(tmp_path, ["missing.tflite,1.0"])
+    with pytest.raises(InputError, match="not found"):
+        read_labels(labels, ["latency_ms"])
+    labels = _csv(tmp_path, ["conv.tflite,1.0"], header="model,speed")
+    with pytest.raises(InputError, match="no metric column"):
+        read_labels(labels, ["latency_ms"])
+
+
+def test_an_existing_folder_is_never_overwritten_and_one_model_is_too_few(tmp_path):
+    base = _base_latency()
+    labels = _csv(tmp_path, ["{}.tflite,{}".format(m, v) for m, v in base.items()])
+    samples = read_labels(labels, ["latency_ms"])
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(InputError, match="already exists"):
+        calibrate_bundle(TINY, samples, str(tmp_path / "taken"), {"kind": "labels"})
+    with pytest.raises(InputError, match="at least 2"):
+        calibrate_bundle(TINY, samples[:1], str(tmp_path / "one"), {"kind": "labels"})
+    assert not (tmp_path / "one").exists()
+    calibrate_bundle(TINY, samples, str(tmp_path / "cal"), {"kind": "labels"})
+    with pytest.raises(InputError, match="already calibrated"):
+        calibrate_bundle(str(tmp_path / "cal"), samples, str(tmp_path / "cal2"),
+                         {"kind": "labels"})
+
+
+def test_neither_or_both_sources_is_an_error(tmp_path, capsys):
+    assert main(["calibrate", "--from", TINY, "--out", str(tmp_path / "x")]) == 2
+    assert "either --labels" in capsys.readouterr().err
+    np.testing.assert_equal(os.path.exists(str(tmp_path / "x")), False)
+
+
+def test_live_calibration_measures_here_and_records_the_host(tmp_path):
+    out = str(tmp_path / "live")
+    assert main(["calibrate", fixture_path("conv"), fixture_path("depthwise"), "--from", TINY,
+                 "--out", out, "--runs", "3", "--warmup", "1", "--min-time", "0"]) == 0
+    meta = json.load(open(os.path.join(out, "meta.json")))
+    src = meta["calibration"]["source"]
+    assert src["kind"] == "live" and src["host"]["threads"] == 1
+    assert meta["calibration"]["metrics"]["latency_ms"]["n"] == 2
