@@ -58,7 +58,7 @@ def read_labels(path: str, metrics: Sequence[str]) -> List[Sample]:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise InputError("{}: cannot read calibration labels: {}".format(path, err))
+        raise InputError("{}: cannot read calibration labels: {}".format(path, err)) from None
     if not rows or "model" not in rows[0]:
         raise InputError("{}: needs a header with a 'model' column and metric columns ({})"
                          "".format(path, ", ".join(metrics)))
