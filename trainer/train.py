@@ -461,8 +461,10 @@ def _training_description(cfg: TrainConfig, train_ds: "D.Dataset") -> Dict[str, 
     ids = np.unique(np.concatenate([t.op[t.node_ptr[g]:t.node_ptr[g + 1]] for g in graphs]))
     labeller: Dict[str, Any] = {}
     store = Store(cfg.data)
-    if cfg.target.startswith("cpu-"):
-        rec = next(store.records(LABELS, cfg.target), None)
+    spaces = set(train_ds.counts())
+    if cfg.target.startswith("cpu-"):  # a label of a space trained on (hosts differ per space)
+        rec = next((r for r in store.records(LABELS, cfg.target) if r.get("space") in spaces),
+                   None)
         labeller = {"host": rec.get("prov", {}).get("host")} if rec else {}
     else:
         for rec in store.records(MODELS):
@@ -471,8 +473,10 @@ def _training_description(cfg: TrainConfig, train_ds: "D.Dataset") -> Dict[str, 
                             if k not in ("time", "vela_wall_s")}
                 break
     return {"ops_seen": [OP_VOCAB[int(i)] for i in ids], "labelled_by": labeller,
-            "description": "PerfSAGE ({}) trained on EdgeDLPerf ({} models)".format(
-                cfg.mode, len(graphs))}
+            "description": "PerfSAGE ({}{}{}) trained on EdgeDLPerf ({} models)".format(
+                cfg.mode, " on " + cfg.space if cfg.mode == "specialized" else "",
+                ", over the analytical model" if cfg.npu_prior or cfg.cpu_prior else "",
+                len(graphs))}
 
 
 def evaluate(model_dir: str, split: str = "test", data: Optional[str] = None,
