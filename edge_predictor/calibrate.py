@@ -6,7 +6,9 @@ Two ways in, one bundle out:
   ``.tflite``, relative to the CSV) and one column per metric of the target (``latency_ms``,
   ``sram_kib``, ...) -- a board's measurements, or Vela's figures for another NPU configuration;
 * live on this machine (:func:`measure_live`): ``measure``'s methodology (warm-up, median of
-  many timed runs) on each model.
+  many timed runs) on each model -- the ``count`` models of the user's that span the kernel
+  mixes and the predictor's range best (:func:`pick_models`): pass a folder of your search
+  space's candidates and the ones worth measuring are chosen.
 
 :func:`calibrate_bundle` predicts every model with the base bundle, fits per-kernel-group factors
 per metric (:mod:`edge_predictor.calibration`), and writes a normal bundle folder: the base
@@ -31,12 +33,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .bundle import META_FILE, load_bundle, resolve
-from .calibration import KERNEL_GROUPS, choose, shares_of, shares_source
+from .calibration import KERNEL_GROUPS, choose, pick_diverse, shares_of, shares_source
 from .errors import InputError
 from .featurize import featurize
 from .tflite_reader import read_model
 
-__all__ = ["Sample", "read_labels", "measure_live", "calibrate_bundle"]
+__all__ = ["Sample", "read_labels", "pick_models", "measure_live", "calibrate_bundle"]
 
 #: one calibration model: its path and its measured metrics
 Sample = Tuple[str, Dict[str, float]]
@@ -88,6 +90,30 @@ def read_labels(path: str, metrics: Sequence[str]) -> List[Sample]:
             values[m] = v
         out.append((model, values))
     return out
+
+
+def pick_models(base: str, models: Sequence[str], count: int, metric: str = "latency_ms"
+                ) -> List[str]:
+    """The ``count`` of ``models`` worth measuring: those spanning the kernel mixes and the
+    base predictor's range (:func:`edge_predictor.calibration.pick_diverse`), in the order
+    picked.
+
+    Raises:
+        InputError: a model the base cannot read or predict (naming it).
+    """
+    from .runtime import Predictor
+
+    if len(models) <= count:
+        return list(models)
+    predictor = Predictor.load(base)
+    src = shares_source(predictor.target)
+    shares, preds = [], []
+    for path in models:
+        graph = read_model(path)
+        feats = featurize(graph)
+        preds.append(predictor.predict_features(feats, graph.path, graph.warnings)[metric])
+        shares.append(shares_of(feats, src))
+    return [models[i] for i in pick_diverse(np.array(shares), np.array(preds), count)]
 
 
 def measure_live(models: Sequence[str], threads: int = 1, warmup: int = 10, runs: int = 30,

@@ -35,6 +35,8 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
                   "(paths relative to the CSV) and one column per metric"),
               name: Optional[str] = typer.Option(None, "--name", help="target id of the "
                                                  "calibrated bundle"),
+              count: int = typer.Option(20, "--count", min=2, help="live: how many of the "
+                                        "models to measure (the most diverse)"),
               threads: int = typer.Option(1, "--threads", min=1, help="live: interpreter "
                                           "threads"),
               warmup: int = typer.Option(10, "--warmup", min=0, help="live: warm-up runs"),
@@ -55,9 +57,10 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
         samples = read_labels(labels, metrics)
         source = {"kind": "labels", "file": os.path.abspath(labels)}
     else:
+        from .calibrate import pick_models
         from .measure import host_fingerprint
 
-        paths = _collect(models or [])
+        paths = pick_models(base, _collect(models or []), count)
 
         def progress(i, n, path):
             if path:

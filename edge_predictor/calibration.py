@@ -21,14 +21,15 @@ Python 3.7 compatible; no TensorFlow.
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Sequence
+from typing import Dict, List, Mapping, Sequence
 
 import numpy as np
 
 from .op_table import lookup
 
 __all__ = ["KERNEL_GROUPS", "RIDGES", "group_of", "group_shares", "shares_source",
-           "shares_of", "fit_scale", "fit_groups", "loo_errors", "choose", "apply"]
+           "shares_of", "pick_diverse", "fit_scale", "fit_groups", "loo_errors", "choose",
+           "apply"]
 
 #: kernel groups whose speed a new machine changes by a factor each
 KERNEL_GROUPS = ("conv", "depthwise", "matmul", "elementwise", "other")
@@ -86,6 +87,30 @@ def shares_of(feats, source: str) -> np.ndarray:
     else:
         raise ValueError("unknown shares source {!r}".format(source))
     return group_shares(ops, cost)
+
+
+def pick_diverse(shares: np.ndarray, predicted: np.ndarray, count: int) -> List[int]:
+    """Which ``count`` of M candidate models to measure: the ones that span the kernel mixes
+    and the predictor's range. Greedy farthest-point (k-center) selection in the space of the
+    kernel-group shares [M, G] and the log of the predicted value [M] (one decade weighs as much
+    as moving all the time from one group to another), starting from the candidate nearest the
+    median prediction; deterministic (ties: the lower index).
+
+    Returns:
+        [min(count, M)] candidate indices, in the order picked.
+    """
+    p = np.log10(np.maximum(np.asarray(predicted, np.float64), 1e-12))
+    pts = np.concatenate([np.asarray(shares, np.float64), p[:, None]], 1)
+    if not len(pts):
+        return []
+    first = int(np.argmin(np.abs(p - np.median(p))))
+    picked = [first]
+    dist = np.linalg.norm(pts - pts[first], axis=1)
+    while len(picked) < min(count, len(pts)):
+        nxt = int(np.argmax(dist))
+        picked.append(nxt)
+        dist = np.minimum(dist, np.linalg.norm(pts - pts[nxt], axis=1))
+    return picked
 
 
 def fit_scale(ratio: np.ndarray) -> float:

@@ -96,3 +96,17 @@ def test_live_calibration_measures_here_and_records_the_host(tmp_path):
     src = meta["calibration"]["source"]
     assert src["kind"] == "live" and src["host"]["threads"] == 1
     assert meta["calibration"]["metrics"]["latency_ms"]["n"] == 2
+
+
+def test_live_calibration_measures_only_count_models(tmp_path):
+    from edge_predictor.calibrate import pick_models
+
+    models = [fixture_path(m) for m in MODELS]
+    picked = pick_models(TINY, models, 2)
+    assert len(picked) == 2 and set(picked) <= set(models)
+    assert pick_models(TINY, models, 2) == picked
+    out = str(tmp_path / "live2")
+    assert main(["calibrate"] + models + ["--from", TINY, "--out", out, "--count", "2",
+                                          "--runs", "2", "--warmup", "0", "--min-time", "0"]) == 0
+    fit = json.load(open(os.path.join(out, "meta.json")))["calibration"]["metrics"]["latency_ms"]
+    assert sorted(fit["models"]) == sorted(os.path.basename(p) for p in picked)

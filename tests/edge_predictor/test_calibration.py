@@ -66,3 +66,17 @@ def test_apply_weights_the_factors_by_the_models_shares():
     sh = np.zeros(len(KERNEL_GROUPS))
     sh[KERNEL_GROUPS.index("conv")], sh[KERNEL_GROUPS.index("other")] = 0.5, 0.5
     assert apply(10.0, sh, factors) == pytest.approx(20.0)
+
+
+def test_pick_diverse_spans_mixes_and_range_deterministically():
+    from edge_predictor.calibration import pick_diverse
+
+    g = len(KERNEL_GROUPS)
+    conv, other = np.eye(g)[0], np.eye(g)[-1]
+    shares = np.array([conv, conv, conv, other, conv])
+    pred = np.array([1.0, 1.1, 100.0, 1.0, 0.9])
+    picked = pick_diverse(shares, pred, 3)
+    assert picked[0] == 0  # nearest the median prediction
+    assert set(picked[1:]) == {2, 3}  # the far end of the range, the other kernel mix
+    assert pick_diverse(shares, pred, 3) == picked
+    assert sorted(pick_diverse(shares, pred, 10)) == [0, 1, 2, 3, 4]
