@@ -66,24 +66,26 @@ def family_of(path: str) -> str:
     return OUT_OF_SPACE
 
 
-def build_models(per_space: int, out: str = os.path.join(CACHE, "models")) -> List[str]:
-    """Build the missing fresh models (a child ``edge-perf dataset sample`` per seed range).
+def build_models(per_space: int, out: str = os.path.join(CACHE, "models"),
+                 seed_base: int = SEED_BASE) -> List[str]:
+    """Build the missing fresh models (a child ``edge-perf dataset sample`` per seed range):
+    seeds ``seed_base ..`` of every space.
 
     Returns:
         The model paths, in space and seed order.
     """
     paths = []
     for sp in SPACES:
-        want = [os.path.join(out, "{}-{}.tflite".format(sp, SEED_BASE + i))
+        want = [os.path.join(out, "{}-{}.tflite".format(sp, seed_base + i))
                 for i in range(per_space)]
         missing = [i for i, p in enumerate(want) if not os.path.exists(p)]
         while missing:  # one child per contiguous run of missing seeds
             lo = hi = missing[0]
             while hi + 1 in missing:
                 hi += 1
-            _log("building {} seeds {}..{}".format(sp, SEED_BASE + lo, SEED_BASE + hi))
+            _log("building {} seeds {}..{}".format(sp, seed_base + lo, seed_base + hi))
             subprocess.run([sys.executable, "-m", "edge_predictor.cli", "dataset", "sample",
-                            "--space", sp, "--seed-from", str(SEED_BASE + lo), "--count",
+                            "--space", sp, "--seed-from", str(seed_base + lo), "--count",
                             str(hi - lo + 1), "--out", out], check=True)
             missing = [i for i in missing if i > hi]
         paths += want

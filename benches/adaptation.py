@@ -1,0 +1,269 @@
+"""Bench: a bundled predictor adapted to new hardware from N measurements (issue 21).
+
+Settings that differ from the labelling setup (each a base bundle and a way to measure):
+
+* ``npu-u55-256``: the ``ethos-u55-128`` bundle, labels from Vela for an Ethos-U55 with 256 MACs
+  (another accelerator size; latency, SRAM, energy);
+* ``cpu-t2``: the host-CPU bundle, measured live on this host with 2 interpreter threads;
+* ``cpu-nodelegate``: the same at 1 thread with the default delegate off (the interpreter's
+  reference kernels: another kernel library, as another board would have);
+* ``cpu-t1``: the control, the setup the CPU bundle was labelled with.
+
+For every setting the same models are measured: a **pool** of calibration candidates (fresh
+models of every space, seeds :data:`POOL_SEED` on, ``--pool`` per space) and two held-out sets
+never used to calibrate: fresh models (``benches.validation``'s, seeds 800000 on) and the zoo of
+real architectures. For N = 5, 10, 20 the calibration set is what ``edge-perf calibrate
+--count N`` picks from the pool (:func:`edge_predictor.calibration.pick_diverse`), and four
+predictors are scored on the held-out sets:
+
+* ``base``: the bundle as shipped;
+* ``scale``: one factor per metric fitted on the N (the scale-only baseline);
+* ``calibrated``: what ``edge-perf calibrate`` writes (per-kernel-group factors or one factor,
+  the better by leave-one-out);
+* ``analytical-refit``: no network -- the analytical model's sum (``npu_cost`` cycles or the
+  host-CPU table) with per-kernel-group factors fitted on the same N, i.e. the cheapest predictor
+  "trained from scratch" on N measurements that can extrapolate at all.
+
+Live CPU settings must run alone on the machine (timings). Measurements are cached per setting
+in ``.cache/adaptation/<setting>.json`` (resumable; delete it to measure again). Writes
+``benches/results/adaptation.{json,md}`` and ``adaptation.png``.
+
+Run: ``python -m benches.adaptation [--settings npu-u55-256,cpu-t2,cpu-nodelegate,cpu-t1]
+[--pool 6]`` (the train extra: TensorFlow builds the pool, Vela labels the NPU setting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+
+os.environ.setdefault("EDGE_PERF_INTERPRETER", "litert")
+
+from benches.results_io import write_results  # noqa: E402
+from benches.validation import SPACES, build_models, zoo_models  # noqa: E402
+from edge_predictor.calibration import (KERNEL_GROUPS, choose, fit_groups, fit_scale,  # noqa: E402
+                                        pick_diverse, shares_of, shares_source)
+from edge_predictor.featurize import featurize, raw_columns  # noqa: E402
+from edge_predictor.runtime import Predictor  # noqa: E402
+from edge_predictor.tflite_reader import read_model  # noqa: E402
+from edge_predictor.validate import spearman  # noqa: E402
+
+__all__ = ["SETTINGS", "POOL_SEED", "COUNTS", "evaluate", "render_markdown", "main"]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.path.join(ROOT, ".cache", "adaptation")
+RESULTS = os.path.join(ROOT, "benches", "results")
+POOL_SEED = 810000
+COUNTS = (5, 10, 20)
+CPU_BASE = "cpu-epyc-litert-t1"
+#: name -> (base bundle, metrics, how to measure)
+SETTINGS = {
+    "npu-u55-256": ("ethos-u55-128", ("latency_ms", "sram_kib", "energy_mj"),
+                    {"vela": "ethos-u55-256"}),
+    "cpu-t2": (CPU_BASE, ("latency_ms",), {"threads": 2, "delegates": True}),
+    "cpu-nodelegate": (CPU_BASE, ("latency_ms",), {"threads": 1, "delegates": False}),
+    "cpu-t1": (CPU_BASE, ("latency_ms",), {"threads": 1, "delegates": True}),
+}
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _measurer(how: Dict[str, Any]) -> Callable[[str], Dict[str, float]]:
+    if "vela" in how:
+        from benches.labelers.vela import label_vela
+
+        def vela(path: str) -> Dict[str, float]:
+            with open(path, "rb") as f:
+                return dict(label_vela(f.read(), accelerator=how["vela"])["labels"])
+        return vela
+    from edge_predictor.measure import measure_latency
+
+    def live(path: str) -> Dict[str, float]:
+        r = measure_latency(path, threads=how["threads"], warmup=10 if how["delegates"] else 2,
+                            runs=30 if how["delegates"] else 10, min_time_s=0.3,
+                            default_delegates=how["delegates"])
+        return {"latency_ms": float(r["median_ms"])}
+    return live
+
+
+def measure_all(setting: str, paths: List[str]) -> Dict[str, Dict[str, float]]:
+    """Measure every model in ``setting`` (cached in ``.cache/adaptation``, resumable)."""
+    os.makedirs(CACHE, exist_ok=True)
+    cache_path = os.path.join(CACHE, setting + ".json")
+    cache = json.load(open(cache_path)) if os.path.exists(cache_path) else {}
+    run = _measurer(SETTINGS[setting][2])
+    todo = [p for p in paths if os.path.basename(p) not in cache]
+    t0 = time.time()
+    for i, p in enumerate(todo):
+        try:
+            cache[os.path.basename(p)] = run(p)
+        except Exception as err:  # one model that fails must not stop the sweep
+            cache[os.path.basename(p)] = {"error": str(err)[:300]}
+        if i % 5 == 4 or i == len(todo) - 1:
+            with open(cache_path + ".tmp", "w") as f:
+                json.dump(cache, f, sort_keys=True)
+            os.replace(cache_path + ".tmp", cache_path)
+            _log("{}: {}/{} measured ({:.0f} s)".format(setting, i + 1, len(todo),
+                                                         time.time() - t0))
+    return cache
+
+
+def _analytical(feats, target: str) -> float:
+    """The analytical model's sum for ``target``'s base (NPU cycles or CPU microseconds)."""
+    from edge_predictor.op_table import OP_VOCAB
+
+    if target.startswith("ethos-u"):
+        return float(raw_columns(feats, ("npu_cost_cycles",))[0].sum())
+    from edge_predictor.cpu_cost import TERM_COLUMNS, cost_of, cpu_terms, table_for
+
+    ops = [OP_VOCAB[int(i)] for i in feats.op_ids]
+    return float(cost_of(ops, cpu_terms(raw_columns(feats, TERM_COLUMNS)),
+                         table_for(target)).sum())
+
+
+def _stats(pred: np.ndarray, meas: np.ndarray) -> Dict[str, Any]:
+    e = pred / meas - 1.0
+    return {"n": int(len(e)), "mape": round(100 * float(np.mean(np.abs(e))), 2),
+            "within10": round(100 * float(np.mean(np.abs(e) <= 0.10)), 1),
+            "spearman": round(float(spearman(pred, meas)), 4) if len(e) > 2 else None}
+
+
+def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
+             labels: Dict[str, Dict[str, float]]) -> Dict[str, Any]:
+    """Score the four predictors for every N and metric on each held-out set."""
+    base, metrics, _ = SETTINGS[setting]
+    predictor = Predictor.load(base)
+    src = shares_source(predictor.target)
+    info: Dict[str, Dict[str, Any]] = {}
+    for p in pool + [q for v in held.values() for q in v]:
+        name = os.path.basename(p)
+        if name in info or "error" in labels.get(name, {"error": 1}):
+            continue
+        feats = featurize(read_model(p))
+        info[name] = {"pred": predictor.predict_features(feats, p), "shares":
+                      shares_of(feats, src), "analytical": _analytical(feats, base)}
+    pool_n = [os.path.basename(p) for p in pool if os.path.basename(p) in info]
+    out: Dict[str, Any] = {"base": base, "pool": len(pool_n), "metrics": {}}
+    for metric in metrics:
+        per_n = {}
+        cand = [n for n in pool_n if metric in labels[n]]
+        cand_sh = np.array([info[n]["shares"] for n in cand])
+        cand_pred = np.array([info[n]["pred"][metric] for n in cand])
+        for count in COUNTS:
+            chosen = [cand[i] for i in pick_diverse(cand_sh, cand_pred, count)]
+            meas = np.array([labels[n][metric] for n in chosen])
+            sh = np.array([info[n]["shares"] for n in chosen])
+            ratio = meas / np.array([info[n]["pred"][metric] for n in chosen])
+            fit = choose(sh, ratio)
+            scale = fit_scale(ratio)
+            an = np.array([info[n]["analytical"] for n in chosen])
+            an_ratio = meas / np.maximum(an, 1e-12)
+            an_fit = fit_groups(sh, an_ratio, ridge=0.1) if len(chosen) >= 3 else \
+                np.full(len(KERNEL_GROUPS), fit_scale(an_ratio))
+            sets = {}
+            for set_name, paths in held.items():
+                names = [os.path.basename(p) for p in paths]
+                names = [n for n in names if n in info and metric in labels[n]]
+                y = np.array([labels[n][metric] for n in names])
+                p0 = np.array([info[n]["pred"][metric] for n in names])
+                shs = np.array([info[n]["shares"] for n in names])
+                fac = np.array([fit["factors"][g] for g in KERNEL_GROUPS])
+                pa = np.array([info[n]["analytical"] for n in names]) * (shs @ an_fit)
+                sets[set_name] = {"base": _stats(p0, y), "scale": _stats(p0 * scale, y),
+                                  "calibrated": _stats(p0 * (shs @ fac), y),
+                                  "analytical-refit": _stats(pa, y)}
+            per_n[str(count)] = {"chosen": chosen, "method": fit["method"],
+                                 "loo_mape": round(100 * fit["loo_mape"], 2), "sets": sets}
+        out["metrics"][metric] = per_n
+    return out
+
+
+def render_markdown(doc: Dict[str, Any]) -> str:
+    lines = ["# Adapting a predictor to new hardware from N measurements", "",
+             "Command: `{}`; {}. Calibration sets picked from a pool of fresh models of every "
+             "space (seeds {}.., {} per space) as `edge-perf calibrate --count N` picks them; "
+             "held out: fresh models (seeds 800000..) and the zoo of real architectures. MAPE %, "
+             "share within ±10 %, Spearman.".format(doc["command"], doc["when"], POOL_SEED,
+                                                   doc["pool_per_space"]), ""]
+    for setting, res in doc["settings"].items():
+        lines += ["## {} (base `{}`, pool {} models)".format(setting, res["base"], res["pool"]),
+                  ""]
+        for metric, per_n in res["metrics"].items():
+            lines += ["### {}".format(metric), "", "| N | method (LOO MAPE) | held-out set | "
+                      "base | scale | calibrated | analytical-refit |", "|---:|---|---|---|---|"
+                      "---|---|"]
+            for count, r in per_n.items():
+                for set_name, st in r["sets"].items():
+                    cells = ["{mape} / {within10} / {spearman}".format(**st[k]) for k in (
+                        "base", "scale", "calibrated", "analytical-refit")]
+                    lines.append("| {} | {} ({}) | {} (n={}) | {} |".format(
+                        count, r["method"], r["loo_mape"], set_name, st["base"]["n"],
+                        " | ".join(cells)))
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _plot(doc: Dict[str, Any], path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(s, m) for s, r in doc["settings"].items() for m in r["metrics"]]
+    fig, axes = plt.subplots(1, len(rows), figsize=(4 * len(rows), 3.5), squeeze=False)
+    for ax, (s, m) in zip(axes[0], rows):
+        per_n = doc["settings"][s]["metrics"][m]
+        ns = [int(k) for k in per_n]
+        for kind, style in (("base", ":"), ("scale", "--"), ("calibrated", "-"),
+                            ("analytical-refit", "-.")):
+            ax.plot(ns, [per_n[str(n)]["sets"]["zoo"][kind]["mape"] for n in ns], style,
+                    marker="o", label=kind)
+        ax.set_title("{} {} (zoo)".format(s, m), fontsize=9)
+        ax.set_xlabel("N calibration measurements")
+        ax.set_ylabel("MAPE %")
+        ax.set_yscale("log")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benches.adaptation",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--settings", default=",".join(SETTINGS))
+    ap.add_argument("--pool", type=int, default=6, help="calibration candidates per space")
+    ap.add_argument("--out", default=RESULTS)
+    ap.add_argument("--measure-only", action="store_true", help="measure and stop")
+    args = ap.parse_args(argv)
+    settings = [s for s in args.settings.split(",") if s]
+    unknown = [s for s in settings if s not in SETTINGS]
+    if unknown:
+        ap.error("unknown settings {}; known: {}".format(unknown, ", ".join(SETTINGS)))
+    pool = build_models(args.pool, os.path.join(CACHE, "pool"), seed_base=POOL_SEED)
+    held = {"fresh": build_models(10), "zoo": zoo_models()}
+    doc: Dict[str, Any] = {"command": "python -m benches.adaptation " + " ".join(
+        argv if argv is not None else sys.argv[1:]), "when": time.strftime("%Y-%m-%d"),
+        "pool_per_space": args.pool, "spaces": list(SPACES), "settings": {}}
+    old = os.path.join(args.out, "adaptation.json")
+    if os.path.exists(old):  # keep the settings not rerun now
+        doc["settings"] = json.load(open(old)).get("settings", {})
+    for s in settings:
+        labels = measure_all(s, pool + held["fresh"] + held["zoo"])
+        if not args.measure_only:
+            doc["settings"][s] = evaluate(s, pool, held, labels)
+    if args.measure_only:
+        return 0
+    write_results(args.out, "adaptation", doc, render_markdown(doc))
+    _plot(doc, os.path.join(args.out, "adaptation.png"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
