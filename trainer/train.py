@@ -115,6 +115,9 @@ class TrainConfig:
         cpu_prior: latency is the target's analytical host-CPU model (:mod:`edge_predictor.
             cpu_cost`, its table baked into the network) per operator times a bounded learned
             correction; CPU targets with a fitted table only.
+        hold_out_family: leave the ``families`` space's models of this architecture family out
+            of the train and validation splits (leave-one-family-out: the network's error on a
+            family nobody sampled, scored on the zoo's models of it).
         npu_live_peak: with ``replayed_peak``, the phases of :data:`NPU_LIVE_PHASES` (Vela's
             live buffers and scratch instead of the file-order live bytes; schema 10).
         data: store root (None: the default); cache_dir: feature cache ("" default, None off).
@@ -158,6 +161,7 @@ class TrainConfig:
     energy_prior: bool = False
     cpu_prior: bool = False
     npu_live_peak: bool = False
+    hold_out_family: Optional[str] = None
     lr_schedule: str = "cosine"
     lr_decay_epochs: int = 100
 
@@ -280,9 +284,23 @@ def _load_splits(cfg: TrainConfig) -> Dict[str, D.Dataset]:
     except KeyError as err:
         raise InputError("{}: {}".format(D.Store(cfg.data).root, err.args[0])) from None
     parts = D.split(ds)
+    if cfg.hold_out_family:
+        for name in ("train", "val"):
+            parts[name] = _without_family(parts[name], cfg.hold_out_family)
     if len(parts["train"]) == 0 or len(parts["val"]) == 0:
         raise InputError("too few labelled models to train on ({} in total)".format(len(ds)))
     return parts
+
+
+def _without_family(ds: D.Dataset, family: str) -> D.Dataset:
+    """``ds`` without the ``families`` space's models sampled from ``family``."""
+    from .spaces import sample_config
+
+    t = ds.table
+    keep = np.array([not (t.space[g] == "families" and
+                          sample_config("families", int(t.seed[g]))["family"] == family)
+                     for g in ds.index], bool)
+    return ds.subset(keep)
 
 
 def _compiled(model, loss_fn, opt, n_features: int, n_metrics: int):
