@@ -20,9 +20,10 @@ predictors are scored on the held-out sets:
 * ``scale``: one factor per metric fitted on the N (the scale-only baseline);
 * ``calibrated``: what ``edge-perf calibrate`` writes (per-kernel-group factors or one factor,
   the better by leave-one-out);
-* ``analytical-refit``: no network -- the analytical model's sum (``npu_cost`` cycles or the
-  host-CPU table) with per-kernel-group factors fitted on the same N, i.e. the cheapest predictor
-  "trained from scratch" on N measurements that can extrapolate at all.
+* ``analytical-refit``: no network -- the analytical model's figure (NPU: the ``npu_cost``
+  cycles, the ``npu_energy`` sum, the ``npu_memory`` activation peak; CPU: the host table's sum)
+  with per-kernel-group factors fitted on the same N, i.e. the cheapest predictor "trained from
+  scratch" on N measurements that can extrapolate at all.
 
 Live CPU settings must run alone on the machine (timings). Measurements are cached per setting
 in ``.cache/adaptation/<setting>.json`` (resumable; delete it to measure again). Writes
@@ -116,12 +117,17 @@ def measure_all(setting: str, paths: List[str]) -> Dict[str, Dict[str, float]]:
     return cache
 
 
-def _analytical(feats, target: str) -> float:
-    """The analytical model's sum for ``target``'s base (NPU cycles or CPU microseconds)."""
+def _analytical(feats, target: str, metric: str) -> float:
+    """The analytical model's figure of ``metric`` for ``target``'s base: NPU cycles, energy
+    (pJ) or activation peak (bytes: live buffers and scratch); CPU microseconds."""
     from edge_predictor.op_table import OP_VOCAB
 
     if target.startswith("ethos-u"):
-        return float(raw_columns(feats, ("npu_cost_cycles",))[0].sum())
+        if metric == "sram_kib":
+            live, scratch = raw_columns(feats, ("npu_live_bytes", "npu_scratch_bytes"))
+            return float((live + scratch).max())
+        col = "npu_energy_pj" if metric == "energy_mj" else "npu_cost_cycles"
+        return float(raw_columns(feats, (col,))[0].sum())
     from edge_predictor.cpu_cost import TERM_COLUMNS, cost_of, cpu_terms, table_for
 
     ops = [OP_VOCAB[int(i)] for i in feats.op_ids]
@@ -149,7 +155,8 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
             continue
         feats = featurize(read_model(p))
         info[name] = {"pred": predictor.predict_features(feats, p), "shares":
-                      shares_of(feats, src), "analytical": _analytical(feats, base)}
+                      shares_of(feats, src), "analytical": {
+                          m: _analytical(feats, base, m) for m in metrics}}
     pool_n = [os.path.basename(p) for p in pool if os.path.basename(p) in info]
     out: Dict[str, Any] = {"base": base, "pool": len(pool_n), "metrics": {}}
     for metric in metrics:
@@ -164,7 +171,7 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
             ratio = meas / np.array([info[n]["pred"][metric] for n in chosen])
             fit = choose(sh, ratio)
             scale = fit_scale(ratio)
-            an = np.array([info[n]["analytical"] for n in chosen])
+            an = np.array([info[n]["analytical"][metric] for n in chosen])
             an_ratio = meas / np.maximum(an, 1e-12)
             an_fit = fit_groups(sh, an_ratio, ridge=0.1) if len(chosen) >= 3 else \
                 np.full(len(KERNEL_GROUPS), fit_scale(an_ratio))
@@ -176,7 +183,7 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
                 p0 = np.array([info[n]["pred"][metric] for n in names])
                 shs = np.array([info[n]["shares"] for n in names])
                 fac = np.array([fit["factors"][g] for g in KERNEL_GROUPS])
-                pa = np.array([info[n]["analytical"] for n in names]) * (shs @ an_fit)
+                pa = np.array([info[n]["analytical"][metric] for n in names]) * (shs @ an_fit)
                 sets[set_name] = {"base": _stats(p0, y), "scale": _stats(p0 * scale, y),
                                   "calibrated": _stats(p0 * (shs @ fac), y),
                                   "analytical-refit": _stats(pa, y)}
