@@ -77,12 +77,6 @@ ROWS: Tuple[Tuple[str, str, str], ...] = (
      "(replayed_peak; generalized)", "gen"),
     ("prior-gen", "Variant: replayed-gen, latency over the analytical NPU cost model (npu_prior: "
      "per-operator cycles x a bounded learned correction; generalized)", "gen"),
-    ("physics-gen", "Variant: prior-gen, energy over the analytical energy model and SRAM over "
-     "Vela's live buffers (energy_prior, npu_live_peak; schema 10; generalized): the shipped "
-     "NPU bundle", "gen"),
-    ("cpuprior-spec", "Variant: PerfSAGE over the host-CPU analytical model (cpu_prior; trained "
-     "on the families space, the one labelled on the measuring host): the shipped CPU bundle",
-     "spec"),
     ("kernel-sum-spec", "Kernel sum, nn-Meter style (specialized)", "spec"),
     ("kernel-sum-gen", "Kernel sum, nn-Meter style (generalized)", "gen"),
     ("totals-linear-spec", "Totals, log-log linear (specialized)", "spec"),
@@ -139,9 +133,8 @@ def rows_for(metrics: List[str]) -> List[Tuple[str, str, str]]:
     """:data:`ROWS` that apply to a target with these metrics (the peak variant needs a peak
     metric: without one it is the generalized model again)."""
     peak = any(aggregate(m) == "peak" for m in metrics)
-    return [r for r in ROWS if (peak or not r[0].startswith((
-        "peak-", "phased-", "replayed-", "prior-", "physics-"))) and (
-        not peak or not r[0].startswith("cpuprior-"))]
+    return [r for r in ROWS if peak or not r[0].startswith(("peak-", "phased-", "replayed-",
+                                                             "prior-"))]
 
 
 def table_rows(doc: Dict[str, Any]) -> List[Dict[str, Any]]:
