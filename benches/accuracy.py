@@ -65,14 +65,10 @@ _PERFSAGE = {"perfsage": {}, "nocfe": {"cfe": False}, "mape": {"loss": "mape"}, 
              "phased": {"peak_tau": 0.05, "bounded_peak": True, "phased_peak": True},
              "replayed": {"peak_tau": 0.05, "bounded_peak": True, "replayed_peak": True},
              "prior": {"peak_tau": 0.05, "bounded_peak": True, "replayed_peak": True,
-                       "npu_prior": True},
-             "physics": {"peak_tau": 0.05, "bounded_peak": True, "replayed_peak": True,
-                         "npu_prior": True, "energy_prior": True, "npu_live_peak": True},
-             "cpuprior": {"cpu_prior": True}}
+                       "npu_prior": True}}
 # variant settings that enter the cache key (the older ones are implied by the kind's name, so
 # that results cached before this list existed stay valid): add every new variant setting here
-_KEYED = ("phased_peak", "replayed_peak", "npu_prior", "energy_prior", "npu_live_peak",
-          "cpu_prior")
+_KEYED = ("phased_peak", "replayed_peak", "npu_prior")
 # source files behind each kind of result (their hash is kept with it, see Bench.run)
 _CODE = {"numpy": ("baselines/__init__.py", "baselines/totals.py", "baselines/kernel_sum.py"),
          "eagle": ("baselines/eagle.py", "batching.py", "losses.py", "targets.py"),
