@@ -285,6 +285,8 @@ def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
             Vela keeps in NHWC for the host.
     """
     n = len(graph.ops)
+    if n == 0:  # a main subgraph without operators (corrupt or trivial): nothing is alive
+        return np.zeros(0)
     start = graph.producer().copy()
     end = np.full(len(graph.tensors), -1, dtype=np.int64)
     for node in graph.ops:

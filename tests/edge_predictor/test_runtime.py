@@ -186,3 +186,22 @@ def test_cli_targets_lists_good_bundles_and_names_a_refused_one(monkeypatch, cap
     assert main(["targets", "--json"]) == 2
     rows = {d["target"]: d for d in json.loads(capsys.readouterr().out)}
     assert "error" in rows["old-board"] and "error" not in rows["tiny-test"]
+
+
+def test_a_model_without_operators_is_a_one_line_error(tmp_path, capsys):
+    # the fuzzer's crash (../shared/fuzz-crashes): a main subgraph with an input and no
+    # operators crashed live_bytes with an IndexError instead of a clean exit 2
+    from flatbuild import build_model
+
+    from edge_predictor.featurize import featurize, live_bytes
+    from edge_predictor.tflite_reader import read_model
+
+    path = tmp_path / "empty.tflite"
+    path.write_bytes(build_model([]))
+    graph = read_model(str(path))
+    assert len(graph.ops) == 0 and graph.inputs  # an input tensor and nothing reading it
+    assert live_bytes(graph).shape == (0,)
+    assert featurize(graph).n_nodes == 0
+    assert main(["predict", str(path), "--bundle", TINY]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no operators" in err[0] and "empty.tflite" in err[0]
