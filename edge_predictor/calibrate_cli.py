@@ -13,6 +13,7 @@ from typing import List, Optional
 import typer
 
 from .cli_support import handled
+from .progress import progress_bar
 
 __all__ = ["calibrate"]
 
@@ -62,12 +63,13 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
 
         paths = pick_models(base, _collect(models or []), count)
 
-        def progress(i, n, path):
-            if path:
-                typer.echo("[{}/{}] measuring {}".format(i + 1, n, path), err=True)
-
-        samples = measure_live(paths, threads=threads, warmup=warmup, runs=runs,
-                               min_time_s=min_time, progress=progress)
+        bar = progress_bar("calibrate: measuring")
+        try:
+            samples = measure_live(paths, threads=threads, warmup=warmup, runs=runs,
+                                   min_time_s=min_time,
+                                   progress=lambda i, n, path: bar(i, n, os.path.basename(path)))
+        finally:
+            bar.close()
         source = {"kind": "live", "host": host_fingerprint(threads=threads),
                   "method": "{} warm-up runs, >= {} timed runs and >= {} s, median".format(
                       warmup, runs, min_time)}
