@@ -121,6 +121,8 @@ def predict(models: List[str] = typer.Argument(..., help=".tflite files"),
             row.update({m: ans.get(m) for m in metrics})
             row["units"] = {m: p.units[m] for m in p.metrics}
             row["estimates"] = list(p.estimates)
+            if "interval" in ans:  # p10-p90 from held-out errors (edge_predictor.interval)
+                row["interval"] = ans["interval"]
             row["warnings"] = ans["warnings"]
             rows.append(row)
     if as_json:
@@ -137,11 +139,20 @@ def predict(models: List[str] = typer.Argument(..., help=".tflite files"),
              for m in metrics]
     width = max([len("model")] + [len(r["model"]) for r in rows])
     twidth = max([len("target")] + [len(r["target"]) for r in rows])
+
+    def cell(r, m):
+        text = _fmt(r[m]) + ("*" if m in r["estimates"] else "")
+        iv = r.get("interval", {}).get(m)
+        return text + (" [{}-{}]".format(_fmt(iv[0]), _fmt(iv[1])) if iv else "")
+
+    if any("interval" in r for r in rows):
+        heads = [h + " [p10-p90]" if any(m in r.get("interval", {}) for r in rows) else h
+                 for m, h in zip(metrics, heads)]
+    cols = [max([10, len(h)] + [len(cell(r, m)) for r in rows]) for m, h in zip(metrics, heads)]
     typer.echo("  ".join(["{:<{}}".format("model", width), "{:<{}}".format("target", twidth)] +
-                         ["{:>{}}".format(h, max(10, len(h))) for h in heads]))
+                         ["{:>{}}".format(h, c) for h, c in zip(heads, cols)]))
     for r in rows:
-        cells = ["{:>{}}".format(_fmt(r[m]) + ("*" if m in r["estimates"] else ""),
-                                 max(10, len(h))) for m, h in zip(metrics, heads)]
+        cells = ["{:>{}}".format(cell(r, m), c) for m, c in zip(metrics, cols)]
         typer.echo("  ".join(["{:<{}}".format(r["model"], width),
                               "{:<{}}".format(r["target"], twidth)] + cells))
     if estimated:

@@ -25,6 +25,7 @@ import numpy as np
 
 from .bundle import load_bundle, resolve
 from .calibration import apply, shares_of
+from .interval import HIGH, LOW, analytical_of, bounds, departure
 from .errors import GraphTooLargeError, ModelFormatError
 from .featurize import FEATURE_NAMES, featurize
 from .interpreters import make_interpreter
@@ -128,6 +129,10 @@ class Predictor(object):
         self._lock = threading.Lock()
         #: the bundle's calibration (``edge-perf calibrate``): metric -> kernel-group factors
         self.calibration = bundle.meta.get("calibration")
+        #: metric -> p10-p90 spec (:mod:`edge_predictor.interval`), fitted on held-out models
+        self.intervals = bundle.meta.get("interval") or {}
+        self._physics_target = (self.calibration["base"]["target"] if self.calibration
+                                else self.target)
 
     @classmethod
     def load(cls, target_or_path, threads=1):
@@ -180,10 +185,29 @@ class Predictor(object):
         out = {"target": self.target}
         cal = self.calibration
         shares = shares_of(feats, cal["shares"]) if cal else None
+        intervals, far = {}, []
         for name, v in zip(self.metrics, row):
             fit = cal["metrics"].get(name) if cal else None
             out[name] = apply(float(v), shares, fit["factors"]) if fit else float(v)
+            spec = self.intervals.get(name)
+            if spec:
+                dep = departure(float(v), analytical_of(feats, self._physics_target, name))
+                lo, hi = bounds(out[name], dep, spec)
+                if fit:  # the calibration's own leave-one-out errors, where they are wider
+                    err = np.log(1.0 + np.asarray(fit["loo_errors"], np.float64))
+                    lo = min(lo, out[name] * float(np.exp(-np.quantile(err, HIGH))))
+                    hi = max(hi, out[name] * float(np.exp(-np.quantile(err, LOW))))
+                intervals[name] = [lo, hi]
+                if dep > spec.get("ood_departure", float("inf")):
+                    far.append(name)
+        if far:
+            warnings = list(warnings) + [
+                "the network departs from the analytical model further than on 95% of held-out "
+                "in-space models ({}): the answer lies outside the training distribution, "
+                "see its interval".format(", ".join(far))]
         out["warnings"] = warnings
+        if intervals:
+            out["interval"] = intervals
         return out
 
     def predict_features(self, feats, name="<features>", warnings=()):
