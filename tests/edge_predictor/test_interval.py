@@ -68,3 +68,24 @@ def test_the_runtime_answers_with_an_interval_and_flags_far_models(tmp_path):
     assert lo == pytest.approx(v * math.exp(-expect)) and hi == pytest.approx(v * math.exp(expect))
     assert "sram_kib" not in ans["interval"]
     assert any("outside the training distribution" in w for w in ans["warnings"])
+
+
+def test_a_calibrated_bundle_widens_its_interval_to_its_leave_one_out_errors(tmp_path):
+    from edge_predictor.calibrate import calibrate_bundle
+
+    folder = str(tmp_path / "b")
+    shutil.copytree(os.path.join(FIXTURES, "tiny_bundle"), folder)
+    meta_path = os.path.join(folder, "meta.json")
+    meta = json.load(open(meta_path))
+    meta["interval"] = {"latency_ms": {"edges": [], "q10": [-0.01], "q90": [0.01], "n": [9]}}
+    json.dump(meta, open(meta_path, "w"))
+    base = Predictor.load(folder)
+    models = ["conv", "depthwise", "transpose_conv", "custom_op"]
+    # a machine 2x slower with +-30% noise: leave-one-out errors far wider than +-1%
+    samples = [(fixture_path(m), {"latency_ms": base.predict(fixture_path(m))["latency_ms"] *
+                                  2.0 * f}) for m, f in zip(models, (0.7, 1.3, 1.0, 1.2))]
+    out = str(tmp_path / "cal")
+    calibrate_bundle(folder, samples, out, {"kind": "labels"})
+    ans = Predictor.load(out).predict(fixture_path("conv"))
+    lo, hi = ans["interval"]["latency_ms"]
+    assert hi / lo > 1.2 and lo < ans["latency_ms"] < hi
