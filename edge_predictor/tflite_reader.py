@@ -245,6 +245,11 @@ def _read_buffers(model: Table, size: int, where: str) -> np.ndarray:
     return np.asarray(has_data, dtype=bool)
 
 
+#: no tensor of an edge model comes near this (2^40 elements: a terabyte at one byte each); a
+#: larger shape is a corrupt file, not a model
+MAX_TENSOR_ELEMENTS = 1 << 40
+
+
 def _read_tensors(sg: Table, has_data: np.ndarray, where: str) -> List[TensorInfo]:
     types = _tensor_type_names()
     n_buffers = len(has_data)
@@ -255,6 +260,13 @@ def _read_tensors(sg: Table, has_data: np.ndarray, where: str) -> List[TensorInf
             raise ModelFormatError(where, "tensor {} has an invalid shape {}".format(i, shape))
         if -1 in shape:
             shape = tuple(1 if d == -1 else d for d in shape)
+        elements = 1
+        for d in shape:
+            elements = min(elements * d, MAX_TENSOR_ELEMENTS + 1)
+        if elements > MAX_TENSOR_ELEMENTS:
+            shown = str(tuple(shape[:6]))[:-1] + (", ...)" if len(shape) > 6 else ")")
+            raise ModelFormatError(where, "tensor {} has an implausible shape {} (rank {}, more "
+                                   "than 2^40 elements)".format(i, shown, len(shape)))
         b = t.u32(_T_BUFFER)
         if b >= n_buffers:
             raise ModelFormatError(where, "tensor {} refers to buffer {} but the model has {} "

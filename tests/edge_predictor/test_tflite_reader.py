@@ -101,3 +101,11 @@ def test_dynamic_batch_reads_as_one():
     graph = read_model(build_model([(0, None)], dims=(-1, 4)))
     assert [t.shape for t in graph.tensors] == [(1, 4), (1, 4)]
     assert TensorInfo(0, (1, 4), "INT8", False, True, False).nbytes == 4
+
+
+def test_an_implausibly_large_tensor_is_a_format_error_not_an_overflow():
+    # the fuzz bench's crash: a 64-dimensional tensor of ~1e9 per dimension overflowed float()
+    # in live_bytes; a shape past 2^40 elements is a corrupt file
+    with pytest.raises(ModelFormatError, match="implausible shape .* more than 2\\^40"):
+        read_model(build_model([(0, None)], dims=(1 << 20, 1 << 20, 4)), name="huge")
+    read_model(build_model([(0, None)], dims=(1 << 10, 1 << 10, 4)), name="fine")
