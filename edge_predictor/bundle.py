@@ -285,7 +285,8 @@ def describe(bundle):
 
     Returns:
         A dict: target, path, description, precision, metrics (name, unit, estimate),
-        buckets (nodes, batch), training_data, test_accuracy, created.
+        buckets (nodes, batch), training_data, test_accuracy, created, interval_coverage
+        (metric -> held-out coverage and width of its p10-p90), calibration (base, source).
     """
     m = bundle.meta
     return {
@@ -299,4 +300,7 @@ def describe(bundle):
         "buckets": [{"nodes": b.nodes, "batch": b.batch} for b in bundle.buckets],
         "training_data": m.get("training_data", {}),
         "test_accuracy": m.get("test_accuracy", {}),
+        "interval_coverage": m.get("interval_coverage", {}),
+        "calibration": {k: m["calibration"][k] for k in ("base", "source")}
+        if m.get("calibration") else None,
     }

@@ -204,6 +204,13 @@ def targets(as_json: bool = typer.Option(False, "--json", help="print a JSON arr
                 "{} {:.1f}% (n={}, within 10%: {:.0f}%)".format(
                     m, 100 * v["mape"], v.get("n"), 100 * v.get("within_10", float("nan")))
                 for m, v in acc.items() if v.get("mape") is not None)))
+        if d["interval_coverage"]:
+            typer.echo("  p10-p90    holds {} of held-out models".format(", ".join(
+                "{:.0%} ({}, width {:.2f}x)".format(c["coverage"], m, c["width"])
+                for m, c in d["interval_coverage"].items())))
+        if d["calibration"]:
+            typer.echo("  calibrated from {} on {}".format(
+                d["calibration"]["base"]["target"], d["calibration"]["source"].get("kind")))
     for b in [] if as_json else bad:
         typer.echo("{}  (refused: see the error below)".format(b["target"]))
     if bad:
