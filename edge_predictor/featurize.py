@@ -25,7 +25,7 @@ from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
 from .npu_cost import apply_table, cost_kinds, cost_terms
 from .npu_energy import energy_of
-from .npu_memory import npu_live_bytes, npu_scratch_bytes
+from .npu_memory import live_bytes, npu_live_bytes, npu_scratch_bytes
 from .npu_schedule import (BLOCK_MODEL_OPS, SCHEDULE_COLUMNS, OpGeometry, cycle_kind,
                            schedule_columns)
 from .op_table import category_index, lookup, op_index
@@ -269,45 +269,6 @@ def dims4(shape: Sequence[int]) -> Tuple[int, int, int, int]:
 def _dtype_flags(dtype: str) -> List[float]:
     return [float(dtype in ("INT8", "UINT8")), float(dtype == "INT16"), float(dtype in _FLOAT),
             float(dtype in _INT32)]
-
-
-def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
-    """float64 [N] bytes of activation tensors alive during each operator, in execution order.
-
-    A non-constant tensor lives from its producer (graph inputs: the first operator) to its last
-    reader (graph outputs: the last operator; never-read outputs: their producer only). The
-    maximum over operators is the peak arena size an allocator without fragmentation needs.
-
-    Args:
-        graph: the operator graph.
-        brick: count every rank-4 tensor with its depth rounded up to :data:`BRICK_DEPTH`, as
-            the NPU stores feature maps (NHCWB16) -- except graph inputs and outputs, which
-            Vela keeps in NHWC for the host.
-    """
-    n = len(graph.ops)
-    if n == 0:  # a main subgraph without operators (corrupt or trivial): nothing is alive
-        return np.zeros(0)
-    start = graph.producer().copy()
-    end = np.full(len(graph.tensors), -1, dtype=np.int64)
-    for node in graph.ops:
-        for t in node.inputs:
-            if t >= 0:
-                end[t] = node.index  # ops are in execution order: the last reader wins
-    for t in graph.inputs:
-        start[t] = 0
-    for t in graph.outputs:
-        end[t] = n - 1
-    host = set(graph.inputs) | set(graph.outputs)
-    diff = np.zeros(n + 1, dtype=np.float64)
-    for t, info in enumerate(graph.tensors):
-        if info.is_constant or start[t] < 0:
-            continue
-        size = float(info.nbytes)
-        if brick and len(info.shape) == 4 and t not in host:
-            size *= brick_ratio(info.shape[-1])
-        diff[start[t]] += size
-        diff[max(end[t], start[t]) + 1] -= size
-    return np.cumsum(diff[:n])
 
 
 def featurize(graph: OpGraph) -> GraphFeatures:

@@ -42,7 +42,8 @@ def _code_fingerprint() -> str:
     """Hash of the featurizer's source: a cache never outlives a change made without a bump."""
     here = pathlib.Path(graph_from_record.__code__.co_filename).parent
     names = ("featurize.py", "weight_stream.py", "npu_schedule.py", "npu_blocks.py",
-             "op_features.py", "op_table.py", "graph.py")
+             "npu_cost.py", "npu_cost_table.py", "npu_energy.py", "npu_energy_table.py",
+             "npu_memory.py", "op_features.py", "op_table.py", "graph.py")
     return hashlib.sha256(b"".join((here / n).read_bytes() for n in names)).hexdigest()[:12]
 
 
