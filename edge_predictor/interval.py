@@ -62,13 +62,17 @@ def departure(predicted: float, analytical: Optional[float]) -> float:
     return abs(float(np.log(predicted / analytical)))
 
 
-def fit_spec(log_err: Sequence[float], dep: Sequence[float], bins: int = 2) -> Dict[str, List]:
+def fit_spec(log_err: Sequence[float], dep: Sequence[float], bins: int = 2,
+             levels: Tuple[float, float] = (LOW, HIGH)) -> Dict[str, List]:
     """Quantiles of the log error per departure bin.
 
     Args:
         log_err: [M] ``ln(measured / predicted)`` of held-out models.
         dep: [M] their :func:`departure`.
         bins: how many bins (edges at the departure's quantiles).
+        levels: the empirical quantiles taken as the bounds: (0.1, 0.9) on a pool that is like
+            the models to come; wider where a new family's errors are wider than the pool's
+            (:func:`group_coverage` tells which levels cover 80% of a held-out family).
 
     Returns:
         ``{"edges": [bins - 1], "q10": [bins], "q90": [bins], "n": [bins]}``; a bin's interval
@@ -82,14 +86,16 @@ def fit_spec(log_err: Sequence[float], dep: Sequence[float], bins: int = 2) -> D
     q10, q90, n = [], [], []
     for b in range(bins):
         sel = e[idx == b]
-        lo, hi = (float(np.quantile(sel, LOW)), float(np.quantile(sel, HIGH))) if len(sel) \
+        lo, hi = (float(np.quantile(sel, levels[0])), float(np.quantile(sel, levels[1]))) \
+            if len(sel) \
             else (q10[-1] if q10 else 0.0, q90[-1] if q90 else 0.0)
         if q10:
             lo, hi = min(lo, q10[-1]), max(hi, q90[-1])
         q10.append(round(lo, 5))
         q90.append(round(hi, 5))
         n.append(int(len(sel)))
-    return {"edges": [round(x, 5) for x in edges], "q10": q10, "q90": q90, "n": n}
+    return {"edges": [round(x, 5) for x in edges], "q10": q10, "q90": q90, "n": n,
+            "levels": [float(levels[0]), float(levels[1])]}
 
 
 def bounds(predicted: float, dep: float, spec: Mapping[str, Sequence[float]]
@@ -100,7 +106,8 @@ def bounds(predicted: float, dep: float, spec: Mapping[str, Sequence[float]]
 
 
 def group_coverage(log_err: Sequence[float], dep: Sequence[float], groups: Sequence[str],
-                   bins: int = 2) -> Dict[str, float]:
+                   bins: int = 2, levels: Tuple[float, float] = (LOW, HIGH)
+                   ) -> Dict[str, float]:
     """Leave-one-group-out: each group's models scored by a spec fitted on the other groups.
 
     Returns:
@@ -110,7 +117,7 @@ def group_coverage(log_err: Sequence[float], dep: Sequence[float], groups: Seque
     inside, width = [], []
     for grp in sorted(set(g.tolist())):
         rest = g != grp
-        spec = fit_spec(e[rest], d[rest], bins)
+        spec = fit_spec(e[rest], d[rest], bins, levels)
         for i in np.flatnonzero(~rest):
             lo, hi = bounds(1.0, d[i], spec)
             inside.append(lo <= np.exp(e[i]) <= hi)
