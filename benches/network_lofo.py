@@ -132,6 +132,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     doc: Dict[str, Any] = {"command": "python -m benches.network_lofo " + " ".join(
         argv if argv is not None else sys.argv[1:]), "epochs": args.epochs,
         "reference": run_family(None, args.epochs, zoo, labels), "families": {}}
+    old = os.path.join(args.out, "network_lofo.json")
+    if os.path.exists(old):  # keep the families of earlier runs with the same epochs
+        with open(old) as f:
+            prev = json.load(f)
+        if prev.get("epochs") == args.epochs:
+            doc["families"] = {k: v for k, v in prev["families"].items() if k not in families}
+            doc["reference"] = dict(prev["reference"], **doc["reference"])
+            doc["command"] = prev["command"] + "; " + doc["command"]
     for fam in families:
         doc["families"][fam] = run_family(fam, args.epochs, zoo, labels)[fam]
         write_results(args.out, "network_lofo", doc, render_markdown(doc))  # after each family
