@@ -123,7 +123,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if run["spec"].get("space"):
             ds = ds.subset(np.flatnonzero(ds.spaces == run["spec"]["space"]))
         meta = pred.bundle.meta
-        files = [os.path.join(path, b["file"]) for b in meta["buckets"]]
+        files = [os.path.join(path, name) for name in B.bundle_files(meta)]
         doc["targets"][target] = {
             "bundle": os.path.relpath(path, ROOT), "precision": meta.get("precision"),
             "files": len(files), "size_mb": sum(os.path.getsize(p) for p in files) / 1e6,

@@ -14,13 +14,14 @@ if the trainer's output moves)::
     training.json    optional overrides: {"target", "description", "training_data": {...},
                       "test_accuracy": {...}, "ops_seen": [op names]}
 
-Output: a bundle (see :mod:`edge_predictor.bundle`): one float TFLite per (nodes, batch) bucket.
-Each is a ``tf.function`` with a fixed input signature ``x [B, N, F] float32`` (raw featurizer
+Output: a bundle (see :mod:`edge_predictor.bundle`): one float TFLite file (:data:`MODEL_FILE`)
+with one signature per (nodes, batch) bucket (:func:`signature_key`), the weights stored once.
+Each signature is a ``tf.function`` with fixed inputs ``x [B, N, F] float32`` (raw featurizer
 output), ``cat [B, N] int32``, ``op [B, N] int32``, ``a [B, N, N] float32``, ``mask [B, N]
 float32`` returning float32 [B, M] metric values in units: the feature normalisation and the
 inverse target transform are baked in. Converted with
-``TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])`` and no trackable
-(STACK.md: passing the Keras model breaks later eager calls of Spektral layers).
+one SavedModel with a signature per bucket and ``TFLiteConverter.from_saved_model`` (see
+:func:`export_model`).
 
 :func:`check_parity` compares every bucket with the Keras model on the same graphs (max relative
 difference) and one graph padded into every bucket (invariance).
@@ -46,7 +47,8 @@ from edge_predictor.featurize import FEATURE_NAMES, FEATURE_SCHEMA_VERSION  # no
 from edge_predictor.op_table import CATEGORIES, OP_VOCAB  # noqa: E402
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "NORMALIZER_FILE", "TARGETS_FILE", "TRAINING_FILE",
-           "DEFAULT_BUCKETS", "TrainedModel", "load_trained", "export_bucket", "export_bundle",
+           "DEFAULT_BUCKETS", "MODEL_FILE", "TrainedModel", "load_trained", "export_model",
+           "export_bundle", "signature_key",
            "check_parity", "pad_batch", "random_graphs", "parse_buckets", "metric_specs",
            "main"]
 
@@ -62,6 +64,8 @@ TGT_NAME, TGT_MU, TGT_SIGMA, TGT_UNIT, TGT_TRANSFORM, TGT_ESTIMATE = \
     "name", "mean", "std", "unit", "transform", "estimate"
 RESULT_FILE, RES_ACCURACY, RES_COUNTS = "metrics.json", "per_space", "counts"
 TRAINING_FILE = "training.json"
+#: The bundle's one TFLite file (every bucket a signature in it).
+MODEL_FILE = "perfsage.tflite"
 #: The inverse log transform clips its exponent like trainer.targets.Targets.from_model_tf.
 EXP_CLIP = 80.0
 
@@ -180,7 +184,12 @@ def load_trained(folder: str, target: Optional[str] = None) -> TrainedModel:
                         metric_specs(targets, cfg.metrics, target), target, info)
 
 
-def _serving_fn(tm: TrainedModel, nodes: int, batch: int):
+def signature_key(nodes: int, batch: int) -> str:
+    """The bucket's signature in the bundle file: ``n256_b1``."""
+    return "n{}_b{}".format(int(nodes), int(batch))
+
+
+def _serving_fn(tm: TrainedModel, nodes: int, batch: int, model=None):
     import tensorflow as tf
 
     f = len(tm.mean)
@@ -189,14 +198,8 @@ def _serving_fn(tm: TrainedModel, nodes: int, batch: int):
     sigma = tf.constant([m["sigma"] for m in tm.metrics], tf.float32)
     mu = tf.constant([m["mu"] for m in tm.metrics], tf.float32)
     is_log = [m["transform"] == "log" for m in tm.metrics]
-    model = tm.model
+    model = tm.model if model is None else model
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([batch, nodes, f], tf.float32, name="x"),
-        tf.TensorSpec([batch, nodes], tf.int32, name="cat"),
-        tf.TensorSpec([batch, nodes], tf.int32, name="op"),
-        tf.TensorSpec([batch, nodes, nodes], tf.float32, name="a"),
-        tf.TensorSpec([batch, nodes], tf.float32, name="mask")])
     def serve(x, cat, op, a, mask):
         xn = (x - mean) * inv_std * mask[:, :, None]
         z = model({"x": xn, "cat": cat, "op": op, "a": a, "mask": mask}, training=False)
@@ -210,19 +213,46 @@ def _serving_fn(tm: TrainedModel, nodes: int, batch: int):
             out = v
         return {"metrics": out}
 
-    return serve
+    # the converter names each signature after its function: one name per bucket
+    serve.__name__ = signature_key(nodes, batch)
+    return tf.function(serve, input_signature=[
+        tf.TensorSpec([batch, nodes, f], tf.float32, name="x"),
+        tf.TensorSpec([batch, nodes], tf.int32, name="cat"),
+        tf.TensorSpec([batch, nodes], tf.int32, name="op"),
+        tf.TensorSpec([batch, nodes, nodes], tf.float32, name="a"),
+        tf.TensorSpec([batch, nodes], tf.float32, name="mask")])
 
 
-def export_bucket(tm: TrainedModel, nodes: int, batch: int, float16: bool = False) -> bytes:
-    """Convert one bucket to TFLite bytes (float32, or float16 weights)."""
+def export_model(tm: TrainedModel, buckets: Sequence[Tuple[int, int]],
+                 float16: bool = False) -> bytes:
+    """Convert every bucket into one TFLite file, one signature per bucket, weights stored once.
+
+    The buckets' ``tf.function`` s are saved as one SavedModel with a signature each (its object
+    tracks only the variables of a twin of the Keras model: tracking the model itself makes the
+    saver trace Spektral layers, which fails, and STACK.md saw later eager calls of a converted
+    model fail), then converted with ``from_saved_model``.
+
+    Returns:
+        The TFLite bytes; signature :func:`signature_key` per (nodes, batch).
+    """
+    import tempfile
+
     import tensorflow as tf
+    from trainer.model import build_perfsage
 
-    fn = _serving_fn(tm, nodes, batch)
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
-    if float16:
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.target_spec.supported_types = [tf.float16]
-    return conv.convert()
+    twin = build_perfsage(tm.config)
+    twin.set_weights(tm.model.get_weights())
+    holder = tf.Module()
+    holder.weights = list(twin.variables)
+    signatures = {signature_key(n, b): _serving_fn(tm, n, b, model=twin).get_concrete_function()
+                  for n, b in buckets}
+    with tempfile.TemporaryDirectory() as saved:
+        tf.saved_model.save(holder, saved, signatures=signatures)
+        conv = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=list(signatures))
+        if float16:
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.target_spec.supported_types = [tf.float16]
+        return conv.convert()
 
 
 def parse_buckets(spec: str) -> List[Tuple[int, int]]:
@@ -248,14 +278,11 @@ def export_bundle(tm: TrainedModel, out_dir: str,
     if os.path.isdir(out_dir):
         shutil.rmtree(out_dir)
     os.makedirs(out_dir)
-    entries = []
-    for nodes, batch in sorted(set((int(n), int(b)) for n, b in buckets)):
-        data = export_bucket(tm, nodes, batch, float16)
-        name = "perfsage_n{}_b{}.tflite".format(nodes, batch)
-        with open(os.path.join(out_dir, name), "wb") as f:
-            f.write(data)
-        entries.append({"file": name, "nodes": nodes, "batch": batch,
-                        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+    pairs = sorted(set((int(n), int(b)) for n, b in buckets))
+    data = export_model(tm, pairs, float16)
+    with open(os.path.join(out_dir, MODEL_FILE), "wb") as f:
+        f.write(data)
+    entries = [{"signature": signature_key(n, b), "nodes": n, "batch": b} for n, b in pairs]
     info = tm.info
     meta = {
         "format": B.BUNDLE_FORMAT,
@@ -280,6 +307,8 @@ def export_bundle(tm: TrainedModel, out_dir: str,
         "ops_seen": info.get("ops_seen"),
         "test_accuracy": info.get("test_accuracy", {}),
         "model": dataclasses.asdict(tm.config),
+        "file": {"name": MODEL_FILE, "sha256": hashlib.sha256(data).hexdigest(),
+                 "bytes": len(data)},
         "buckets": entries,
     }
     if "npu_cost_cycles" in FEATURE_NAMES:  # the analytical column the model was fed
@@ -334,50 +363,57 @@ def pad_batch(graphs: Sequence[Tuple[np.ndarray, ...]], nodes: int, batch: int):
     return x, cat, op, a, mask
 
 
-def _run_tflite(data: bytes, inputs) -> np.ndarray:
-    from edge_predictor.interpreters import make_interpreter
-    from edge_predictor.runtime import input_order
-    it = make_interpreter(data)
-    for idx, arr in zip(input_order(it), inputs):
-        it.set_tensor(idx, arr)
-    it.invoke()
-    return it.get_tensor(it.get_output_details()[0]["index"]).astype(np.float64)
+def _run_bucket(interpreter, bucket: "B.Bucket", inputs) -> np.ndarray:
+    """One invoke of a bucket (its signature, or a one-graph file) -> float64 [B, M]."""
+    from edge_predictor.runtime import INPUT_NAMES, input_order
+    if bucket.signature is not None:
+        run = interpreter.get_signature_runner(bucket.signature)
+        return run(**dict(zip(INPUT_NAMES, inputs)))["metrics"].astype(np.float64)
+    for idx, arr in zip(input_order(interpreter), inputs):
+        interpreter.set_tensor(idx, arr)
+    interpreter.invoke()
+    return interpreter.get_tensor(
+        interpreter.get_output_details()[0]["index"]).astype(np.float64)
 
 
 def check_parity(tm: TrainedModel, bundle_dir: str, graphs_per_bucket: int = 6,
                  seed: int = 0) -> Dict[str, Any]:
-    """Compare every bucket file with the Keras model, and bucket invariance.
+    """Compare every bucket with the Keras model, and bucket invariance.
 
     Keras runs each graph unpadded (N = its node count); each bucket pads it. Invariance: one
     graph small enough for every bucket is padded into all of them.
 
     Returns:
-        {"buckets": {file: max rel. diff}, "invariance", "max_rel_diff" (worst of all),
-        "max_model_space_diff" (absolute, before exp(): random weights give large outputs)}.
+        {"buckets": {signature or file: max rel. diff}, "invariance", "max_rel_diff" (worst of
+        all), "max_model_space_diff" (absolute, before exp(): random weights give large
+        outputs)}.
     """
-    with open(os.path.join(bundle_dir, B.META_FILE)) as f:
-        meta = json.load(f)
+    from edge_predictor.interpreters import make_interpreter
+
+    bundle = B.load_bundle(bundle_dir)
     res: Dict[str, Any] = {"buckets": {}}
     zdiff = 0.0
-    smallest = min(b["nodes"] for b in meta["buckets"])
+    smallest = min(b.nodes for b in bundle.buckets)
     probe = random_graphs(1, smallest, tm, seed=seed + 999, min_nodes=smallest)
     probe_out = []
-    for k, b in enumerate(meta["buckets"]):
-        with open(os.path.join(bundle_dir, b["file"]), "rb") as f:
-            data = f.read()
-        graphs = random_graphs(b["batch"] * max(1, graphs_per_bucket // b["batch"]) or 1,
-                               b["nodes"], tm, seed=seed + k, min_nodes=max(1, b["nodes"] // 4))
+    interpreters: Dict[str, Any] = {}
+    for k, b in enumerate(bundle.buckets):
+        if b.file not in interpreters:
+            interpreters[b.file] = make_interpreter(b.content)
+        it = interpreters[b.file]
+        graphs = random_graphs(b.batch * max(1, graphs_per_bucket // b.batch) or 1,
+                               b.nodes, tm, seed=seed + k, min_nodes=max(1, b.nodes // 4))
         worst = 0.0
-        for i in range(0, len(graphs), b["batch"]):
-            chunk = graphs[i:i + b["batch"]]
-            got = _run_tflite(data, pad_batch(chunk, b["nodes"], b["batch"]))[:len(chunk)]
+        for i in range(0, len(graphs), b.batch):
+            chunk = graphs[i:i + b.batch]
+            got = _run_bucket(it, b, pad_batch(chunk, b.nodes, b.batch))[:len(chunk)]
             ref = np.concatenate([tm.keras_predict(*pad_batch([g], g[0].shape[0], 1))
                                   for g in chunk])
             worst = max(worst, float(np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-12))))
             zdiff = max(zdiff, float(np.max(np.abs(_forward(got, tm.metrics) -
                                                    _forward(ref, tm.metrics)))))
-        res["buckets"][b["file"]] = worst
-        probe_out.append(_run_tflite(data, pad_batch(probe, b["nodes"], b["batch"]))[0])
+        res["buckets"][b.signature or b.file] = worst
+        probe_out.append(_run_bucket(it, b, pad_batch(probe, b.nodes, b.batch))[0])
     p = np.stack(probe_out)
     res["invariance"] = float(np.max(np.abs(p - p[0]) / np.maximum(np.abs(p[0]), 1e-12)))
     res["max_rel_diff"] = max([res["invariance"]] + list(res["buckets"].values()))

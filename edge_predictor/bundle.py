@@ -1,9 +1,9 @@
-"""The predictor bundle: a folder with ``meta.json`` and one PerfSAGE ``.tflite`` per bucket.
+"""The predictor bundle: a folder with ``meta.json`` and one PerfSAGE ``.tflite`` of every bucket.
 
 Written by :mod:`converters.export`, read here with numpy and the standard library only.
 ``meta.json`` (format :data:`BUNDLE_FORMAT`, version :data:`BUNDLE_VERSION`)::
 
-    format, bundle_version      "edge-perf-predictor-bundle", 1
+    format, bundle_version      "edge-perf-predictor-bundle", 2 (1 is read too)
     feature_schema_version      featurize.FEATURE_SCHEMA_VERSION at training time
     target                      target id, e.g. "ethos-u55-128"
     description, created, created_with, precision ("float32" | "float16")
@@ -17,12 +17,14 @@ Written by :mod:`converters.export`, read here with numpy and the standard libra
     ops_seen                    op names seen in training (null: unknown, no check)
     test_accuracy               {space or "all": {metric: {"mape": %, ...}}}
     model                       the PerfSAGE config
-    buckets                     [{"file", "nodes", "batch", "sha256", "bytes"}]
+    file                        {"name", "sha256", "bytes"}: the one TFLite file, every
+                                bucket a signature in it, the weights stored once
+    buckets                     [{"signature", "nodes", "batch"}] (version 1: one file per
+                                bucket, [{"file", "nodes", "batch", "sha256", "bytes"}])
 
 :func:`load_bundle` verifies every checksum, the schema version and the op vocabulary against the
-running code. A bundle of an older schema in ``featurize.COMPATIBLE_SCHEMAS`` is read too: those
-schemas only append columns, so its features are a prefix of ours and the runtime feeds it that
-prefix. Bundled defaults live in ``edge_predictor/bundles/<target>/``; the environment
+running code (one feature schema: a bundle of another is refused with a message naming both).
+Bundled defaults live in ``edge_predictor/bundles/<target>/``; the environment
 variable :data:`BUNDLE_PATH_ENV` adds folders (``os.pathsep``-separated) that hold bundles.
 Python 3.7 compatible.
 """
@@ -33,15 +35,17 @@ import hashlib
 import json
 import os
 from .errors import BundleError, UnknownTargetError
-from .featurize import COMPATIBLE_SCHEMAS, FEATURE_NAMES, FEATURE_SCHEMA_VERSION
+from .featurize import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from .op_table import CATEGORIES, OP_VOCAB
 
-__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "META_FILE", "BUNDLE_PATH_ENV", "INPUT_DOC",
-           "Bucket", "Bundle", "load_bundle", "list_bundles", "resolve", "bundle_dirs",
-           "describe"]
+__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "READABLE_VERSIONS", "META_FILE", "BUNDLE_PATH_ENV",
+           "INPUT_DOC", "Bucket", "Bundle", "load_bundle", "bundle_files", "list_bundles",
+           "resolve", "bundle_dirs", "describe"]
 
 BUNDLE_FORMAT = "edge-perf-predictor-bundle"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
+#: Bundle versions this code reads (1: one file per bucket, before 2026-12-03).
+READABLE_VERSIONS = (1, 2)
 META_FILE = "meta.json"
 BUNDLE_PATH_ENV = "EDGE_PERF_BUNDLE_PATH"
 
@@ -67,19 +71,23 @@ class Bucket(object):
         nodes: N, padded node count.
         batch: B, graphs per invocation.
         sha256: hex digest of the file.
-        content: the verified file bytes (kept so that interpreters need no further file I/O).
+        content: the verified file bytes (kept so that interpreters need no further file I/O);
+            the same object for every bucket of a one-file bundle.
+        signature: the bucket's signature key in the file (None: the file's only graph).
     """
 
-    def __init__(self, file, path, nodes, batch, sha256, content=None):
+    def __init__(self, file, path, nodes, batch, sha256, content=None, signature=None):
         self.file = file
         self.path = path
         self.nodes = int(nodes)
         self.batch = int(batch)
         self.sha256 = sha256
         self.content = content
+        self.signature = signature
 
     def __repr__(self):
-        return "Bucket({}, nodes={}, batch={})".format(self.file, self.nodes, self.batch)
+        return "Bucket({}{}, nodes={}, batch={})".format(
+            self.file, ":" + self.signature if self.signature else "", self.nodes, self.batch)
 
 
 class Bundle(object):
@@ -145,9 +153,12 @@ def _read_meta(path):
     missing = [k for k in _REQUIRED if k not in meta] if isinstance(meta, dict) else _REQUIRED
     if missing:
         raise BundleError("{}: missing fields {}".format(meta_path, ", ".join(missing)))
-    if meta["format"] != BUNDLE_FORMAT or meta["bundle_version"] != BUNDLE_VERSION:
+    if meta["format"] != BUNDLE_FORMAT or meta["bundle_version"] not in READABLE_VERSIONS:
         raise BundleError("{}: bundle format {} v{} not supported (this code reads {} v{})".format(
-            meta_path, meta["format"], meta["bundle_version"], BUNDLE_FORMAT, BUNDLE_VERSION))
+            meta_path, meta["format"], meta["bundle_version"], BUNDLE_FORMAT,
+            "/".join(map(str, READABLE_VERSIONS))))
+    if meta["bundle_version"] >= 2 and not isinstance(meta.get("file"), dict):
+        raise BundleError("{}: missing fields file".format(meta_path))
     return meta_path, meta
 
 
@@ -168,16 +179,11 @@ def load_bundle(path, verify=True):
     path = os.path.abspath(os.fspath(path))
     meta_path, meta = _read_meta(path)
     version = meta["feature_schema_version"]
-    if not (isinstance(version, int) and version in COMPATIBLE_SCHEMAS):
+    if version != FEATURE_SCHEMA_VERSION:
         raise BundleError("{}: feature schema version {} but this edge-perf featurizes with "
-                          "version {} (reads {}); use a matching bundle or edge-perf "
-                          "version".format(meta_path, version, FEATURE_SCHEMA_VERSION,
-                                           ", ".join(map(str, COMPATIBLE_SCHEMAS))))
-    # the compatible schemas only append columns: an older bundle's features are a prefix of
-    # ours
-    ours_features = FEATURE_NAMES[:len(meta["features"])] if version < FEATURE_SCHEMA_VERSION \
-        else FEATURE_NAMES
-    for key, ours in (("features", ours_features), ("op_vocab", OP_VOCAB),
+                          "version {}; use a matching bundle or edge-perf version".format(
+                              meta_path, version, FEATURE_SCHEMA_VERSION))
+    for key, ours in (("features", FEATURE_NAMES), ("op_vocab", OP_VOCAB),
                       ("categories", CATEGORIES)):
         if list(meta[key]) != list(ours):
             raise BundleError("{}: its {} differ from this edge-perf's ({} vs {} entries)".format(
@@ -198,24 +204,53 @@ def load_bundle(path, verify=True):
             raise BundleError("{}: trained on another NPU energy table than this edge-perf's "
                               "(edge_predictor/npu_energy_table.py); use the edge-perf version "
                               "it was exported with".format(meta_path))
-    buckets = []
-    for b in meta["buckets"]:
-        fpath = os.path.join(path, b["file"])
-        content = None
-        if verify:
-            try:
-                with open(fpath, "rb") as f:
-                    content = f.read()
-            except OSError as err:
-                raise BundleError("{}: cannot read bucket file ({})".format(
-                    fpath, err.strerror or err)) from None
-            digest = hashlib.sha256(content).hexdigest()
-            if digest != b["sha256"]:
-                raise BundleError("{}: sha256 {} does not match meta.json ({}); the bundle is "
-                                  "corrupt or was modified".format(fpath, digest[:12],
-                                                                   str(b["sha256"])[:12]))
-        buckets.append(Bucket(b["file"], fpath, b["nodes"], b["batch"], b["sha256"], content))
+    try:
+        if meta["bundle_version"] >= 2:
+            f = meta["file"]
+            fpath = os.path.join(path, f["name"])
+            content = _read_checked(fpath, f["sha256"]) if verify else None
+            buckets = [Bucket(f["name"], fpath, b["nodes"], b["batch"], f["sha256"], content,
+                              str(b["signature"])) for b in meta["buckets"]]
+        else:
+            buckets = []
+            for b in meta["buckets"]:
+                fpath = os.path.join(path, b["file"])
+                content = _read_checked(fpath, b["sha256"]) if verify else None
+                buckets.append(Bucket(b["file"], fpath, b["nodes"], b["batch"], b["sha256"],
+                                      content))
+    except (KeyError, TypeError) as err:
+        raise BundleError("{}: malformed file or buckets entry ({!r})".format(
+            meta_path, err)) from None
     return Bundle(path, meta, buckets)
+
+
+def bundle_files(meta):
+    """The model files a bundle's ``meta.json`` names (one for version 2, one per bucket for 1).
+
+    Args:
+        meta: the parsed ``meta.json``.
+
+    Returns:
+        File names inside the bundle folder, without duplicates.
+    """
+    if meta.get("bundle_version", BUNDLE_VERSION) >= 2:
+        return [meta["file"]["name"]]
+    return sorted(set(b["file"] for b in meta["buckets"]))
+
+
+def _read_checked(fpath, sha256):
+    """The bytes of a bundle file whose sha256 must be ``sha256``."""
+    try:
+        with open(fpath, "rb") as f:
+            content = f.read()
+    except OSError as err:
+        raise BundleError("{}: cannot read bundle file ({})".format(
+            fpath, err.strerror or err)) from None
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != sha256:
+        raise BundleError("{}: sha256 {} does not match meta.json ({}); the bundle is "
+                          "corrupt or was modified".format(fpath, digest[:12], str(sha256)[:12]))
+    return content
 
 
 def bundle_dirs():

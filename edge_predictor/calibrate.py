@@ -32,7 +32,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .bundle import META_FILE, load_bundle, resolve
+from .bundle import META_FILE, bundle_files, load_bundle, resolve
 from .calibration import KERNEL_GROUPS, choose, pick_diverse, shares_of, shares_source
 from .errors import InputError
 from .featurize import featurize
@@ -204,8 +204,8 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
     if os.path.exists(staged):
         shutil.rmtree(staged)
     os.makedirs(staged)
-    for b in meta["buckets"]:
-        shutil.copyfile(os.path.join(folder, b["file"]), os.path.join(staged, b["file"]))
+    for name in bundle_files(meta):
+        shutil.copyfile(os.path.join(folder, name), os.path.join(staged, name))
     with open(os.path.join(staged, META_FILE), "w") as f:
         json.dump(meta, f, indent=1)
         f.write("\n")

@@ -37,7 +37,7 @@ __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "Gr
            "featurize", "raw_columns", "dims4", "live_bytes", "brick_ratio", "macs_brick",
            "BRICK_DEPTH",
            "BRICK_IFM_DEPTH", "npu_weight_bytes", "weight_slack", "SLACK_DOUBLE_BUFFER",
-           "OLDEST_COMPATIBLE_SCHEMA", "COMPATIBLE_SCHEMAS"]
+]
 
 #: 2: live_bytes; 3: NPU bricks (depths, MACs, live bytes), next weights; 4: graph inputs and
 #: outputs unpadded in live_bytes_brick, NPU weight-stream sizes (this and the next operator);
@@ -48,13 +48,8 @@ __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "Gr
 #: the analytical per-operator NPU cycles (:mod:`edge_predictor.npu_cost`); 10: appended Vela's
 #: live SRAM bytes and SOFTMAX scratch (:mod:`.npu_memory`), the analytical energy
 #: (:mod:`.npu_energy`)
+#: A bundle is read only by the schema it was trained on (both shipped bundles: 10).
 FEATURE_SCHEMA_VERSION = 10
-#: the schemas this code reads bundles of: from 4 on, schemas only *append* columns (an older
-#: bundle reads a prefix of ours), but schema 8 recomputed schema 7's; schema 7 also made
-#: sram_weight_bytes 0 for a 1x1 CONV_2D on a 1x1 input (Vela: FULLY_CONNECTED; no schema-6
-#: bundle was shipped)
-COMPATIBLE_SCHEMAS = (4, 5, 6, 8, 9, 10)
-OLDEST_COMPATIBLE_SCHEMA = COMPATIBLE_SCHEMAS[0]
 
 
 class Feature(NamedTuple):

@@ -65,13 +65,28 @@ def input_order(interpreter):
 
 
 class _Runner(object):
-    """One bucket's interpreter and reusable padded input buffers."""
+    """One bucket's signature (or file) in an interpreter, and reusable padded input buffers.
 
-    def __init__(self, bucket, n_features, threads):
+    Args:
+        bucket: the :class:`~edge_predictor.bundle.Bucket`.
+        n_features: F of the bundle.
+        interpreter: the interpreter of the bucket's file (shared by a one-file bundle's
+            buckets).
+    """
+
+    def __init__(self, bucket, n_features, interpreter):
         self.bucket = bucket
-        self.it = make_interpreter(bucket.content, threads=threads)
-        self.inputs = input_order(self.it)
-        self.output = self.it.get_output_details()[0]["index"]
+        self.it = interpreter
+        self.sig = None
+        if bucket.signature is not None:
+            try:
+                self.sig = interpreter.get_signature_runner(bucket.signature)
+            except (AttributeError, ValueError) as err:
+                raise ModelFormatError(bucket.path, "no signature {!r} in the predictor file "
+                                       "({})".format(bucket.signature, err)) from None
+        else:
+            self.inputs = input_order(self.it)
+            self.output = self.it.get_output_details()[0]["index"]
         b, n = bucket.batch, bucket.nodes
         self.x = np.zeros((b, n, n_features), np.float32)
         self.cat = np.zeros((b, n), np.int32)
@@ -93,7 +108,7 @@ class _Runner(object):
                 self.used[i] = 0
         for i, g in enumerate(feats):
             n = g.n_nodes
-            self.x[i, :n] = g.x[:, :self.x.shape[2]]  # an older bundle: a prefix of columns
+            self.x[i, :n] = g.x
             self.cat[i, :n] = g.categories
             self.op[i, :n] = g.op_ids
             self.mask[i, :n] = 1.0
@@ -101,6 +116,9 @@ class _Runner(object):
                 self.a[i, g.edges[:, 0], g.edges[:, 1]] = 1.0
                 self.a[i, g.edges[:, 1], g.edges[:, 0]] = 1.0
             self.used[i] = n
+        if self.sig is not None:
+            out = self.sig(x=self.x, cat=self.cat, op=self.op, a=self.a, mask=self.mask)
+            return np.array(out["metrics"][:len(feats)], dtype=np.float64)
         for idx, arr in zip(self.inputs, (self.x, self.cat, self.op, self.a, self.mask)):
             self.it.set_tensor(idx, arr)
         self.it.invoke()
@@ -126,6 +144,7 @@ class Predictor(object):
         self.units = dict(bundle.units)
         self.estimates = list(bundle.estimates)
         self._runners = {}
+        self._interpreters = {}  # bucket file -> interpreter
         self._lock = threading.Lock()
         #: the bundle's calibration (``edge-perf calibrate``): metric -> kernel-group factors
         self.calibration = bundle.meta.get("calibration")
@@ -152,7 +171,11 @@ class Predictor(object):
         key = (bucket.nodes, bucket.batch)
         r = self._runners.get(key)
         if r is None:
-            r = _Runner(bucket, len(self.bundle.meta["features"]), self.threads)
+            it = self._interpreters.get(bucket.file)
+            if it is None:
+                it = make_interpreter(bucket.content, threads=self.threads)
+                self._interpreters[bucket.file] = it
+            r = _Runner(bucket, len(self.bundle.meta["features"]), it)
             self._runners[key] = r
         return r
 

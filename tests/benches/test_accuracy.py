@@ -103,7 +103,10 @@ def test_zoo_results_of_each_predictor_merge_into_one_table():
 
 
 def test_a_run_on_an_older_compatible_schema_is_reused_marked_until_rerun(tmp_path):
-    from edge_predictor.featurize import FEATURE_SCHEMA_VERSION, OLDEST_COMPATIBLE_SCHEMA
+    from benches.accuracy import APPEND_ONLY_SCHEMAS
+    from edge_predictor.featurize import FEATURE_SCHEMA_VERSION
+
+    OLDEST_COMPATIBLE_SCHEMA = APPEND_ONLY_SCHEMAS[0]
 
     spec = {"kind": "totals-gbr-gen", "data": "abc", "feature_schema": OLDEST_COMPATIBLE_SCHEMA}
     calls = []

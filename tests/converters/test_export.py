@@ -82,20 +82,32 @@ def exported(tmp_path_factory):
 def test_parity_and_invariance(exported):
     tm, out, _ = exported
     res = E.check_parity(tm, out)
-    assert set(res["buckets"]) == {"perfsage_n{}_b{}.tflite".format(n, b) for n, b in BUCKETS}
+    assert set(res["buckets"]) == {"n{}_b{}".format(n, b) for n, b in BUCKETS}
     assert res["max_rel_diff"] <= 1e-4, res
     assert res["invariance"] <= 1e-4
 
 
 def test_meta_sha256_and_loadable(exported):
     _, out, meta = exported
-    for b in meta["buckets"]:
-        data = open(os.path.join(out, b["file"]), "rb").read()
-        assert hashlib.sha256(data).hexdigest() == b["sha256"]
+    assert sorted(os.listdir(out)) == sorted([META_FILE, E.MODEL_FILE])
+    data = open(os.path.join(out, E.MODEL_FILE), "rb").read()
+    assert hashlib.sha256(data).hexdigest() == meta["file"]["sha256"]
     on_disk = json.load(open(os.path.join(out, META_FILE)))
     assert on_disk["buckets"] == meta["buckets"]
     bundle = load_bundle(out)
     assert bundle.target == "ethos-u55-128" and bundle.metrics == ["latency_ms", "sram_kib"]
+    assert [(b.nodes, b.batch, b.signature) for b in bundle.buckets] == \
+        [(n, b, "n{}_b{}".format(n, b)) for n, b in BUCKETS]
+
+
+def test_weights_stored_once(exported, tmp_path):
+    """Three buckets in one file cost about what one bucket alone costs."""
+    tm, out, _ = exported
+    E.export_bundle(tm, str(tmp_path / "one"), buckets=BUCKETS[:1])
+    three = os.path.getsize(os.path.join(out, E.MODEL_FILE))
+    one = os.path.getsize(os.path.join(str(tmp_path / "one"), E.MODEL_FILE))
+    n_weights = sum(int(np.prod(w.shape)) for w in tm.model.get_weights())
+    assert three - one < 2 * n_weights  # well under a second copy of the float32 weights
 
 
 def test_runtime_matches_keras_on_real_model(exported):
@@ -118,6 +130,7 @@ def test_load_trained_folder_round_trip(tmp_path):
     for w0, w1 in zip(model.get_weights(), tm.model.get_weights()):
         np.testing.assert_array_equal(w0, w1)
     assert E.main([folder, str(tmp_path / "b"), "--buckets", "16x1,32x2"]) == 0
+    assert not os.path.exists(str(tmp_path / "b.new"))
     assert [b.nodes for b in load_bundle(str(tmp_path / "b")).buckets] == [16, 32]
 
 

@@ -13,6 +13,8 @@ from edge_predictor.featurize import FEATURE_SCHEMA_VERSION
 from edge_predictor.op_table import OP_VOCAB
 
 TINY = os.path.join(FIXTURES, "tiny_bundle")
+#: the same random-weight model exported as a version-1 bundle (one file per bucket)
+TINY_V1 = os.path.join(FIXTURES, "tiny_bundle_v1")
 
 
 @pytest.fixture
@@ -46,28 +48,63 @@ def test_load_tiny_bundle():
     assert b.ops_seen and OP_VOCAB.index("CONV_2D") in b.ops_seen
 
 
-def test_meta_lists_sha256_of_every_bucket():
+def test_one_file_holds_every_bucket():
     meta = json.load(open(os.path.join(TINY, B.META_FILE)))
     for k in ("normalization", "metrics", "training_data", "test_accuracy", "op_vocab"):
         assert k in meta
-    for entry in meta["buckets"]:
-        assert len(entry["sha256"]) == 64
-        assert os.path.isfile(os.path.join(TINY, entry["file"]))
+    assert meta["bundle_version"] == B.BUNDLE_VERSION == 2
+    assert len(meta["file"]["sha256"]) == 64
+    assert sorted(os.listdir(TINY)) == sorted([B.META_FILE, meta["file"]["name"]])
+    b = B.load_bundle(TINY)
+    assert [k.signature for k in b.buckets] == ["n8_b1", "n8_b4", "n16_b1"]
+    assert len({id(k.content) for k in b.buckets}) == 1  # read once, shared
+
+
+def test_version_1_bundle_loads():
+    b = B.load_bundle(TINY_V1)
+    assert b.meta["bundle_version"] == 1
+    assert [(k.nodes, k.batch, k.signature) for k in b.buckets] == \
+        [(8, 1, None), (8, 4, None), (16, 1, None)]
+    assert [k.file for k in b.buckets] == ["perfsage_n8_b1.tflite", "perfsage_n8_b4.tflite",
+                                           "perfsage_n16_b1.tflite"]
+
+
+def test_unknown_bundle_version_is_refused(tiny_copy):
+    _edit_meta(tiny_copy, lambda m: m.update(bundle_version=3))
+    with pytest.raises(BundleError, match="v3 not supported.*reads .* v1/2"):
+        B.load_bundle(str(tiny_copy))
+
+
+def test_version_2_without_its_file_entry_is_refused(tiny_copy):
+    _edit_meta(tiny_copy, lambda m: m.pop("file"))
+    with pytest.raises(BundleError, match="meta.json: missing fields file"):
+        B.load_bundle(str(tiny_copy))
 
 
 def test_wrong_checksum_names_the_file(tiny_copy):
-    victim = tiny_copy / "perfsage_n8_b4.tflite"
+    victim = tiny_copy / "perfsage.tflite"
     data = bytearray(victim.read_bytes())
     data[-10] ^= 0xFF
     victim.write_bytes(bytes(data))
-    with pytest.raises(BundleError, match="perfsage_n8_b4.tflite.*sha256"):
+    with pytest.raises(BundleError, match="perfsage.tflite.*sha256"):
         B.load_bundle(str(tiny_copy))
     B.load_bundle(str(tiny_copy), verify=False)  # metadata-only load does not read files
 
 
-def test_missing_bucket_file_names_it(tiny_copy):
-    (tiny_copy / "perfsage_n16_b1.tflite").unlink()
-    with pytest.raises(BundleError, match="perfsage_n16_b1.tflite"):
+def test_wrong_checksum_in_a_version_1_bucket_names_it(tmp_path):
+    dst = tmp_path / "v1"
+    shutil.copytree(TINY_V1, str(dst))
+    victim = dst / "perfsage_n8_b4.tflite"
+    data = bytearray(victim.read_bytes())
+    data[-10] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="perfsage_n8_b4.tflite.*sha256"):
+        B.load_bundle(str(dst))
+
+
+def test_missing_model_file_names_it(tiny_copy):
+    (tiny_copy / "perfsage.tflite").unlink()
+    with pytest.raises(BundleError, match="perfsage.tflite.*cannot read"):
         B.load_bundle(str(tiny_copy))
 
 
@@ -89,27 +126,17 @@ def test_wrong_schema_version(tiny_copy):
         B.load_bundle(str(tiny_copy))
 
 
-@pytest.mark.parametrize("version", [3, 7])
-def test_schemas_outside_the_compatible_ones_are_refused(tiny_copy, version):
-    # 3: before the append-only rule; 7: its replay columns mean something else in schema 8
-    from edge_predictor.featurize import COMPATIBLE_SCHEMAS
-
-    assert version not in COMPATIBLE_SCHEMAS
+@pytest.mark.parametrize("version", [4, 9, FEATURE_SCHEMA_VERSION + 1])
+def test_only_the_current_feature_schema_is_read(tiny_copy, version):
     _edit_meta(tiny_copy, lambda m: m.update(feature_schema_version=version))
-    with pytest.raises(BundleError, match="meta.json: feature schema version {} .*reads {}"
-                       .format(version, ", ".join(map(str, COMPATIBLE_SCHEMAS)))):
+    with pytest.raises(BundleError, match="meta.json: feature schema version {} but this "
+                       "edge-perf featurizes with version {}".format(
+                           version, FEATURE_SCHEMA_VERSION)):
         B.load_bundle(str(tiny_copy))
 
 
-def test_older_compatible_schema_must_name_a_prefix_of_our_features(tiny_copy):
-    from edge_predictor.featurize import FEATURE_NAMES, OLDEST_COMPATIBLE_SCHEMA
-
-    n_old = FEATURE_NAMES.index("next_npu_weight_bytes") + 1  # schema 4's last column
-    _edit_meta(tiny_copy, lambda m: m.update(feature_schema_version=OLDEST_COMPATIBLE_SCHEMA,
-                                             features=list(FEATURE_NAMES[:n_old])))
-    b = B.load_bundle(str(tiny_copy))  # a schema-4 bundle: the first n_old columns
-    assert len(b.meta["features"]) == n_old < len(FEATURE_NAMES)
-    _edit_meta(tiny_copy, lambda m: m.update(features=list(FEATURE_NAMES[1:n_old + 1])))
+def test_features_must_be_ours(tiny_copy):
+    _edit_meta(tiny_copy, lambda m: m.update(features=m["features"][:-1]))
     with pytest.raises(BundleError, match="its features differ"):
         B.load_bundle(str(tiny_copy))
 

@@ -47,6 +47,15 @@ def test_matches_keras(tiny, name):
     assert isinstance(ans["warnings"], list)
 
 
+@pytest.mark.parametrize("name", FITS)
+def test_version_1_bundle_answers_the_same(tiny, name):
+    """The same model exported one file per bucket (bundle version 1) still predicts."""
+    old = Predictor.load(os.path.join(FIXTURES, "tiny_bundle_v1"))
+    got = old.predict(fixture_path(name))
+    for metric, ref in EXPECTED[name].items():
+        assert got[metric] == pytest.approx(ref, rel=1e-4)
+
+
 def test_bytes_and_path_agree(tiny):
     data = open(fixture_path("conv"), "rb").read()
     assert tiny.predict(data)["latency_ms"] == tiny.predict(fixture_path("conv"))["latency_ms"]
