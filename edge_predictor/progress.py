@@ -89,8 +89,13 @@ class RichProgress:
         self._bar.stop()
 
 
-def progress_bar(label: str, stream=None):
+def progress_bar(label: str, stream=None, interval_s: float = 10.0):
     """A rich bar when stderr is a terminal and rich imports, else a :class:`PlainProgress`.
+
+    Args:
+        label: what is counted.
+        stream: where a plain line goes (default stderr; a given stream never gets rich).
+        interval_s: least seconds between two plain lines off a terminal.
 
     Returns:
         a callable ``(done, total, note)`` with a ``close()``.
@@ -101,4 +106,4 @@ def progress_bar(label: str, stream=None):
             return RichProgress(label)
         except ImportError:
             pass
-    return PlainProgress(label, target)
+    return PlainProgress(label, target, interval_s=interval_s)

@@ -1,17 +1,20 @@
 """``edge-perf validate``: predict and measure many models, store the pairs, report accuracy.
 
 The lead registers :func:`validate` on the ``edge-perf`` app; this module only defines it. The
-work is :func:`edge_predictor.validate.validate`; progress goes to stderr, one line per model.
+work is :func:`edge_predictor.validate.validate`; progress goes to stderr (a bar, and a line
+for each model that fails).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from typing import List, Optional
 
 import typer
 
 from .cli_support import handled
+from .progress import progress_bar
 
 __all__ = ["validate", "format_summary"]
 
@@ -41,12 +44,25 @@ def format_summary(summary):
     return lines
 
 
-def _progress(index, total, path, status, detail):
-    if status == "ok":
-        text = ", ".join("{} pred {:.4g} meas {:.4g}".format(m, p, v) for m, p, v in detail)
-    else:
-        text = str(detail)
-    typer.echo("[{}/{}] {} {}: {}".format(index + 1, total, status, path, text), err=True)
+class _ModelProgress:
+    """Per-model progress: a bar (rich on a terminal, a plain line every few seconds in a log),
+    and one line for every model that fails, so failures are never hidden by the bar."""
+
+    def __init__(self):
+        self.bar = progress_bar("validate", interval_s=5.0)
+
+    def __call__(self, index, total, path, status, detail):
+        if status == "ok":
+            note = ", ".join("{} {:+.1%}".format(m, p / v - 1.0) if v else m
+                             for m, p, v in detail)
+        else:
+            typer.echo("[{}/{}] {} {}: {}".format(index + 1, total, status, path, detail),
+                       err=True)
+            note = status
+        self.bar(index + 1, total, "{} {}".format(os.path.basename(str(path)), note))
+
+    def close(self):
+        self.bar.close()
 
 
 @handled
@@ -76,9 +92,14 @@ def validate(paths: List[str] = typer.Argument(..., help=".tflite files or folde
     """Predict and measure models on a target; report MAPE, +-5/10 % shares and Spearman."""
     from . import validate as lib
 
-    summary = lib.validate(paths, target, db, bundle=bundle, retry_failed=retry_failed,
-                           progress=None if quiet else _progress, plot_path=plot,
-                           warmup=warmup, runs=runs, min_time_s=min_time)
+    progress = None if quiet else _ModelProgress()
+    try:
+        summary = lib.validate(paths, target, db, bundle=bundle, retry_failed=retry_failed,
+                               progress=progress, plot_path=plot,
+                               warmup=warmup, runs=runs, min_time_s=min_time)
+    finally:
+        if progress is not None:
+            progress.close()
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return

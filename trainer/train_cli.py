@@ -16,23 +16,36 @@ import typer
 
 from edge_predictor.cli_support import handled
 from edge_predictor.errors import InputError, UnavailableError
-from edge_predictor.progress import hms
+from edge_predictor.progress import progress_bar
 
 from .model import READOUTS
 
 __all__ = ["train"]
 
 
-def _print_progress(info: Dict[str, Any]) -> None:
-    if info["event"] == "data":
-        typer.echo("data: " + "; ".join("{} {}".format(k, v) for k, v in info["counts"].items()),
-                   err=True)
-        return
-    val = " ".join("{} {:.2%}".format(m, v) for m, v in info["val_mape"].items())
-    typer.echo("epoch {}/{}  loss {:.4f}  val MAPE {}  best@{}  {:.1f} s/epoch  ETA {}{}".format(
-        info["epoch"], info["epochs"], info["train_loss"], val, info["best_epoch"],
-        info["epoch_s"], hms(info["eta_s"]),
-        "  (early stop)" if info["stopped_early"] else ""), err=True)
+class _EpochProgress:
+    """The training's progress: the data counts once, then a bar (rich on a terminal, a plain
+    line per epoch in a log) with the loss, validation MAPE and best epoch as its note."""
+
+    def __init__(self, label: str):
+        self.label, self.bar = label, None
+
+    def __call__(self, info: Dict[str, Any]) -> None:
+        if info["event"] == "data":
+            typer.echo("data: " + "; ".join("{} {}".format(k, v)
+                                            for k, v in info["counts"].items()), err=True)
+            return
+        if self.bar is None:
+            # one line per epoch in a log: epochs are tens of seconds apart
+            self.bar = progress_bar(self.label, interval_s=0.0)
+        val = " ".join("{} {:.2%}".format(m, v) for m, v in info["val_mape"].items())
+        self.bar(info["epoch"], info["epochs"], "loss {:.4f} val {} best@{}{}".format(
+            info["train_loss"], val, info["best_epoch"],
+            " (early stop)" if info["stopped_early"] else ""))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 @handled
@@ -150,7 +163,11 @@ def train(target: str = typer.Option("ethos-u55-128", "--target", help="target n
                       replayed_peak=replayed_peak, npu_prior=npu_prior,
                       energy_prior=energy_prior, cpu_prior=cpu_prior,
                       npu_live_peak=npu_live_peak)
-    result = run(cfg, progress=_print_progress)
+    bar = _EpochProgress("train " + target)
+    try:
+        result = run(cfg, progress=bar)
+    finally:
+        bar.close()
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

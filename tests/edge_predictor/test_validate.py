@@ -304,11 +304,26 @@ def test_cli_json_and_rerun(tmp_path, monkeypatch, capsys):
     assert run([folder, "--target", "ethos-u55-128", "--db", db, "--json"]) == 0
     out = capsys.readouterr()
     s = json.loads(out.out)
-    assert s["metrics"]["latency_ms"]["n"] == 4 and out.err.count("[") == 4
+    assert s["metrics"]["latency_ms"]["n"] == 4
+    # off a terminal: the first and the last model's progress line (5 s apart at most)
+    assert out.err.splitlines()[0].startswith("validate: 1/4 (25%)")
+    assert out.err.splitlines()[-1].startswith("validate: 4/4 (100%)")
     assert run([folder, "--target", "ethos-u55-128", "--db", db, "-q"]) == 0
     out = capsys.readouterr()
     assert "0 measured now, 4 done before" in out.out and "latency_ms" in out.out
     assert out.err == ""
+
+
+def test_cli_names_every_failed_model_beside_the_bar(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(v, "load_predictor", lambda name: FakePredictor())
+    monkeypatch.setattr(v, "make_measurer", lambda target, **kw: FakeMeasurer())
+    folder = _models(tmp_path / "models", 4, bad=2)
+    assert run([folder, "--target", "ethos-u55-128", "--db", str(tmp_path / "v.sqlite"),
+                "--json"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    failed = [line for line in err if line.startswith("[")]
+    assert len(failed) == 2, err
+    assert all("bad" in line and " failed " in line for line in failed), failed
 
 
 @pytest.mark.parametrize("target", ["nonsense", "cpu-somewhereelse-litert-t1"])
