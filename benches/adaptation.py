@@ -48,7 +48,7 @@ os.environ.setdefault("EDGE_PERF_INTERPRETER", "litert")
 
 from benches.results_io import write_results  # noqa: E402
 from benches.validation import SPACES, build_models, zoo_models  # noqa: E402
-from edge_predictor.calibration import (KERNEL_GROUPS, choose, fit_groups, fit_scale,  # noqa: E402
+from edge_predictor.calibration import (choose, fit_groups, fit_scale, groups_of,  # noqa: E402
                                         pick_diverse, shares_of, shares_source)
 from edge_predictor.featurize import featurize, raw_columns  # noqa: E402
 from edge_predictor.runtime import Predictor  # noqa: E402
@@ -148,6 +148,7 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
     base, metrics, _ = SETTINGS[setting]
     predictor = Predictor.load(base)
     src = shares_source(predictor.target)
+    groups = groups_of(src)
     info: Dict[str, Dict[str, Any]] = {}
     for p in pool + [q for v in held.values() for q in v]:
         name = os.path.basename(p)
@@ -169,12 +170,12 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
             meas = np.array([labels[n][metric] for n in chosen])
             sh = np.array([info[n]["shares"] for n in chosen])
             ratio = meas / np.array([info[n]["pred"][metric] for n in chosen])
-            fit = choose(sh, ratio)
+            fit = choose(sh, ratio, groups)
             scale = fit_scale(ratio)
             an = np.array([info[n]["analytical"][metric] for n in chosen])
             an_ratio = meas / np.maximum(an, 1e-12)
             an_fit = fit_groups(sh, an_ratio, ridge=0.1) if len(chosen) >= 3 else \
-                np.full(len(KERNEL_GROUPS), fit_scale(an_ratio))
+                np.full(len(groups), fit_scale(an_ratio))
             sets = {}
             for set_name, paths in held.items():
                 names = [os.path.basename(p) for p in paths]
@@ -182,7 +183,7 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
                 y = np.array([labels[n][metric] for n in names])
                 p0 = np.array([info[n]["pred"][metric] for n in names])
                 shs = np.array([info[n]["shares"] for n in names])
-                fac = np.array([fit["factors"][g] for g in KERNEL_GROUPS])
+                fac = np.array([fit["factors"][g] for g in groups])
                 pa = np.array([info[n]["analytical"][metric] for n in names]) * (shs @ an_fit)
                 sets[set_name] = {"base": _stats(p0, y), "scale": _stats(p0 * scale, y),
                                   "calibrated": _stats(p0 * (shs @ fac), y),

@@ -33,7 +33,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .bundle import META_FILE, bundle_files, load_bundle, resolve
-from .calibration import KERNEL_GROUPS, choose, pick_diverse, shares_of, shares_source
+from .calibration import choose, groups_of, pick_diverse, shares_of, shares_source
 from .errors import InputError
 from .featurize import featurize
 from .tflite_reader import read_model
@@ -182,7 +182,7 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
             raise InputError("calibrating {} needs at least 2 measured models, got {}".format(
                 metric, len(idx)))
         ratio = np.array([samples[i][1][metric] / preds[i][metric] for i in idx])
-        fit = choose(np.array([shares[i] for i in idx]), ratio)
+        fit = choose(np.array([shares[i] for i in idx]), ratio, groups_of(src))
         fit["n"] = len(idx)
         fit["models"] = [os.path.basename(samples[i][0]) for i in idx]
         fits[metric] = fit
@@ -196,7 +196,7 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
     meta["target"] = name or meta["target"] + "-calibrated"
     meta["description"] = "{} calibrated on {} measured models ({})".format(
         base_info["target"], max(f["n"] for f in fits.values()), source.get("kind", "labels"))
-    meta["calibration"] = {"shares": src, "groups": list(KERNEL_GROUPS), "base": base_info,
+    meta["calibration"] = {"shares": src, "groups": list(groups_of(src)), "base": base_info,
                            "source": source, "metrics": fits,
                            "created": datetime.datetime.now(datetime.timezone.utc).strftime(
                                "%Y-%m-%dT%H:%M:%SZ")}

@@ -9,8 +9,10 @@ prediction times a mix of per-kernel-group factors weighted by where the model s
     ``calibrated = predicted * sum_g share_g * s_g``
 
 ``share_g`` [G] is the share of the model's analytical cost in kernel group ``g``
-(:data:`KERNEL_GROUPS`; from :mod:`edge_predictor.cpu_cost` for a CPU target,
-:mod:`edge_predictor.npu_cost` for the NPU), ``s_g`` the group's factor fitted on the user's
+(:data:`KERNEL_GROUPS`, from :mod:`edge_predictor.cpu_cost` for a CPU target; for the NPU,
+:data:`NPU_GROUPS`: the compute-bound operators' cycles of :mod:`edge_predictor.npu_cost` by kernel
+group, the SRAM-bound and the flash-bound ones apart, since another accelerator size scales the
+compute and not the memory), ``s_g`` the group's factor fitted on the user's
 measurements: least squares on relative error, shrunk towards the single factor that fits them
 all (:func:`fit_scale`) with a ridge chosen by leave-one-out. With few measurements the shrinkage
 wins and it is a plain rescaling; with more, groups separate. :func:`choose` compares the two
@@ -27,9 +29,9 @@ import numpy as np
 
 from .op_table import lookup
 
-__all__ = ["KERNEL_GROUPS", "RIDGES", "group_of", "group_shares", "shares_source",
-           "shares_of", "pick_diverse", "fit_scale", "fit_groups", "loo_errors", "choose",
-           "apply"]
+__all__ = ["KERNEL_GROUPS", "NPU_GROUPS", "RIDGES", "group_of", "group_shares", "shares_source",
+           "groups_of", "shares_of", "pick_diverse", "fit_scale", "fit_groups", "loo_errors",
+           "choose", "apply"]
 
 #: kernel groups whose speed a new machine changes by a factor each
 KERNEL_GROUPS = ("conv", "depthwise", "matmul", "elementwise", "other")
@@ -37,6 +39,9 @@ _GROUP_OF_CATEGORY = {"CONV": "conv", "TRANSPOSE_CONV": "conv", "DEPTHWISE_CONV"
                       "FULLY_CONNECTED": "matmul", "MATMUL": "matmul",
                       "ELEMENTWISE": "elementwise", "ACTIVATION": "elementwise",
                       "NORMALIZATION": "elementwise"}
+#: the NPU's groups: compute-bound operators by kernel group, then those bound by SRAM or flash
+#: access (:data:`edge_predictor.npu_cost.PARTS`)
+NPU_GROUPS = KERNEL_GROUPS + ("sram-bound", "flash-bound")
 #: ridge strengths tried by leave-one-out (per measurement, towards the common factor)
 RIDGES = (0.01, 0.03, 0.1, 0.3, 1.0)
 _FLOOR = 1e-3
@@ -47,36 +52,64 @@ def group_of(op: str) -> str:
     return _GROUP_OF_CATEGORY.get(lookup(op)[0].category, "other")
 
 
-def group_shares(ops: Sequence[str], cost: np.ndarray) -> np.ndarray:
-    """float64 [G] the share of ``cost`` ([N] per operator, >= 0) in each kernel group; uniform
-    when the model costs nothing analytically."""
-    out = np.zeros(len(KERNEL_GROUPS))
-    index = {g: i for i, g in enumerate(KERNEL_GROUPS)}
-    for op, c in zip(ops, np.asarray(cost, np.float64)):
-        out[index[group_of(op)]] += max(float(c), 0.0)
+def group_shares(ops: Sequence[str], cost: np.ndarray, binding=None) -> np.ndarray:
+    """float64 [G] the share of ``cost`` ([N] per operator, >= 0) in each group; uniform when
+    the model costs nothing analytically.
+
+    Args:
+        ops: [N] operator types.
+        cost: [N] analytical cost per operator.
+        binding: None: G = :data:`KERNEL_GROUPS`; else int [N], the index of the NPU cost part
+            that binds each operator (0 compute, 1 SRAM, 2 flash): G = :data:`NPU_GROUPS`.
+    """
+    names = KERNEL_GROUPS if binding is None else NPU_GROUPS
+    out = np.zeros(len(names))
+    index = {g: i for i, g in enumerate(names)}
+    for k, (op, c) in enumerate(zip(ops, np.asarray(cost, np.float64))):
+        part = 0 if binding is None else int(binding[k])
+        g = group_of(op) if part == 0 else NPU_GROUPS[len(KERNEL_GROUPS) + part - 1]
+        out[index[g]] += max(float(c), 0.0)
     total = out.sum()
-    return out / total if total > 0 else np.full(len(KERNEL_GROUPS), 1.0 / len(KERNEL_GROUPS))
+    return out / total if total > 0 else np.full(len(names), 1.0 / len(names))
 
 
 def shares_source(target: str) -> str:
-    """What a target's kernel-group shares are computed from: ``"npu_cost"`` (the analytical
-    NPU cycles) for an NPU target, else ``"cpu_cost:<table>"``: the target's own host-CPU table,
-    or the first fitted one (the reference host) for a target without one."""
+    """What a target's shares are computed from: ``"npu_binding"`` (the analytical NPU cycles by
+    kernel group and binding part, :data:`NPU_GROUPS`) for an NPU target, else
+    ``"cpu_cost:<table>"``: the target's own host-CPU table, or the first fitted one (the
+    reference host) for a target without one. (``"npu_cost"``, the NPU cycles by kernel group
+    alone, is what calibrations before 2026-12-03 used; it is still read.)"""
     if target.startswith("ethos-u"):
-        return "npu_cost"
+        return "npu_binding"
     from .cpu_cost_table import TABLES
 
     return "cpu_cost:" + (target if target in TABLES else sorted(TABLES)[0])
 
 
+def groups_of(source: str) -> Sequence[str]:
+    """The group names of a shares ``source``, in share order."""
+    return NPU_GROUPS if source == "npu_binding" else KERNEL_GROUPS
+
+
 def shares_of(feats, source: str) -> np.ndarray:
     """float64 [G] :func:`group_shares` of a featurized graph
     (:class:`~edge_predictor.featurize.GraphFeatures`) by the analytical cost ``source``
-    (:func:`shares_source`)."""
+    (:func:`shares_source`).
+
+    Raises:
+        ValueError: an unknown source, or ``"npu_binding"`` for features without
+            ``npu_parts`` (read back from a cache rather than featurized).
+    """
     from .featurize import raw_columns
     from .op_table import OP_VOCAB
 
     ops = [OP_VOCAB[int(i)] for i in feats.op_ids]
+    if source == "npu_binding":
+        parts = getattr(feats, "npu_parts", None)
+        if parts is None:
+            raise ValueError("npu_binding shares need features with npu_parts (featurize the "
+                             "model itself, not a cached feature table)")
+        return group_shares(ops, parts.max(1), np.argmax(parts, 1))
     if source == "npu_cost":
         cost = raw_columns(feats, ("npu_cost_cycles",))[0]
     elif source.startswith("cpu_cost:"):
@@ -153,7 +186,8 @@ def loo_errors(shares: np.ndarray, ratio: np.ndarray, ridge=None) -> np.ndarray:
     return out
 
 
-def choose(shares: np.ndarray, ratio: np.ndarray) -> Dict[str, object]:
+def choose(shares: np.ndarray, ratio: np.ndarray,
+           groups: Sequence[str] = KERNEL_GROUPS) -> Dict[str, object]:
     """Fit every way (the single factor; per group at each of :data:`RIDGES`) and keep the one
     with the lowest leave-one-out MAPE.
 
@@ -172,17 +206,19 @@ def choose(shares: np.ndarray, ratio: np.ndarray) -> Dict[str, object]:
     mape = {k: float(np.mean(np.abs(e))) for k, e in tried.items()}
     best = min(mape, key=lambda k: (mape[k], k != "scale"))  # ties: the simpler way
     if best == "scale":
-        s = np.full(len(KERNEL_GROUPS), fit_scale(r))
+        s = np.full(len(groups), fit_scale(r))
         ridge = None
     else:
         ridge = float(best.split("@")[1])
         s = fit_groups(shares, r, ridge)
     return {"method": "scale" if best == "scale" else "groups", "ridge": ridge,
-            "factors": {g: float(v) for g, v in zip(KERNEL_GROUPS, s)},
+            "factors": {g: float(v) for g, v in zip(groups, s)},
             "loo_mape": mape[best], "loo_errors": tried[best].tolist(), "tried": mape}
 
 
-def apply(predicted: float, shares: np.ndarray, factors: Mapping[str, float]) -> float:
-    """The calibrated prediction of one model."""
-    s = np.array([float(factors[g]) for g in KERNEL_GROUPS])
+def apply(predicted: float, shares: np.ndarray, factors: Mapping[str, float],
+          groups: Sequence[str] = KERNEL_GROUPS) -> float:
+    """The calibrated prediction of one model: ``predicted * shares . factors`` with the
+    factors taken in ``groups`` order (the order of ``shares``)."""
+    s = np.array([float(factors[g]) for g in groups])
     return float(predicted) * float(np.asarray(shares, np.float64) @ s)

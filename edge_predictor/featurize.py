@@ -23,7 +23,7 @@ import numpy as np
 
 from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
-from .npu_cost import apply_table, cost_kinds, cost_terms
+from .npu_cost import cost_kinds, cost_terms, part_cycles
 from .npu_energy import energy_of
 from .npu_memory import live_bytes, npu_live_bytes, npu_scratch_bytes
 from .npu_schedule import (BLOCK_MODEL_OPS, SCHEDULE_COLUMNS, OpGeometry, cycle_kind,
@@ -206,6 +206,9 @@ class GraphFeatures:
         edges: int32 [E, 2] unique directed (producer, consumer) operator pairs.
         unknown_ops: operator names outside the op table (category OTHER).
         schema_version: :data:`FEATURE_SCHEMA_VERSION` at featurization time.
+        npu_parts: float64 [N, P] the analytical NPU cycles of each operator in each of
+            :data:`edge_predictor.npu_cost.PARTS` (compute, SRAM, flash), whose max is the
+            ``npu_cost_cycles`` column; None when not kept (features read back from a cache).
     """
 
     x: np.ndarray
@@ -214,6 +217,7 @@ class GraphFeatures:
     edges: np.ndarray
     unknown_ops: Tuple[str, ...] = ()
     schema_version: int = FEATURE_SCHEMA_VERSION
+    npu_parts: Optional[np.ndarray] = None
 
     @property
     def n_nodes(self) -> int:
@@ -351,7 +355,8 @@ def featurize(graph: OpGraph) -> GraphFeatures:
                                                rows[:, _SRAM_WEIGHT_COL], rows[:, _OUT_C_COL],
                                                geometry)
     terms, kinds = cost_terms(graph, *rows[:, _COST_INPUTS].T), cost_kinds(graph)
-    rows[:, _COST_COL] = apply_table(graph, terms, kinds)
+    parts = part_cycles([node.op for node in graph.ops], kinds, terms)
+    rows[:, _COST_COL] = parts.max(1)
     rows[:, _MEMORY_COLS] = np.stack([npu_live_bytes(graph), npu_scratch_bytes(graph)], 1)
     rows[:, _ENERGY_COL] = energy_of([node.op for node in graph.ops], kinds, terms)
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
@@ -361,5 +366,5 @@ def featurize(graph: OpGraph) -> GraphFeatures:
         graph.warnings.append("operators outside the op table (category OTHER): " +
                               ", ".join(unknown))
     return GraphFeatures(x=rows.astype(np.float32), categories=cats, op_ids=ids, edges=pairs,
-                         unknown_ops=tuple(unknown))
+                         unknown_ops=tuple(unknown), npu_parts=parts)
 

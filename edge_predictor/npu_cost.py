@@ -40,7 +40,7 @@ from .weight_stream import brick_ratio
 
 __all__ = ["TERMS", "PARTS", "NPU_CLOCK_HZ", "FUSABLE_ACTIVATIONS", "FUSING_PRODUCERS", "CPU_ONLY",
            "BROADCASTING", "cost_kind", "cost_kinds", "cost_terms", "coefficients", "apply_table",
-           "cycles_of", "table_digest", "npu_cycles", "npu_latency_ms"]
+           "part_cycles", "cycles_of", "table_digest", "npu_cycles", "npu_latency_ms"]
 
 #: the columns of :func:`cost_terms`, in order
 TERMS = ("const", "block_cycles", "macs_brick", "out_elements_brick", "in_elements_brick",
@@ -215,18 +215,26 @@ def apply_table(graph: OpGraph, terms: np.ndarray, kinds: Optional[Sequence[str]
     return cycles_of([node.op for node in graph.ops], kinds, terms, table)
 
 
+def part_cycles(ops: Sequence[str], kinds: Sequence[str], terms: np.ndarray,
+                table: Optional[Mapping[str, Sequence[Sequence[float]]]] = None) -> np.ndarray:
+    """float64 [N, P] each operator's cycles in each of :data:`PARTS` (compute, SRAM access,
+    off-chip flash access), >= 0: the part with the most cycles binds the operator."""
+    if table is None:
+        from .npu_cost_table import COEFFICIENTS as table
+    if not len(kinds):
+        return np.zeros((0, len(PARTS)))
+    coefs = np.stack([coefficients(kind, op, table) for kind, op in zip(kinds, ops)])
+    return np.maximum(np.einsum("npk,nk->np", coefs, np.asarray(terms, np.float64)), 0.0)
+
+
 def cycles_of(ops: Sequence[str], kinds: Sequence[str], terms: np.ndarray,
               table: Optional[Mapping[str, Sequence[Sequence[float]]]] = None) -> np.ndarray:
     """float64 [N] cycles from [N] operator types, their cost kinds and terms [N, K]: per
     operator, the max over :data:`PARTS` of ``terms @ coefficients`` (:func:`apply_table`
     without a graph, for operator tables kept apart from their graphs)."""
-    if table is None:
-        from .npu_cost_table import COEFFICIENTS as table
     if not len(kinds):
         return np.zeros(0)
-    coefs = np.stack([coefficients(kind, op, table) for kind, op in zip(kinds, ops)])
-    parts = np.einsum("npk,nk->np", coefs, np.asarray(terms, np.float64))  # [N, P]
-    return np.maximum(parts.max(1), 0.0)
+    return part_cycles(ops, kinds, terms, table).max(1)
 
 
 def npu_cycles(graph: OpGraph, table: Optional[Mapping[str, Sequence[float]]] = None

@@ -24,7 +24,7 @@ import threading
 import numpy as np
 
 from .bundle import load_bundle, resolve
-from .calibration import apply, shares_of
+from .calibration import apply, groups_of, shares_of
 from .interval import HIGH, LOW, analytical_of, bounds, departure
 from .errors import GraphTooLargeError, ModelFormatError
 from .featurize import FEATURE_NAMES, featurize
@@ -208,10 +208,11 @@ class Predictor(object):
         out = {"target": self.target}
         cal = self.calibration
         shares = shares_of(feats, cal["shares"]) if cal else None
+        groups = groups_of(cal["shares"]) if cal else None
         intervals, far = {}, []
         for name, v in zip(self.metrics, row):
             fit = cal["metrics"].get(name) if cal else None
-            out[name] = apply(float(v), shares, fit["factors"]) if fit else float(v)
+            out[name] = apply(float(v), shares, fit["factors"], groups) if fit else float(v)
             spec = self.intervals.get(name)
             if spec:
                 dep = departure(float(v), analytical_of(feats, self._physics_target, name))

@@ -80,3 +80,42 @@ def test_pick_diverse_spans_mixes_and_range_deterministically():
     assert set(picked[1:]) == {2, 3}  # the far end of the range, the other kernel mix
     assert pick_diverse(shares, pred, 3) == picked
     assert sorted(pick_diverse(shares, pred, 10)) == [0, 1, 2, 3, 4]
+
+
+def test_npu_shares_split_compute_from_memory_bound_operators():
+    from edge_predictor.calibration import NPU_GROUPS, groups_of
+
+    ops = ["CONV_2D", "CONV_2D", "ADD", "FULLY_CONNECTED"]
+    cost = np.array([4.0, 2.0, 1.0, 3.0])
+    binding = np.array([0, 1, 1, 2])  # compute, SRAM, SRAM, flash
+    sh = group_shares(ops, cost, binding)
+    assert sh.shape == (len(NPU_GROUPS),) and groups_of("npu_binding") == NPU_GROUPS
+    expect = dict(zip(NPU_GROUPS, sh))
+    assert expect["conv"] == pytest.approx(0.4)  # only the compute-bound convolution
+    assert expect["sram-bound"] == pytest.approx(0.3) and expect["flash-bound"] == \
+        pytest.approx(0.3)
+    assert expect["elementwise"] == expect["matmul"] == 0.0
+    # an accelerator twice as fast on compute: only the compute-bound share halves
+    factors = dict.fromkeys(NPU_GROUPS, 1.0)
+    factors.update(conv=0.5)
+    assert apply(10.0, sh, factors, NPU_GROUPS) == pytest.approx(10.0 * (0.2 + 0.6))
+
+
+def test_npu_binding_shares_come_from_the_featurizers_parts():
+    from conftest import fixture_path
+
+    from edge_predictor.calibration import shares_of, shares_source
+    from edge_predictor.featurize import FEATURE_NAMES, featurize
+    from edge_predictor.tflite_reader import read_model
+
+    feats = featurize(read_model(fixture_path("conv")))
+    assert shares_source("ethos-u55-256") == "npu_binding"
+    col = np.expm1(feats.x[:, FEATURE_NAMES.index("npu_cost_cycles")].astype(np.float64))
+    np.testing.assert_allclose(feats.npu_parts.max(1), col, rtol=1e-5)
+    sh = shares_of(feats, "npu_binding")
+    assert sh.sum() == pytest.approx(1.0) and len(sh) == 7
+    cached = type(feats)(x=feats.x, categories=feats.categories, op_ids=feats.op_ids,
+                         edges=feats.edges)  # as read back from a feature cache
+    with pytest.raises(ValueError, match="npu_parts"):
+        shares_of(cached, "npu_binding")
+    assert len(shares_of(cached, "npu_cost")) == len(KERNEL_GROUPS)  # older calibrations
