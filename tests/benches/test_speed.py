@@ -43,7 +43,8 @@ def test_json_has_every_key_and_positive_times(report):
         assert key in data
     assert [r["model"] for r in data["models"]] == ["conv", "depthwise"]
     for row in data["models"]:
-        for key in ("read_featurize_ms", "predictor_ms", "total_ms", "vela_ms",
+        for key in ("read_ms", "featurize_ms", "invoke_ms", "read_featurize_ms",
+                    "predictor_ms", "total_ms", "vela_ms",
                     "cpu_measure_ms", "vela_speedup", "cpu_speedup", "cpu_latency_ms"):
             assert row[key] > 0, key
         assert row["operators"] <= row["bucket_nodes"] <= 16
@@ -52,8 +53,12 @@ def test_json_has_every_key_and_positive_times(report):
     assert many["candidates"] == 8 and many["distinct"] == 2
     assert many["many_per_s"] > 0 and many["loop_per_s"] > 0
     assert data["summary"]["vela_speedup"] > 0
-    assert set(data["targets"]) == {"cnn_total_ms", "vit1000_total_ms", "vela_speedup",
-                                    "many_per_s"}
+    assert set(data["targets"]) == {"bundle_mb", "zoo_vela_speedup", "small_total_ms",
+                                    "many_per_s", "vit1000_total_ms", "cli_rss_mb"}
+    assert 0.1 < data["bundle_mb"] < 1.0  # the tiny bundle: one 0.14 MB file and meta.json
+    assert data["targets"]["bundle_mb"]["met"] is True
+    assert 10 < data["cli_rss_mb"] < 2000 and data["cli_rss_model"] == "conv.tflite"
+    assert data["targets"]["zoo_vela_speedup"]["met"] is None  # no zoo model among fixtures
     assert data["targets"]["vit1000_total_ms"]["met"] is None  # no ViT-1000 among fixtures
     assert isinstance(data["targets"]["many_per_s"]["met"], bool)
 
@@ -74,9 +79,12 @@ def test_model_set_and_targets_without_building():
     models, pool = speed.model_set(quick=True, cache="/nonexistent", zoo_dir="/nonexistent")
     assert [m["family"] for m in models].count("cnn-cifar10") == 2
     assert models[-1]["name"] == "vit1000" and len(pool) == 320 and len(set(pool)) == 16
-    rows = [{"family": "cnn-kws", "total_ms": 4.0, "operators": 20, "vela_speedup": 150.0},
+    rows = [{"family": "cnn-kws", "total_ms": 0.8, "operators": 20, "vela_speedup": 150.0},
+            {"family": "zoo", "total_ms": 2.0, "operators": 65, "vela_speedup": 120.0},
+            {"family": "zoo", "total_ms": 3.0, "operators": 120, "vela_speedup": 60.0},
             {"family": "vit-1000", "total_ms": 70.0, "operators": 1078, "vela_speedup": 20.0}]
-    t = speed.check_targets(rows, {"many_per_s": 400.0})
-    assert t["cnn_total_ms"]["met"] and not t["vit1000_total_ms"]["met"]
-    assert t["vela_speedup"]["value"] == 85.0 and not t["vela_speedup"]["met"]
-    assert t["many_per_s"]["met"]
+    t = speed.check_targets(rows, {"many_per_s": 400.0}, size_mb=2.1, rss_mb=95.0)
+    assert t["bundle_mb"]["met"] and not t["vit1000_total_ms"]["met"]
+    assert t["zoo_vela_speedup"]["value"] == 90.0 and not t["zoo_vela_speedup"]["met"]
+    assert t["small_total_ms"]["value"] == 1.4 and not t["small_total_ms"]["met"]
+    assert not t["many_per_s"]["met"] and not t["cli_rss_mb"]["met"]
