@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -122,13 +123,17 @@ def fit_target(target: str, bundle_dir: str, measured: Dict[str, Dict[str, float
 
 def _markdown(doc: Dict[str, Any]) -> str:
     lines = ["# p10-p90 intervals: coverage on held-out models", "",
-             "Command: `{}`. Each model's interval is fitted without its family (a design space's "
-             "fresh models, a zoo family): coverage is the share of models whose measurement "
-             "lies inside their p10-p90 (aim 70-90%), width the mean p90/p10.".format(
-                 doc["command"]), "",
+             "Command: `{}` ({}); targets it did not name are kept from their own earlier run "
+             "(`ran` below). Each model's interval is fitted without its family (a design "
+             "space's fresh models, a zoo family): coverage is the share of models whose "
+             "measurement lies inside their p10-p90 (aim 70-90%), width the mean "
+             "p90/p10.".format(doc["command"], doc.get("date", "")), "",
              "| target | metric | models | coverage | width | fresh: coverage / width | "
              "zoo: coverage / width | departure bins (edges) |",
              "|---|---|---:|---:|---:|---|---|---|"]
+    ran = ["- `{}`: `{}`, {}".format(t, r["command"], r["date"])
+           for t, r in sorted(doc.get("ran", {}).items())]
+    lines[len(lines) - 2:len(lines) - 2] = ran + [""] if ran else []
     for target, per in doc["targets"].items():
         for metric, r in per.items():
             f, z = r["per_set"]["fresh"], r["per_set"]["zoo"]
@@ -148,7 +153,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--out", default=RESULTS)
     args = ap.parse_args(argv)
     doc: Dict[str, Any] = {"command": "python -m benches.intervals " + " ".join(
-        argv if argv is not None else sys.argv[1:]), "targets": {}}
+        argv if argv is not None else sys.argv[1:]), "targets": {}, "ran": {},
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    old_path = os.path.join(args.out, "intervals.json")
+    if os.path.exists(old_path):  # keep the targets this run does not name, with their run
+        with open(old_path) as f:
+            old = json.load(f)
+        for target, res in old.get("targets", {}).items():
+            doc["targets"][target] = res
+            doc["ran"][target] = old.get("ran", {}).get(target) or {
+                "command": old.get("command", "?"), "date": old.get("date", "date not recorded")}
     for target in [t for t in args.targets.split(",") if t]:
         bundle_dir = B.resolve(target)
         meta_path = os.path.join(bundle_dir, B.META_FILE)
@@ -163,6 +177,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         res = fit_target(target, bundle_dir, held_out(target, db))
         doc["targets"][target] = res
+        doc["ran"][target] = {"command": doc["command"], "date": doc["date"]}
         if not args.no_write:
             with open(meta_path) as f:
                 meta = json.load(f)
