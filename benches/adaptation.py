@@ -7,7 +7,9 @@ Settings that differ from the labelling setup (each a base bundle and a way to m
 * ``cpu-t2``: the host-CPU bundle, measured live on this host with 2 interpreter threads;
 * ``cpu-nodelegate``: the same at 1 thread with the default delegate off (the interpreter's
   reference kernels: another kernel library, as another board would have);
-* ``cpu-t1``: the control, the setup the CPU bundle was labelled with.
+* ``cpu-t1``: the setup the CPU bundle was labelled with (1 thread, delegate on): on the
+  labelling host a control, on any other host a new machine of its own (each setting records
+  where it was measured).
 
 For every setting the same models are measured: a **pool** of calibration candidates (fresh
 models of every space, seeds :data:`POOL_SEED` on, ``--pool`` per space) and two held-out sets
@@ -93,6 +95,19 @@ def _measurer(how: Dict[str, Any]) -> Callable[[str], Dict[str, float]]:
                             default_delegates=how["delegates"])
         return {"latency_ms": float(r["median_ms"])}
     return live
+
+
+def _measured_on(how: Dict[str, Any]) -> str:
+    """Where a setting's labels come from: Vela's configuration, or this host's fingerprint (a
+    live CPU setting is only comparable within one host)."""
+    if "vela" in how:
+        return "Vela, " + how["vela"]
+    from edge_predictor.measure import host_fingerprint
+
+    fp = host_fingerprint(threads=how["threads"])
+    return "live on {} ({} logical cores), {} {}, {} thread(s), default delegate {}".format(
+        fp.get("cpu_model"), fp.get("logical_cores"), fp.get("interpreter"),
+        fp.get("interpreter_version"), how["threads"], "on" if how["delegates"] else "off")
 
 
 def measure_all(setting: str, paths: List[str]) -> Dict[str, Dict[str, float]]:
@@ -203,7 +218,8 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                                                    doc["pool_per_space"]), ""]
     for setting, res in doc["settings"].items():
         lines += ["## {} (base `{}`, pool {} models)".format(setting, res["base"], res["pool"]),
-                  ""]
+                  "", "Measured: {}; {}.".format(res.get("measured_on", "not recorded"),
+                                                res.get("when", doc["when"])), ""]
         for metric, per_n in res["metrics"].items():
             lines += ["### {}".format(metric), "", "| N | method (LOO MAPE) | held-out set | "
                       "base | scale | calibrated | analytical-refit |", "|---:|---|---|---|---|"
@@ -266,6 +282,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         labels = measure_all(s, pool + held["fresh"] + held["zoo"])
         if not args.measure_only:
             doc["settings"][s] = evaluate(s, pool, held, labels)
+            doc["settings"][s]["when"] = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())
+            doc["settings"][s]["measured_on"] = _measured_on(SETTINGS[s][2])
     if args.measure_only:
         return 0
     write_results(args.out, "adaptation", doc, render_markdown(doc))

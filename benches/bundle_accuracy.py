@@ -73,8 +73,10 @@ def render_markdown(doc: Dict[str, Any]) -> str:
     lines = ["# Shipped bundles vs. the Keras models they were exported from", "",
              "Command: `{}`. Test split of the store; MAPE in %.".format(doc["command"]), ""]
     for target, t in doc["targets"].items():
-        lines += ["## {}".format(target), "",
-                  "Bundle `{}`: {} ({} files, {:.1f} MB); trained in `{}`.".format(
+        lines += ["## {}".format(target), ""]
+        if t.get("command"):  # kept from an earlier run
+            lines += ["From an earlier run: `{}`.".format(t["command"]), ""]
+        lines += ["Bundle `{}`: {} ({} files, {:.1f} MB); trained in `{}`.".format(
                       t["bundle"], t["precision"], t["files"], t["size_mb"], t["trained"]), "",
                   "| space | metric | n | Keras MAPE | bundle MAPE | difference (pp) |",
                   "|---|---|---:|---:|---:|---:|"]
@@ -99,6 +101,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                     "default perfsage-gen); TARGET=KIND sets it for one target")
     ap.add_argument("--trained", action="append", default=[], metavar="TARGET=DIR",
                     help="the training folder of a bundle trained outside the accuracy bench")
+    ap.add_argument("--targets", default=None,
+                    help="comma-separated targets to score (default every bundled one); the "
+                    "others are kept from the last results, with their own command")
     args = ap.parse_args(argv)
     trained = dict(t.partition("=")[::2] for t in args.trained)
     kinds = dict(k.partition("=")[::2] if "=" in k else ("*", k) for k in args.kind)
@@ -107,7 +112,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         " --data " + args.data if args.data else "") + "".join(
         " --kind " + k for k in args.kind) + "".join(
         " --trained " + t for t in args.trained), "targets": {}}
+    only = set(t for t in (args.targets or "").split(",") if t)
+    old_path = os.path.join(args.out, "bundle_accuracy.json")
+    if only and os.path.exists(old_path):
+        with open(old_path) as f:
+            old = json.load(f)
+        for target, res in old.get("targets", {}).items():
+            if target not in only:
+                doc["targets"][target] = dict(res, command=res.get("command", old["command"]))
     for target, path in sorted(B.list_bundles().items()):
+        if only and target not in only:
+            continue
         kind = kinds.get(target, kinds.get("*", "perfsage-gen"))
         run_file = os.path.join(RESULTS, "accuracy_runs", "{}__{}.json".format(target, kind))
         if target in trained:

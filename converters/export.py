@@ -399,7 +399,7 @@ def check_parity(tm: TrainedModel, bundle_dir: str, graphs_per_bucket: int = 6,
     interpreters: Dict[str, Any] = {}
     for k, b in enumerate(bundle.buckets):
         if b.file not in interpreters:
-            interpreters[b.file] = make_interpreter(b.content)
+            interpreters[b.file] = make_interpreter(b.read())
         it = interpreters[b.file]
         graphs = random_graphs(b.batch * max(1, graphs_per_bucket // b.batch) or 1,
                                b.nodes, tm, seed=seed + k, min_nodes=max(1, b.nodes // 4))

@@ -71,8 +71,10 @@ class Bucket(object):
         nodes: N, padded node count.
         batch: B, graphs per invocation.
         sha256: hex digest of the file.
-        content: the verified file bytes (kept so that interpreters need no further file I/O);
-            the same object for every bucket of a one-file bundle.
+        content: the verified file bytes of a one-file bundle (kept so that interpreters need
+            no further file I/O; the same object for every bucket); None for a version-1
+            bundle's bucket until :meth:`read` (its six files would hold 40 MB of which one
+            prediction uses one).
         signature: the bucket's signature key in the file (None: the file's only graph).
     """
 
@@ -84,6 +86,16 @@ class Bucket(object):
         self.sha256 = sha256
         self.content = content
         self.signature = signature
+
+    def read(self):
+        """The file's bytes, read and checked against ``sha256`` unless already held.
+
+        Raises:
+            BundleError: the file is unreadable or its checksum differs.
+        """
+        if self.content is None:
+            self.content = _read_checked(self.path, self.sha256)
+        return self.content
 
     def __repr__(self):
         return "Bucket({}{}, nodes={}, batch={})".format(
@@ -215,9 +227,9 @@ def load_bundle(path, verify=True):
             buckets = []
             for b in meta["buckets"]:
                 fpath = os.path.join(path, b["file"])
-                content = _read_checked(fpath, b["sha256"]) if verify else None
-                buckets.append(Bucket(b["file"], fpath, b["nodes"], b["batch"], b["sha256"],
-                                      content))
+                if verify:  # checked now, read again (and checked) when the bucket is used
+                    _read_checked(fpath, b["sha256"])
+                buckets.append(Bucket(b["file"], fpath, b["nodes"], b["batch"], b["sha256"]))
     except (KeyError, TypeError) as err:
         raise BundleError("{}: malformed file or buckets entry ({!r})".format(
             meta_path, err)) from None

@@ -70,7 +70,14 @@ def inspect(model: str = typer.Argument(..., help="a .tflite file"),
         typer.echo("    {:<28} {:>5}".format(op, n))
 
 
-def _load_predictors(targets: List[str], bundles: List[str], threads: int) -> list:
+#: up to this many models, ``predict`` runs the predictors without XNNPACK: the process stays
+#: small (XNNPACK repacks every bucket's weights, ~30 MB a target) and the slower invokes (a few
+#: ms) do not show beside the process start; more models get XNNPACK's speed.
+LEAN_MODELS = 8
+
+
+def _load_predictors(targets: List[str], bundles: List[str], threads: int,
+                     delegates: bool = True) -> list:
     """Predictors for --target/--bundle; with neither, every bundled target."""
     from .bundle import list_bundles
     from .runtime import Predictor
@@ -80,7 +87,7 @@ def _load_predictors(targets: List[str], bundles: List[str], threads: int) -> li
         names = sorted(list_bundles())
         if not names:
             raise BundleError("no bundled predictors are installed; pass --bundle PATH")
-    return [Predictor.load(n, threads=threads) for n in names]
+    return [Predictor.load(n, threads=threads, delegates=delegates) for n in names]
 
 
 def _fmt(v: Optional[float]) -> str:
@@ -103,7 +110,8 @@ def predict(models: List[str] = typer.Argument(..., help=".tflite files"),
     from .featurize import featurize
     from .tflite_reader import read_model
 
-    predictors = _load_predictors(target, bundle, threads)
+    predictors = _load_predictors(target, bundle, threads,
+                                  delegates=len(models) > LEAN_MODELS)
     graphs = []
     for path in models:
         g = read_model(path)

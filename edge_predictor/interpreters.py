@@ -218,7 +218,7 @@ class _QuietStderr(object):
         return False
 
 
-def make_interpreter(model_content, threads=1, default_delegates=True):
+def make_interpreter(model_content, threads=1, default_delegates=True, allocate=True):
     """Build a TFLite interpreter for a model and allocate its tensors.
 
     Args:
@@ -227,9 +227,12 @@ def make_interpreter(model_content, threads=1, default_delegates=True):
         default_delegates: when False, build with
             ``OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES`` (no XNNPACK) where the backend
             offers it; old backends without that option build with their defaults.
+        allocate: allocate the primary subgraph's tensors now; False for a file run through
+            signature runners, which allocate the subgraph they run on first use (allocating
+            subgraph 0 as well would hold its arena for nothing).
 
     Returns:
-        An allocated ``Interpreter``.
+        An ``Interpreter`` (allocated when ``allocate``).
 
     Raises:
         UnavailableError: no interpreter works.
@@ -244,7 +247,8 @@ def make_interpreter(model_content, threads=1, default_delegates=True):
     try:
         with _QuietStderr():
             interpreter = mod.Interpreter(**kwargs)
-            interpreter.allocate_tensors()
+            if allocate:
+                interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise ModelFormatError("<bytes>", "interpreter rejects the model: {}".format(
             str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)) from exc

@@ -67,6 +67,18 @@ def test_version_1_bundle_loads():
         [(8, 1, None), (8, 4, None), (16, 1, None)]
     assert [k.file for k in b.buckets] == ["perfsage_n8_b1.tflite", "perfsage_n8_b4.tflite",
                                            "perfsage_n16_b1.tflite"]
+    # checked at load, held only once a bucket is used
+    assert all(k.content is None for k in b.buckets)
+    assert b.buckets[1].read()[4:8] == b"TFL3" and b.buckets[1].content is not None
+
+
+def test_a_version_1_bucket_changed_after_loading_is_refused_when_used(tmp_path):
+    dst = tmp_path / "v1"
+    shutil.copytree(TINY_V1, str(dst))
+    b = B.load_bundle(str(dst))
+    (dst / "perfsage_n16_b1.tflite").write_bytes(b"swapped")
+    with pytest.raises(BundleError, match="perfsage_n16_b1.tflite.*sha256"):
+        b.buckets[2].read()
 
 
 def test_unknown_bundle_version_is_refused(tiny_copy):

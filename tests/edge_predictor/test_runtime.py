@@ -214,3 +214,29 @@ def test_a_model_without_operators_is_a_one_line_error(tmp_path, capsys):
     assert main(["predict", str(path), "--bundle", TINY]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "has no operators" in err[0] and "empty.tflite" in err[0]
+
+
+def test_cli_predict_runs_lean_for_a_few_models_and_with_xnnpack_for_many(monkeypatch, capsys):
+    from edge_predictor import cli
+
+    seen = []
+    real = Predictor.load
+
+    def spy(name, threads=1, delegates=True):
+        seen.append(delegates)
+        return real(name, threads=threads, delegates=delegates)
+
+    monkeypatch.setattr(Predictor, "load", staticmethod(spy))
+    assert main(["predict", fixture_path("conv"), "--bundle", TINY]) == 0
+    many = [fixture_path("conv")] * (cli.LEAN_MODELS + 1)
+    assert main(["predict"] + many + ["--bundle", TINY]) == 0
+    assert seen == [False, True]
+    capsys.readouterr()
+
+
+def test_a_lean_predictor_answers_as_the_delegated_one(tiny):
+    lean = Predictor.load(TINY, delegates=False)
+    for name in FITS:
+        a, b = lean.predict(fixture_path(name)), tiny.predict(fixture_path(name))
+        for m in tiny.metrics:
+            assert a[m] == pytest.approx(b[m], rel=1e-5)
