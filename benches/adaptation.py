@@ -218,8 +218,10 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                                                    doc["pool_per_space"]), ""]
     for setting, res in doc["settings"].items():
         lines += ["## {} (base `{}`, pool {} models)".format(setting, res["base"], res["pool"]),
-                  "", "Measured: {}; {}.".format(res.get("measured_on", "not recorded"),
-                                                res.get("when", doc["when"])), ""]
+                  "", "Measured: {}; {} (`{}`; measurements cached per setting in "
+                  "`.cache/adaptation`).".format(res.get("measured_on", "not recorded"),
+                                                 res.get("when", doc["when"]),
+                                                 res.get("command", doc["command"])), ""]
         for metric, per_n in res["metrics"].items():
             lines += ["### {}".format(metric), "", "| N | method (LOO MAPE) | held-out set | "
                       "base | scale | calibrated | analytical-refit |", "|---:|---|---|---|---|"
@@ -284,6 +286,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             doc["settings"][s] = evaluate(s, pool, held, labels)
             doc["settings"][s]["when"] = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())
             doc["settings"][s]["measured_on"] = _measured_on(SETTINGS[s][2])
+            doc["settings"][s]["command"] = doc["command"]
     if args.measure_only:
         return 0
     write_results(args.out, "adaptation", doc, render_markdown(doc))
