@@ -29,7 +29,7 @@ import numpy as np
 
 from .op_table import lookup
 
-__all__ = ["KERNEL_GROUPS", "NPU_GROUPS", "RIDGES", "group_of", "group_shares", "shares_source",
+__all__ = ["KERNEL_GROUPS", "NPU_GROUPS", "CPU_GROUPS", "RIDGES", "cpu_term_shares", "group_of", "group_shares", "shares_source",
            "groups_of", "shares_of", "pick_diverse", "fit_scale", "fit_groups", "loo_errors",
            "choose", "apply"]
 
@@ -42,6 +42,11 @@ _GROUP_OF_CATEGORY = {"CONV": "conv", "TRANSPOSE_CONV": "conv", "DEPTHWISE_CONV"
 #: the NPU's groups: compute-bound operators by kernel group, then those bound by SRAM or flash
 #: access (:data:`edge_predictor.npu_cost.PARTS`)
 NPU_GROUPS = KERNEL_GROUPS + ("sram-bound", "flash-bound")
+#: a CPU's groups: each operator's time split by the host table's terms (``cpu_cost``): the MAC
+#: term by kernel group (a new vector ISA, VNNI or AMX, speeds up multiply-accumulates, and
+#: more in dense convolutions than in depthwise ones), the per-byte and per-element terms
+#: (memory), and the per-operator constant (interpreter overhead)
+CPU_GROUPS = ("conv-macs", "depthwise-macs", "matmul-macs", "other-macs", "memory", "overhead")
 #: ridge strengths tried by leave-one-out (per measurement, towards the common factor)
 RIDGES = (0.01, 0.03, 0.1, 0.3, 1.0)
 _FLOOR = 1e-3
@@ -73,6 +78,26 @@ def group_shares(ops: Sequence[str], cost: np.ndarray, binding=None) -> np.ndarr
     return out / total if total > 0 else np.full(len(names), 1.0 / len(names))
 
 
+def cpu_term_shares(ops: Sequence[str], parts: np.ndarray) -> np.ndarray:
+    """float64 [len(CPU_GROUPS)] shares of a model's CPU time by :data:`CPU_GROUPS`.
+
+    Args:
+        ops: [N] operator types.
+        parts: float [N, K] each operator's time in each of ``cpu_cost.CPU_TERMS`` (const,
+            macs, out_elements, in_bytes, weight_bytes), >= 0.
+    """
+    parts = np.maximum(np.asarray(parts, np.float64), 0.0)
+    out = np.zeros(len(CPU_GROUPS))
+    for op, row in zip(ops, parts):
+        g = group_of(op)
+        mac = {"conv": 0, "depthwise": 1, "matmul": 2}.get(g, 3)
+        out[mac] += row[1]
+        out[4] += row[2:].sum()
+        out[5] += row[0]
+    total = out.sum()
+    return out / total if total > 0 else np.full(len(CPU_GROUPS), 1.0 / len(CPU_GROUPS))
+
+
 def shares_source(target: str) -> str:
     """What a target's shares are computed from: ``"npu_binding"`` (the analytical NPU cycles by
     kernel group and binding part, :data:`NPU_GROUPS`) for an NPU target, else
@@ -83,12 +108,14 @@ def shares_source(target: str) -> str:
         return "npu_binding"
     from .cpu_cost_table import TABLES
 
-    return "cpu_cost:" + (target if target in TABLES else sorted(TABLES)[0])
+    return "cpu_terms:" + (target if target in TABLES else sorted(TABLES)[0])
 
 
 def groups_of(source: str) -> Sequence[str]:
     """The group names of a shares ``source``, in share order."""
-    return NPU_GROUPS if source == "npu_binding" else KERNEL_GROUPS
+    if source == "npu_binding":
+        return NPU_GROUPS
+    return CPU_GROUPS if source.startswith("cpu_terms:") else KERNEL_GROUPS
 
 
 def shares_of(feats, source: str) -> np.ndarray:
@@ -110,6 +137,12 @@ def shares_of(feats, source: str) -> np.ndarray:
             raise ValueError("npu_binding shares need features with npu_parts (featurize the "
                              "model itself, not a cached feature table)")
         return group_shares(ops, parts.max(1), np.argmax(parts, 1))
+    if source.startswith("cpu_terms:"):
+        from .cpu_cost import TERM_COLUMNS, coefficient_rows, cpu_terms, table_for
+
+        terms = cpu_terms(raw_columns(feats, TERM_COLUMNS))
+        return cpu_term_shares(ops, terms * coefficient_rows(ops, table_for(
+            source.split(":", 1)[1])))
     if source == "npu_cost":
         cost = raw_columns(feats, ("npu_cost_cycles",))[0]
     elif source.startswith("cpu_cost:"):
@@ -188,30 +221,33 @@ def loo_errors(shares: np.ndarray, ratio: np.ndarray, ridge=None) -> np.ndarray:
 
 def choose(shares: np.ndarray, ratio: np.ndarray,
            groups: Sequence[str] = KERNEL_GROUPS) -> Dict[str, object]:
-    """Fit every way (the single factor; per group at each of :data:`RIDGES`) and keep the one
-    with the lowest leave-one-out MAPE.
+    """Fit every way (none: the base as it is; the single factor; per group at each of
+    :data:`RIDGES`) and keep the one with the lowest leave-one-out MAPE (the base's own error
+    on the measurements, for "none": a metric the new hardware does not change, such as SRAM
+    on a larger MAC array, is left alone rather than refitted to noise).
 
     Returns:
-        ``{"method": "scale" | "groups", "ridge", "factors": {group: s}, "loo_mape" (fraction),
-        "loo_errors": [N], "tried": {name: loo MAPE}}``; the scale method's factors are its one
-        factor for every group.
+        ``{"method": "none" | "scale" | "groups", "ridge", "factors": {group: s}, "loo_mape"
+        (fraction), "loo_errors": [N], "tried": {name: loo MAPE}}``; the scale method's factors
+        are its one factor for every group, none's are 1.
     """
     shares, r = np.asarray(shares, np.float64), np.asarray(ratio, np.float64)
     if len(r) < 2:
         raise ValueError("calibration needs at least 2 measurements, got {}".format(len(r)))
-    tried = {"scale": loo_errors(shares, r)}
+    tried = {"none": 1.0 / r - 1.0, "scale": loo_errors(shares, r)}
     if len(r) >= 3:
         for ridge in RIDGES:
             tried["groups@{:g}".format(ridge)] = loo_errors(shares, r, ridge)
     mape = {k: float(np.mean(np.abs(e))) for k, e in tried.items()}
-    best = min(mape, key=lambda k: (mape[k], k != "scale"))  # ties: the simpler way
-    if best == "scale":
-        s = np.full(len(groups), fit_scale(r))
+    order = {"none": 0, "scale": 1}
+    best = min(mape, key=lambda k: (mape[k], order.get(k, 2)))  # ties: the simpler way
+    if best in ("none", "scale"):
+        s = np.full(len(groups), 1.0 if best == "none" else fit_scale(r))
         ridge = None
     else:
         ridge = float(best.split("@")[1])
         s = fit_groups(shares, r, ridge)
-    return {"method": "scale" if best == "scale" else "groups", "ridge": ridge,
+    return {"method": best.split("@")[0], "ridge": ridge,
             "factors": {g: float(v) for g, v in zip(groups, s)},
             "loo_mape": mape[best], "loo_errors": tried[best].tolist(), "tried": mape}
 

@@ -119,3 +119,32 @@ def test_npu_binding_shares_come_from_the_featurizers_parts():
     with pytest.raises(ValueError, match="npu_parts"):
         shares_of(cached, "npu_binding")
     assert len(shares_of(cached, "npu_cost")) == len(KERNEL_GROUPS)  # older calibrations
+
+
+def test_choose_leaves_a_right_base_alone():
+    rng = np.random.default_rng(3)
+    shares = rng.dirichlet(np.ones(len(KERNEL_GROUPS)), 20)
+    ratio = np.exp(rng.normal(0.0, 0.02, 20))  # the base is right up to 2% noise
+    fit = choose(shares, ratio)
+    assert fit["method"] == "none" and set(fit["factors"].values()) == {1.0}
+    assert fit["loo_mape"] == pytest.approx(np.mean(np.abs(1.0 / ratio - 1.0)))
+    fit = choose(shares, ratio * 1.5)  # a uniformly slower machine is not left alone
+    assert fit["method"] in ("scale", "groups") and fit["factors"]["conv"] == \
+        pytest.approx(1.5, rel=0.05)
+
+
+def test_cpu_time_splits_by_term_and_kernel_group():
+    from edge_predictor.calibration import CPU_GROUPS, cpu_term_shares
+
+    ops = ["CONV_2D", "DEPTHWISE_CONV_2D", "ADD"]
+    # per operator: const, macs, out_elements, in_bytes, weight_bytes (microseconds each)
+    parts = np.array([[1.0, 6.0, 1.0, 0.0, 0.0],
+                      [1.0, 2.0, 0.5, 0.5, 0.0],
+                      [1.0, 0.0, 2.0, 1.0, 0.0]])
+    sh = dict(zip(CPU_GROUPS, cpu_term_shares(ops, parts)))
+    total = parts.sum()
+    assert sh["conv-macs"] == pytest.approx(6.0 / total)
+    assert sh["depthwise-macs"] == pytest.approx(2.0 / total)
+    assert sh["memory"] == pytest.approx(5.0 / total) and sh["overhead"] == \
+        pytest.approx(3.0 / total)
+    assert sh["matmul-macs"] == sh["other-macs"] == 0.0
