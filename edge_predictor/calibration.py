@@ -30,8 +30,8 @@ import numpy as np
 from .op_table import lookup
 
 __all__ = ["KERNEL_GROUPS", "NPU_GROUPS", "CPU_GROUPS", "RIDGES", "cpu_term_shares", "group_of",
-           "group_shares", "shares_source", "groups_of", "shares_of", "pick_diverse", "fit_scale", "fit_groups", "loo_errors",
-           "choose", "apply"]
+           "group_shares", "shares_source", "groups_of", "shares_of", "pick_diverse", "fit_scale",
+           "fit_groups", "loo_errors", "choose", "apply"]
 
 #: kernel groups whose speed a new machine changes by a factor each
 KERNEL_GROUPS = ("conv", "depthwise", "matmul", "elementwise", "other")
