@@ -157,6 +157,34 @@ def _stats(pred: np.ndarray, meas: np.ndarray) -> Dict[str, Any]:
             "spearman": round(float(spearman(pred, meas)), 4) if len(e) > 2 else None}
 
 
+def _interval_coverage(base: str, metric: str, chosen: List[str], paths: Dict[str, str],
+                       labels: Dict[str, Dict[str, float]], held: Dict[str, List[str]],
+                       feats_of: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """The p10-p90 of the bundle ``edge-perf calibrate --labels`` writes from ``chosen``'s
+    ``metric``: per held-out set, the share of models whose measurement it holds and its mean
+    width (p90 / p10), as a user of that calibrated bundle sees them."""
+    import tempfile
+
+    from edge_predictor.calibrate import calibrate_bundle
+
+    samples = [(paths[n], {metric: labels[n][metric]}) for n in chosen]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "calibrated")
+        calibrate_bundle(base, samples, out, {"kind": "labels", "file": "benches.adaptation"})
+        calibrated = Predictor.load(out)
+        res = {}
+        for set_name, names in held.items():
+            inside, widths = [], []
+            for n in names:
+                ans = calibrated.predict_features(feats_of[n], n)
+                lo, hi = ans["interval"][metric]
+                inside.append(lo <= labels[n][metric] <= hi)
+                widths.append(hi / lo if lo > 0 else float("inf"))
+            res[set_name] = {"coverage": round(100 * float(np.mean(inside)), 1),
+                             "width": round(float(np.mean(widths)), 3)}
+    return res
+
+
 def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
              labels: Dict[str, Dict[str, float]]) -> Dict[str, Any]:
     """Score the four predictors for every N and metric on each held-out set."""
@@ -165,11 +193,13 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
     src = shares_source(predictor.target)
     groups = groups_of(src)
     info: Dict[str, Dict[str, Any]] = {}
+    feats_of: Dict[str, Any] = {}
+    pool_paths = {os.path.basename(p): p for p in pool}
     for p in pool + [q for v in held.values() for q in v]:
         name = os.path.basename(p)
         if name in info or "error" in labels.get(name, {"error": 1}):
             continue
-        feats = featurize(read_model(p))
+        feats = feats_of[name] = featurize(read_model(p))
         info[name] = {"pred": predictor.predict_features(feats, p), "shares":
                       shares_of(feats, src), "analytical": {
                           m: _analytical(feats, base, m) for m in metrics}}
@@ -203,6 +233,15 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
                 sets[set_name] = {"base": _stats(p0, y), "scale": _stats(p0 * scale, y),
                                   "calibrated": _stats(p0 * (shs @ fac), y),
                                   "analytical-refit": _stats(pa, y)}
+            held_names = {k: [n for n in (os.path.basename(p) for p in v)
+                              if n in info and metric in labels[n]] for k, v in held.items()}
+            cover = _interval_coverage(base, metric, chosen, pool_paths, labels, held_names,
+                                       feats_of)
+            for set_name, names in held_names.items():
+                inside = [info[n]["pred"]["interval"][metric][0] <= labels[n][metric] <=
+                          info[n]["pred"]["interval"][metric][1] for n in names]
+                sets[set_name]["interval"] = dict(cover[set_name], base_coverage=round(
+                    100 * float(np.mean(inside)), 1))
             per_n[str(count)] = {"chosen": chosen, "method": fit["method"],
                                  "loo_mape": round(100 * fit["loo_mape"], 2), "sets": sets}
         out["metrics"][metric] = per_n
@@ -224,12 +263,15 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                                                  res.get("command", doc["command"])), ""]
         for metric, per_n in res["metrics"].items():
             lines += ["### {}".format(metric), "", "| N | method (LOO MAPE) | held-out set | "
-                      "base | scale | calibrated | analytical-refit |", "|---:|---|---|---|---|"
-                      "---|---|"]
+                      "base | scale | calibrated | analytical-refit | p10-p90 holds: base / "
+                      "calibrated (width) |", "|---:|---|---|---|---|---|---|---|"]
             for count, r in per_n.items():
                 for set_name, st in r["sets"].items():
                     cells = ["{mape} / {within10} / {spearman}".format(**st[k]) for k in (
                         "base", "scale", "calibrated", "analytical-refit")]
+                    iv = st.get("interval")
+                    cells.append("{}% / {}% ({:.2f}x)".format(
+                        iv["base_coverage"], iv["coverage"], iv["width"]) if iv else "-")
                     lines.append("| {} | {} ({}) | {} (n={}) | {} |".format(
                         count, r["method"], r["loo_mape"], set_name, st["base"]["n"],
                         " | ".join(cells)))

@@ -19,7 +19,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["LOW", "HIGH", "analytical_of", "departure", "fit_spec", "bounds",
+__all__ = ["LOW", "HIGH", "analytical_of", "departure", "fit_spec", "bounds", "widen",
            "group_coverage"]
 
 LOW, HIGH = 0.10, 0.90
@@ -123,3 +123,25 @@ def group_coverage(log_err: Sequence[float], dep: Sequence[float], groups: Seque
             inside.append(lo <= np.exp(e[i]) <= hi)
             width.append(hi / lo)
     return {"coverage": float(np.mean(inside)), "width": float(np.mean(width))}
+
+
+def widen(value: float, lo: float, hi: float, loo_errors: Sequence[float]) -> Tuple[float, float]:
+    """The p10-p90 of a calibrated answer: the base interval ``[lo, hi]`` around ``value`` and
+    the calibration's own errors, added in quadrature in log space (two independent errors: the
+    network's on this model, the calibration factors' on the new hardware).
+
+    Args:
+        value: the calibrated answer.
+        lo, hi: the base interval (:func:`bounds`) around ``value``.
+        loo_errors: [N] the calibration's leave-one-out relative errors, predicted / measured
+            - 1 (:func:`edge_predictor.calibration.choose`).
+
+    Returns:
+        ``(p10, p90)``.
+    """
+    err = np.log1p(np.asarray(loo_errors, np.float64))  # ln(predicted / measured)
+    below = max(float(np.quantile(err, HIGH)), 0.0)  # predicted above measured: truth lower
+    above = max(-float(np.quantile(err, LOW)), 0.0)
+    d_lo = float(np.hypot(max(np.log(value / lo), 0.0), below)) if lo > 0 else float("inf")
+    d_hi = float(np.hypot(max(np.log(hi / value), 0.0), above)) if value > 0 else float("inf")
+    return value * float(np.exp(-d_lo)), value * float(np.exp(d_hi))

@@ -25,7 +25,7 @@ import numpy as np
 
 from .bundle import load_bundle, resolve
 from .calibration import apply, groups_of, shares_of
-from .interval import HIGH, LOW, analytical_of, bounds, departure
+from .interval import analytical_of, bounds, departure, widen
 from .errors import GraphTooLargeError, ModelFormatError
 from .featurize import FEATURE_NAMES, featurize
 from .interpreters import make_interpreter
@@ -223,10 +223,8 @@ class Predictor(object):
             if spec:
                 dep = departure(float(v), analytical_of(feats, self._physics_target, name))
                 lo, hi = bounds(out[name], dep, spec)
-                if fit:  # the calibration's own leave-one-out errors, where they are wider
-                    err = np.log(1.0 + np.asarray(fit["loo_errors"], np.float64))
-                    lo = min(lo, out[name] * float(np.exp(-np.quantile(err, HIGH))))
-                    hi = max(hi, out[name] * float(np.exp(-np.quantile(err, LOW))))
+                if fit:  # and the calibration's own leave-one-out errors
+                    lo, hi = widen(out[name], lo, hi, fit["loo_errors"])
                 intervals[name] = [lo, hi]
                 if dep > spec.get("ood_departure", float("inf")):
                     far.append(name)

@@ -28,3 +28,36 @@ def test_report_has_a_row_per_n_and_held_out_set(tmp_path):
     assert md.count("| zoo (n=4) |") == len(A.COUNTS) and "## cpu-t2" in md
     A._plot(doc, str(tmp_path / "a.png"))
     assert (tmp_path / "a.png").stat().st_size > 1000
+
+
+def test_interval_coverage_is_that_of_the_calibrated_bundle(tmp_path):
+    import json
+    import os
+    import shutil
+
+    from conftest import FIXTURES, fixture_path
+
+    from edge_predictor.featurize import featurize
+    from edge_predictor.runtime import Predictor
+    from edge_predictor.tflite_reader import read_model
+
+    folder = str(tmp_path / "b")
+    shutil.copytree(os.path.join(FIXTURES, "tiny_bundle"), folder)
+    meta = json.load(open(os.path.join(folder, "meta.json")))
+    meta["interval"] = {"latency_ms": {"edges": [], "q10": [-0.05], "q90": [0.05], "n": [9]}}
+    json.dump(meta, open(os.path.join(folder, "meta.json"), "w"))
+    names = ["conv", "depthwise", "transpose_conv", "float_mlp"]
+    paths = {n: fixture_path(n) for n in names}
+    feats = {n: featurize(read_model(paths[n])) for n in names}
+    base = Predictor.load(folder)
+    pred = {n: base.predict_features(feats[n], n)["latency_ms"] for n in names}
+    held = {"zoo": names}
+    # the measurements are the base's answers: calibration leaves it alone, every one inside
+    right = {n: {"latency_ms": pred[n]} for n in names}
+    cov = A._interval_coverage(folder, "latency_ms", names[:3], paths, right, held, feats)
+    assert cov["zoo"]["coverage"] == 100.0 and cov["zoo"]["width"] == pytest.approx(
+        np.exp(0.1), rel=1e-3)
+    # a machine 3x slower on the held-out models only: outside every interval
+    off = dict(right, **{n: {"latency_ms": 3.0 * pred[n]} for n in names[3:]})
+    cov = A._interval_coverage(folder, "latency_ms", names[:3], paths, off, held, feats)
+    assert cov["zoo"]["coverage"] == 75.0

@@ -89,3 +89,21 @@ def test_a_calibrated_bundle_widens_its_interval_to_its_leave_one_out_errors(tmp
     ans = Predictor.load(out).predict(fixture_path("conv"))
     lo, hi = ans["interval"]["latency_ms"]
     assert hi / lo > 1.2 and lo < ans["latency_ms"] < hi
+
+
+def test_widen_adds_the_calibration_error_to_the_base_interval_in_quadrature():
+    from edge_predictor.interval import widen
+
+    v = 10.0
+    lo, hi = v * math.exp(-0.03), v * math.exp(0.04)
+    # the calibration's leave-one-out errors: predicted 10% above and 10% below measured
+    errs = [0.1, -0.1 / 1.1] * 10  # ln(1.1) and ln(1/1.1) as ln(predicted / measured)
+    wlo, whi = widen(v, lo, hi, errs)
+    d = math.log(1.1)
+    assert wlo == pytest.approx(v * math.exp(-math.hypot(0.03, d)))
+    assert whi == pytest.approx(v * math.exp(math.hypot(0.04, d)))
+    # a perfect calibration leaves the base interval as it is
+    assert widen(v, lo, hi, [0.0] * 5) == pytest.approx((lo, hi))
+    # a calibration that only ever over-predicts widens the interval downwards only
+    wlo, whi = widen(v, lo, hi, [0.2] * 5)
+    assert wlo < lo and whi == pytest.approx(hi)
