@@ -233,6 +233,11 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
                 sets[set_name] = {"base": _stats(p0, y), "scale": _stats(p0 * scale, y),
                                   "calibrated": _stats(p0 * (shs @ fac), y),
                                   "analytical-refit": _stats(pa, y)}
+                if set_name == "fresh":  # the calibrated predictor on each space's models
+                    space = np.array([n.rsplit("-", 1)[0] for n in names])
+                    pc = p0 * (shs @ fac)
+                    sets[set_name]["calibrated_per_space"] = {
+                        sp: _stats(pc[space == sp], y[space == sp]) for sp in sorted(set(space))}
             held_names = {k: [n for n in (os.path.basename(p) for p in v)
                               if n in info and metric in labels[n]] for k, v in held.items()}
             cover = _interval_coverage(base, metric, chosen, pool_paths, labels, held_names,
@@ -275,6 +280,11 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                     lines.append("| {} | {} ({}) | {} (n={}) | {} |".format(
                         count, r["method"], r["loo_mape"], set_name, st["base"]["n"],
                         " | ".join(cells)))
+            last = per_n[max(per_n, key=int)]["sets"].get("fresh", {})
+            if last.get("calibrated_per_space"):
+                lines += ["", "Calibrated, N={}, fresh models per space (MAPE %): {}.".format(
+                    max(per_n, key=int), ", ".join("{} {}".format(sp, st["mape"]) for sp, st in
+                                                   last["calibrated_per_space"].items()))]
             lines.append("")
     return "\n".join(lines) + "\n"
 
