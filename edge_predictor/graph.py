@@ -48,18 +48,23 @@ class TensorInfo:
     per_channel: bool
     name: str = ""
 
-    @property
-    def elements(self) -> int:
-        """Number of elements (1 for a scalar)."""
+    def __post_init__(self):
+        # computed once: the featurizer asks for them several times per operator
         n = 1
         for d in self.shape:
             n *= d
-        return n
+        self._elements = n
+        self._nbytes = (n * DTYPE_BITS.get(self.dtype, 0) + 7) // 8
+
+    @property
+    def elements(self) -> int:
+        """Number of elements (1 for a scalar)."""
+        return self._elements
 
     @property
     def nbytes(self) -> int:
         """Storage size in bytes, rounded up for sub-byte types."""
-        return (self.elements * DTYPE_BITS.get(self.dtype, 0) + 7) // 8
+        return self._nbytes
 
 
 @dataclass
