@@ -240,3 +240,19 @@ def test_a_lean_predictor_answers_as_the_delegated_one(tiny):
         a, b = lean.predict(fixture_path(name)), tiny.predict(fixture_path(name))
         for m in tiny.metrics:
             assert a[m] == pytest.approx(b[m], rel=1e-5)
+
+
+def test_a_bucket_whose_signature_is_missing_is_a_one_line_error(tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "b"
+    shutil.copytree(TINY, str(folder))
+    meta = json.loads((folder / "meta.json").read_text())
+    for b in meta["buckets"]:  # every bucket names a signature the file does not have
+        b["signature"] = "n999_b1"
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFormatError, match="no signature 'n999_b1'"):
+        Predictor.load(str(folder)).predict(fixture_path("conv"))
+    assert main(["predict", fixture_path("conv"), "--bundle", str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "n999_b1" in err[0] and "Traceback" not in err[0]
