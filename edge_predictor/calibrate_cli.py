@@ -51,8 +51,14 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
     from .errors import InputError
     from .runtime import Predictor
 
-    if bool(labels) == bool(models):
-        raise InputError("give either --labels FILE.csv or the models to measure live here")
+    if labels and models:
+        raise InputError("give either --labels FILE.csv or the models to measure live here, "
+                         "not both")
+    if not labels and not models:
+        raise InputError("give --labels FILE.csv or the models to measure live here (without "
+                         "models of your own: 'edge-perf dataset sample --space S --seed-from "
+                         "810000 --count 6 --out pool/' per design space builds a pool, with "
+                         "the train extra)")
     if labels:
         metrics = Predictor.load(base).metrics
         samples = read_labels(labels, metrics)

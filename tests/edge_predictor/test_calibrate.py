@@ -84,7 +84,13 @@ def test_an_existing_folder_is_never_overwritten_and_one_model_is_too_few(tmp_pa
 
 def test_neither_or_both_sources_is_an_error(tmp_path, capsys):
     assert main(["calibrate", "--from", TINY, "--out", str(tmp_path / "x")]) == 2
-    assert "either --labels" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--labels" in err[0] and "edge-perf dataset sample" in err[0]
+    csv = tmp_path / "m.csv"
+    csv.write_text("model,latency_ms\n")
+    assert main(["calibrate", fixture_path("conv"), "--from", TINY, "--out",
+                 str(tmp_path / "x"), "--labels", str(csv)]) == 2
+    assert "not both" in capsys.readouterr().err
     np.testing.assert_equal(os.path.exists(str(tmp_path / "x")), False)
 
 
