@@ -57,16 +57,11 @@ def _group(path: str) -> str:
 
 def held_out(target: str, db: str) -> Dict[str, Dict[str, float]]:
     """``{model path: {metric: measured}}`` of a validation database."""
-    from edge_predictor.validate import ResultStore
+    from benches.validation import db_rows
 
-    store = ResultStore(db)
-    try:
-        pairs = store.pairs(target)
-    finally:
-        store.close()
     out: Dict[str, Dict[str, float]] = {}
-    for metric, d in pairs.items():
-        for path, meas in zip(d["paths"], d["measured"]):
+    for metric, rows in db_rows(db, target).items():
+        for path, (_, meas) in rows.items():
             out.setdefault(path, {})[metric] = float(meas)
     return out
 

@@ -39,7 +39,7 @@ from benches.zoo import check_built  # noqa: E402
 from edge_predictor import bundle as B  # noqa: E402
 from edge_predictor.validate import ResultStore, error_stats, sha256_file, validate  # noqa: E402
 
-__all__ = ["SEED_BASE", "SPACES", "family_of", "build_models", "sweep", "summarize",
+__all__ = ["SEED_BASE", "SPACES", "family_of", "db_rows", "build_models", "sweep", "summarize",
            "render_markdown", "main"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -134,7 +134,7 @@ def _bundle_tag(bundle_dir: str) -> str:
     return sha256_file(os.path.join(bundle_dir, "meta.json"))[:12]
 
 
-def _rows(db: str, target: str) -> Dict[str, Dict[str, Any]]:
+def db_rows(db: str, target: str) -> Dict[str, Dict[str, Any]]:
     """``{metric: {path: (predicted, measured)}}`` of one database."""
     store = ResultStore(db)
     try:
@@ -149,8 +149,8 @@ def summarize(target: str, run: Dict[str, Any]) -> Dict[str, Any]:
     """Per family (each space, in-space overall, out-of-space) and metric: the predictor's
     error_stats, and for a repeated live target the noise floor (first vs. second measurement).
     """
-    rows = _rows(run["db"], target)
-    again = _rows(run["repeat_db"], target) if run["repeat_db"] else {}
+    rows = db_rows(run["db"], target)
+    again = db_rows(run["repeat_db"], target) if run["repeat_db"] else {}
     out: Dict[str, Any] = {}
     for metric, by_path in sorted(rows.items()):
         groups: Dict[str, List[str]] = {}
