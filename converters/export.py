@@ -366,19 +366,6 @@ def pad_batch(graphs: Sequence[Tuple[np.ndarray, ...]], nodes: int, batch: int):
     return x, cat, op, a, mask
 
 
-def _run_bucket(interpreter, bucket: "B.Bucket", inputs) -> np.ndarray:
-    """One invoke of a bucket (its signature, or a one-graph file) -> float64 [B, M]."""
-    from edge_predictor.runtime import INPUT_NAMES, input_order
-    if bucket.signature is not None:
-        run = interpreter.get_signature_runner(bucket.signature)
-        return run(**dict(zip(INPUT_NAMES, inputs)))["metrics"].astype(np.float64)
-    for idx, arr in zip(input_order(interpreter), inputs):
-        interpreter.set_tensor(idx, arr)
-    interpreter.invoke()
-    return interpreter.get_tensor(
-        interpreter.get_output_details()[0]["index"]).astype(np.float64)
-
-
 def check_parity(tm: TrainedModel, bundle_dir: str, graphs_per_bucket: int = 6,
                  seed: int = 0) -> Dict[str, Any]:
     """Compare every bucket with the Keras model, and bucket invariance.
@@ -391,32 +378,30 @@ def check_parity(tm: TrainedModel, bundle_dir: str, graphs_per_bucket: int = 6,
         all), "max_model_space_diff" (absolute, before exp(): random weights give large
         outputs)}.
     """
-    from edge_predictor.interpreters import make_interpreter
+    from edge_predictor.runtime import Predictor
 
     bundle = B.load_bundle(bundle_dir)
+    predictor = Predictor(bundle)
     res: Dict[str, Any] = {"buckets": {}}
     zdiff = 0.0
     smallest = min(b.nodes for b in bundle.buckets)
     probe = random_graphs(1, smallest, tm, seed=seed + 999, min_nodes=smallest)
     probe_out = []
-    interpreters: Dict[str, Any] = {}
     for k, b in enumerate(bundle.buckets):
-        if b.file not in interpreters:
-            interpreters[b.file] = make_interpreter(b.read())
-        it = interpreters[b.file]
+        runner = predictor.runner(b)
         graphs = random_graphs(b.batch * max(1, graphs_per_bucket // b.batch) or 1,
                                b.nodes, tm, seed=seed + k, min_nodes=max(1, b.nodes // 4))
         worst = 0.0
         for i in range(0, len(graphs), b.batch):
             chunk = graphs[i:i + b.batch]
-            got = _run_bucket(it, b, pad_batch(chunk, b.nodes, b.batch))[:len(chunk)]
+            got = runner.invoke(pad_batch(chunk, b.nodes, b.batch))[:len(chunk)]
             ref = np.concatenate([tm.keras_predict(*pad_batch([g], g[0].shape[0], 1))
                                   for g in chunk])
             worst = max(worst, float(np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-12))))
             zdiff = max(zdiff, float(np.max(np.abs(_forward(got, tm.metrics) -
                                                    _forward(ref, tm.metrics)))))
         res["buckets"][b.signature or b.file] = worst
-        probe_out.append(_run_bucket(it, b, pad_batch(probe, b.nodes, b.batch))[0])
+        probe_out.append(runner.invoke(pad_batch(probe, b.nodes, b.batch))[0])
     p = np.stack(probe_out)
     res["invariance"] = float(np.max(np.abs(p - p[0]) / np.maximum(np.abs(p[0]), 1e-12)))
     res["max_rel_diff"] = max([res["invariance"]] + list(res["buckets"].values()))

@@ -116,13 +116,26 @@ class _Runner(object):
                 self.a[i, g.edges[:, 0], g.edges[:, 1]] = 1.0
                 self.a[i, g.edges[:, 1], g.edges[:, 0]] = 1.0
             self.used[i] = n
+        return self.invoke((self.x, self.cat, self.op, self.a, self.mask))[:len(feats)]
+
+    def invoke(self, inputs):
+        """One interpreter call on padded inputs (no padding, no answer).
+
+        Args:
+            inputs: ``(x [B, N, F] float32, cat [B, N] int32, op [B, N] int32, a [B, N, N]
+                float32, mask [B, N] float32)``, the bucket's shapes.
+
+        Returns:
+            float64 [B, M] the metric values of every slot.
+        """
         if self.sig is not None:
-            out = self.sig(x=self.x, cat=self.cat, op=self.op, a=self.a, mask=self.mask)
-            return np.array(out["metrics"][:len(feats)], dtype=np.float64)
-        for idx, arr in zip(self.inputs, (self.x, self.cat, self.op, self.a, self.mask)):
-            self.it.set_tensor(idx, arr)
-        self.it.invoke()
-        return np.array(self.it.get_tensor(self.output)[:len(feats)], dtype=np.float64)
+            out = self.sig(**dict(zip(INPUT_NAMES, inputs)))["metrics"]
+        else:
+            for idx, arr in zip(self.inputs, inputs):
+                self.it.set_tensor(idx, arr)
+            self.it.invoke()
+            out = self.it.get_tensor(self.output)
+        return np.array(out, dtype=np.float64)
 
 
 class Predictor(object):
@@ -171,7 +184,10 @@ class Predictor(object):
         """
         return cls(load_bundle(resolve(target_or_path)), threads=threads, delegates=delegates)
 
-    def _runner(self, bucket):
+    def runner(self, bucket):
+        """The runner of one of this bundle's buckets: its interpreter (created on first use,
+        shared by a one-file bundle's buckets) and padded input buffers; ``run(feats)`` pads
+        and invokes, ``invoke(inputs)`` runs already padded inputs."""
         key = (bucket.nodes, bucket.batch)
         r = self._runners.get(key)
         if r is None:
@@ -256,7 +272,7 @@ class Predictor(object):
         w = list(warnings) + self._check(feats, name)
         bucket = self.bundle.bucket_for(feats.n_nodes)
         with self._lock:
-            row = self._runner(bucket).run([feats])[0]
+            row = self.runner(bucket).run([feats])[0]
         return self._answer(row, w, feats)
 
     def predict(self, model, name=""):
@@ -301,7 +317,7 @@ class Predictor(object):
                     left = len(idx) - start
                     use = big if (left > big.batch // 4 or big is small) else small
                     chunk = idx[start:start + use.batch]
-                    out = self._runner(use).run([items[i][0] for i in chunk])
+                    out = self.runner(use).run([items[i][0] for i in chunk])
                     for k, i in enumerate(chunk):
                         rows[i] = out[k]
                     start += len(chunk)
