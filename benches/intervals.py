@@ -117,18 +117,18 @@ def fit_target(target: str, bundle_dir: str, measured: Dict[str, Dict[str, float
 
 
 def _markdown(doc: Dict[str, Any]) -> str:
+    ran = ["- `{}`: `{}`, {}".format(t, r["command"], r["date"])
+           for t, r in sorted(doc.get("ran", {}).items())]
     lines = ["# p10-p90 intervals: coverage on held-out models", "",
              "Command: `{}` ({}); targets it did not name are kept from their own earlier run "
              "(`ran` below). Each model's interval is fitted without its family (a design "
              "space's fresh models, a zoo family): coverage is the share of models whose "
              "measurement lies inside their p10-p90 (aim 70-90%), width the mean "
-             "p90/p10.".format(doc["command"], doc.get("date", "")), "",
-             "| target | metric | models | coverage | width | fresh: coverage / width | "
-             "zoo: coverage / width | departure bins (edges) |",
-             "|---|---|---:|---:|---:|---|---|---|"]
-    ran = ["- `{}`: `{}`, {}".format(t, r["command"], r["date"])
-           for t, r in sorted(doc.get("ran", {}).items())]
-    lines[len(lines) - 2:len(lines) - 2] = ran + [""] if ran else []
+             "p90/p10.".format(doc["command"], doc.get("date", "")), ""]
+    lines += ran + [""] if ran else []
+    lines += ["| target | metric | models | coverage | width | fresh: coverage / width | "
+              "zoo: coverage / width | departure bins (edges) |",
+              "|---|---|---:|---:|---:|---|---|---|"]
     for target, per in doc["targets"].items():
         for metric, r in per.items():
             f, z = r["per_set"]["fresh"], r["per_set"]["zoo"]
