@@ -48,7 +48,7 @@ import numpy as np
 
 os.environ.setdefault("EDGE_PERF_INTERPRETER", "litert")
 
-from benches.results_io import write_results  # noqa: E402
+from benches.results_io import read_results, write_results  # noqa: E402
 from benches.validation import SPACES, build_models, zoo_models  # noqa: E402
 from edge_predictor.calibration import (choose, fit_groups, fit_scale, groups_of,  # noqa: E402
                                         pick_diverse, shares_of, shares_source)
@@ -329,9 +329,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     doc: Dict[str, Any] = {"command": "python -m benches.adaptation " + " ".join(
         argv if argv is not None else sys.argv[1:]), "when": time.strftime("%Y-%m-%d"),
         "pool_per_space": args.pool, "spaces": list(SPACES), "settings": {}}
-    old = os.path.join(args.out, "adaptation.json")
-    if os.path.exists(old):  # keep the settings not rerun now
-        doc["settings"] = json.load(open(old)).get("settings", {})
+    doc["settings"] = read_results(args.out, "adaptation").get("settings", {})  # kept
     for s in settings:
         labels = measure_all(s, pool + held["fresh"] + held["zoo"])
         if not args.measure_only:

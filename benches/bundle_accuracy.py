@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from benches.results_io import write_results
+from benches.results_io import read_results, write_results
 from edge_predictor import bundle as B
 from edge_predictor.featurize import GraphFeatures
 from edge_predictor.runtime import Predictor
@@ -113,13 +113,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         " --kind " + k for k in args.kind) + "".join(
         " --trained " + t for t in args.trained), "targets": {}}
     only = set(t for t in (args.targets or "").split(",") if t)
-    old_path = os.path.join(args.out, "bundle_accuracy.json")
-    if only and os.path.exists(old_path):
-        with open(old_path) as f:
-            old = json.load(f)
-        for target, res in old.get("targets", {}).items():
-            if target not in only:
-                doc["targets"][target] = dict(res, command=res.get("command", old["command"]))
+    old = read_results(args.out, "bundle_accuracy") if only else {}
+    for target, res in old.get("targets", {}).items():
+        if target not in only:
+            doc["targets"][target] = dict(res, command=res.get("command", old["command"]))
     for target, path in sorted(B.list_bundles().items()):
         if only and target not in only:
             continue

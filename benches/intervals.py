@@ -32,7 +32,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from benches.results_io import write_results
+from benches.results_io import read_results, write_results
 from benches.validation import OUT_OF_SPACE, family_of
 
 __all__ = ["held_out", "fit_target", "main"]
@@ -150,14 +150,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     doc: Dict[str, Any] = {"command": "python -m benches.intervals " + " ".join(
         argv if argv is not None else sys.argv[1:]), "targets": {}, "ran": {},
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    old_path = os.path.join(args.out, "intervals.json")
-    if os.path.exists(old_path):  # keep the targets this run does not name, with their run
-        with open(old_path) as f:
-            old = json.load(f)
-        for target, res in old.get("targets", {}).items():
-            doc["targets"][target] = res
-            doc["ran"][target] = old.get("ran", {}).get(target) or {
-                "command": old.get("command", "?"), "date": old.get("date", "date not recorded")}
+    old = read_results(args.out, "intervals")  # keep the targets not rerun, with their run
+    for target, res in old.get("targets", {}).items():
+        doc["targets"][target] = res
+        doc["ran"][target] = old.get("ran", {}).get(target) or {
+            "command": old.get("command", "?"), "date": old.get("date", "date not recorded")}
     for target in [t for t in args.targets.split(",") if t]:
         bundle_dir = B.resolve(target)
         meta_path = os.path.join(bundle_dir, B.META_FILE)

@@ -31,7 +31,7 @@ import numpy as np
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from benches.results_io import write_results  # noqa: E402
+from benches.results_io import read_results, write_results  # noqa: E402
 
 __all__ = ["METRICS", "run_family", "render_markdown", "main"]
 
@@ -132,14 +132,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     doc: Dict[str, Any] = {"command": "python -m benches.network_lofo " + " ".join(
         argv if argv is not None else sys.argv[1:]), "epochs": args.epochs,
         "reference": run_family(None, args.epochs, zoo, labels), "families": {}}
-    old = os.path.join(args.out, "network_lofo.json")
-    if os.path.exists(old):  # keep the families of earlier runs with the same epochs
-        with open(old) as f:
-            prev = json.load(f)
-        if prev.get("epochs") == args.epochs:
-            doc["families"] = {k: v for k, v in prev["families"].items() if k not in families}
-            doc["reference"] = dict(prev["reference"], **doc["reference"])
-            doc["command"] = prev["command"] + "; " + doc["command"]
+    prev = read_results(args.out, "network_lofo")
+    if prev.get("epochs") == args.epochs:  # keep the families of earlier runs, same epochs
+        doc["families"] = {k: v for k, v in prev["families"].items() if k not in families}
+        doc["reference"] = dict(prev["reference"], **doc["reference"])
+        doc["command"] = prev["command"] + "; " + doc["command"]
     for fam in families:
         doc["families"][fam] = run_family(fam, args.epochs, zoo, labels)[fam]
         write_results(args.out, "network_lofo", doc, render_markdown(doc))  # after each family

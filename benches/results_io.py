@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any, Dict, Tuple
 
-__all__ = ["write_atomic", "write_results"]
+__all__ = ["write_atomic", "write_results", "read_results"]
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -42,3 +42,13 @@ def write_results(out_dir: str, stem: str, doc: Dict[str, Any], markdown: str,
     write_atomic(paths[0], json.dumps(doc, indent=indent, sort_keys=sort_keys))
     write_atomic(paths[1], markdown)
     return paths
+
+
+def read_results(out_dir: str, stem: str) -> Dict[str, Any]:
+    """The last ``<out_dir>/<stem>.json``, or ``{}`` if there is none: a bench that reruns some
+    of its targets (settings, families) keeps the others from it."""
+    path = os.path.join(out_dir, stem + ".json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)

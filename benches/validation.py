@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from typing import Any, Dict, List, Optional
 
 os.environ.setdefault("EDGE_PERF_INTERPRETER", "litert")  # the CPU target's interpreter
 
-from benches.results_io import write_results  # noqa: E402
+from benches.results_io import read_results, write_results  # noqa: E402
 from benches.zoo import check_built  # noqa: E402
 from edge_predictor import bundle as B  # noqa: E402
 from edge_predictor.validate import ResultStore, error_stats, sha256_file, validate  # noqa: E402
@@ -233,11 +232,7 @@ def render_markdown(doc: Dict[str, Any]) -> str:
 def _earlier(out: str) -> Dict[str, Any]:
     """The targets of an earlier ``validation.json`` in ``out``, each with its own run's date,
     host and model counts (``{}`` if there is none)."""
-    path = os.path.join(out, "validation.json")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        old = json.load(f)
+    old = read_results(out, "validation")
     return {target: dict({k: old.get(k) for k in ("date", "host", "per_space", "n_zoo")}, **t)
             for target, t in old.get("targets", {}).items()}
 

@@ -25,3 +25,11 @@ def test_a_failing_document_keeps_the_previous_results(tmp_path):
         write_results(str(tmp_path), "demo", {"bad": object()}, "new\n")
     assert json.loads((tmp_path / "demo.json").read_text()) == {"ok": True}
     assert (tmp_path / "demo.md").read_text() == "old\n"
+
+
+def test_read_results_returns_the_last_document_or_nothing(tmp_path):
+    from benches.results_io import read_results, write_results
+
+    assert read_results(str(tmp_path), "x") == {}
+    write_results(str(tmp_path), "x", {"targets": {"a": 1}}, "# x\n")
+    assert read_results(str(tmp_path), "x") == {"targets": {"a": 1}}
