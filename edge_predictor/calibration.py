@@ -137,19 +137,18 @@ def shares_of(feats, source: str) -> np.ndarray:
             raise ValueError("npu_binding shares need features with npu_parts (featurize the "
                              "model itself, not a cached feature table)")
         return group_shares(ops, parts.max(1), np.argmax(parts, 1))
-    if source.startswith("cpu_terms:"):
+    if source.startswith(("cpu_terms:", "cpu_cost:")):
         from .cpu_cost import TERM_COLUMNS, coefficient_rows, cpu_terms, table_for
 
-        terms = cpu_terms(raw_columns(feats, TERM_COLUMNS))
-        return cpu_term_shares(ops, terms * coefficient_rows(ops, table_for(
-            source.split(":", 1)[1])))
-    if source == "npu_cost":
+        kind, target = source.split(":", 1)
+        # each operator's time in each term of the host table: [N, K] microseconds
+        parts = cpu_terms(raw_columns(feats, TERM_COLUMNS)) * coefficient_rows(
+            ops, table_for(target))
+        if kind == "cpu_terms":
+            return cpu_term_shares(ops, parts)
+        cost = np.maximum(parts.sum(1), 0.0)  # cpu_cost.cost_of
+    elif source == "npu_cost":
         cost = raw_columns(feats, ("npu_cost_cycles",))[0]
-    elif source.startswith("cpu_cost:"):
-        from .cpu_cost import TERM_COLUMNS, cost_of, cpu_terms, table_for
-
-        table = table_for(source.split(":", 1)[1])
-        cost = cost_of(ops, cpu_terms(raw_columns(feats, TERM_COLUMNS)), table)
     else:
         raise ValueError("unknown shares source {!r}".format(source))
     return group_shares(ops, cost)

@@ -148,3 +148,21 @@ def test_cpu_time_splits_by_term_and_kernel_group():
     assert sh["memory"] == pytest.approx(5.0 / total) and sh["overhead"] == \
         pytest.approx(3.0 / total)
     assert sh["matmul-macs"] == sh["other-macs"] == 0.0
+
+
+def test_older_cpu_calibrations_keep_their_kernel_group_shares():
+    from conftest import fixture_path
+
+    from edge_predictor.calibration import shares_of
+    from edge_predictor.cpu_cost import TERM_COLUMNS, cost_of, cpu_terms, table_for
+    from edge_predictor.cpu_cost_table import TABLES
+    from edge_predictor.featurize import featurize, raw_columns
+    from edge_predictor.op_table import OP_VOCAB
+    from edge_predictor.tflite_reader import read_model
+
+    target = sorted(TABLES)[0]
+    feats = featurize(read_model(fixture_path("attention")))
+    ops = [OP_VOCAB[int(i)] for i in feats.op_ids]
+    cost = cost_of(ops, cpu_terms(raw_columns(feats, TERM_COLUMNS)), table_for(target))
+    np.testing.assert_allclose(shares_of(feats, "cpu_cost:" + target), group_shares(ops, cost))
+    assert len(shares_of(feats, "cpu_terms:" + target)) == 6
