@@ -36,12 +36,16 @@ from .bundle import META_FILE, bundle_files, load_bundle, resolve
 from .calibration import choose, groups_of, pick_diverse, shares_of, shares_source
 from .errors import InputError
 from .featurize import featurize
+from .host_ops import fit_ops, op_rows
+from .host_ops import loo_errors as host_loo_errors
 from .tflite_reader import read_model
 
-__all__ = ["Sample", "read_labels", "pick_models", "measure_live", "calibrate_bundle"]
+__all__ = ["Sample", "PROBES_KEY", "read_labels", "pick_models", "measure_live", "calibrate_bundle"]
 
 #: one calibration model: its path and its measured metrics
 Sample = Tuple[str, Dict[str, float]]
+#: where :func:`measure_live` keeps the probe grid's timings in ``profiles``
+PROBES_KEY = "<probes>"
 
 
 def read_labels(path: str, metrics: Sequence[str]) -> List[Sample]:
@@ -117,21 +121,70 @@ def pick_models(base: str, models: Sequence[str], count: int, metric: str = "lat
 
 
 def measure_live(models: Sequence[str], threads: int = 1, warmup: int = 10, runs: int = 30,
-                 min_time_s: float = 0.3,
+                 min_time_s: float = 0.3, default_delegates: bool = True,
+                 profiles: Optional[Dict[str, np.ndarray]] = None,
                  progress: Optional[Callable[[int, int, str], None]] = None) -> List[Sample]:
-    """Measure each model's latency on this host (the median of the timed runs)."""
-    from .measure import measure_latency
+    """Measure each model's latency on this host (the median of the timed runs).
 
+    Args:
+        models: the ``.tflite`` paths.
+        threads, warmup, runs, min_time_s, default_delegates: ``measure_latency``'s.
+        profiles: if a dict, each model's operators are also timed one at a time
+            (:func:`edge_predictor.op_profile.profile_ops`: float [N] microseconds, NaN where
+            not timed) into it, keyed by path, and the probe grid
+            (:data:`edge_predictor.op_probe.PROBES`) under :data:`PROBES_KEY`: what
+            :func:`calibrate_bundle` fits a host's per-operator model on.
+        progress: called with (models done, models, path); the probes count as one model.
+    """
+    from .measure import measure_latency
+    from .op_profile import invoke_overhead_us, profile_ops
+
+    overhead = invoke_overhead_us(threads, default_delegates) if profiles is not None else 0.0
     out: List[Sample] = []
     for i, path in enumerate(models):
         if progress:
             progress(i, len(models), path)
         r = measure_latency(path, threads=threads, warmup=warmup, runs=runs,
-                            min_time_s=min_time_s)
+                            min_time_s=min_time_s, default_delegates=default_delegates)
         out.append((path, {"latency_ms": float(r["median_ms"])}))
+        if profiles is not None:
+            with open(path, "rb") as f:
+                profiles[path] = profile_ops(f.read(), threads, default_delegates,
+                                             overhead_us=overhead)
+    if profiles is not None:
+        from .op_probe import time_probes
+
+        if progress:
+            progress(len(models), len(models) + 1, "operator probes")
+        profiles[PROBES_KEY] = time_probes(threads, default_delegates, overhead_us=overhead)
     if progress:
-        progress(len(models), len(models), "")
+        n = len(models) + (profiles is not None)
+        progress(n, n, "")
     return out
+
+
+def _probes(profiles: Dict[str, np.ndarray], reference: str):
+    """The probe grid's (rows placed by ``reference``'s table, times) of ``profiles``."""
+    times = profiles.get(PROBES_KEY)
+    if times is None:
+        return None
+    from .op_probe import probe_rows
+
+    return probe_rows(reference), times
+
+
+def _with_host_ops(fit: Dict[str, object], models, measured: Sequence[float], probes=None
+                   ) -> Dict[str, object]:
+    """``fit``, or the host per-operator model when its leave-one-out MAPE is lower."""
+    errors = host_loo_errors(models, measured, probes)
+    mape = float(np.mean(np.abs(errors)))
+    tried = dict(fit["tried"], ops=mape)
+    if mape >= fit["loo_mape"]:
+        return dict(fit, tried=tried)
+    ops = fit_ops(models, measured, probes)
+    return {"method": "ops", "ridge": None, "factors": {g: 1.0 for g in fit["factors"]},
+            "ops": ops.to_json(), "loo_mape": mape, "loo_errors": errors.tolist(),
+            "tried": tried}
 
 
 def _sha256(path: str) -> str:
@@ -140,7 +193,8 @@ def _sha256(path: str) -> str:
 
 
 def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source: Dict[str, object],
-                     name: Optional[str] = None) -> Dict[str, object]:
+                     name: Optional[str] = None,
+                     profiles: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, object]:
     """Fit the calibration of ``base`` on ``samples`` and write the calibrated bundle.
 
     Args:
@@ -149,6 +203,9 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
         out_dir: the bundle folder to write; must not exist.
         source: what the measurements are (label file, host fingerprint, ...), kept in meta.
         name: the calibrated bundle's target id (default ``<base target>-calibrated``).
+        profiles: a CPU target's latency: each sample's operators timed one at a time
+            (:func:`measure_live`), keyed by path; with them a host per-operator model
+            (:mod:`edge_predictor.host_ops`) competes with the factors by leave-one-out.
 
     Returns:
         The written ``meta.json`` content.
@@ -167,12 +224,14 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
         raise InputError("{}: already calibrated; calibrate its base bundle ({})".format(
             folder, predictor.calibration.get("base", {}).get("target")))
     src = shares_source(predictor.target)
-    preds, shares = [], []
+    preds, shares, rows = [], [], []
     for path, _ in samples:
         graph = read_model(path)
         feats = featurize(graph)
         preds.append(predictor.predict_features(feats, graph.path, graph.warnings))
         shares.append(shares_of(feats, src))
+        if profiles is not None and path in profiles and src.startswith("cpu_terms:"):
+            rows.append(op_rows(feats, src.split(":", 1)[1]))
     fits = {}
     for metric in predictor.metrics:
         idx = [i for i, (_, v) in enumerate(samples) if metric in v]
@@ -183,6 +242,11 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
                 metric, len(idx)))
         ratio = np.array([samples[i][1][metric] / preds[i][metric] for i in idx])
         fit = choose(np.array([shares[i] for i in idx]), ratio, groups_of(src))
+        if metric == "latency_ms" and profiles is not None and len(rows) == len(samples) \
+                and len(idx) >= 3:
+            fit = _with_host_ops(fit, [(rows[i], profiles[samples[i][0]]) for i in idx],
+                                 [samples[i][1][metric] for i in idx],
+                                 _probes(profiles, src.split(":", 1)[1]))
         fit["n"] = len(idx)
         fit["models"] = [os.path.basename(samples[i][0]) for i in idx]
         fits[metric] = fit

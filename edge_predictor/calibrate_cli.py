@@ -44,6 +44,13 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
               runs: int = typer.Option(30, "--runs", min=1, help="live: minimum timed runs"),
               min_time: float = typer.Option(0.3, "--min-time", min=0.0,
                                              help="live: minimum timed seconds per model"),
+              delegate: bool = typer.Option(True, "--delegate/--no-delegate",
+                                            help="live: the interpreter's default delegate "
+                                            "(XNNPACK), or its reference kernels"),
+              op_profile: bool = typer.Option(True, "--op-profile/--no-op-profile",
+                                              help="live: also time every operator of the "
+                                              "measured models one at a time, to fit this "
+                                              "host's per-operator model"),
               as_json: bool = typer.Option(False, "--json", help="print the calibration as "
                                            "JSON")) -> None:
     """Adapt a predictor from measured models; write a bundle for predict --bundle."""
@@ -59,6 +66,7 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
                          "models of your own: 'edge-perf dataset sample --space S --seed-from "
                          "810000 --count 6 --out pool/' per design space builds a pool, with "
                          "the train extra)")
+    profiles = None
     if labels:
         metrics = Predictor.load(base).metrics
         samples = read_labels(labels, metrics)
@@ -69,17 +77,23 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
 
         paths = pick_models(base, _collect(models or []), count)
 
-        bar = progress_bar("calibrate: measuring")
+        profiles = {} if op_profile and not Predictor.load(base).target.startswith(
+            "ethos-u") else None
+        bar = progress_bar("calibrate: measuring" + (" and timing operators" if profiles
+                                                     is not None else ""))
         try:
             samples = measure_live(paths, threads=threads, warmup=warmup, runs=runs,
-                                   min_time_s=min_time,
+                                   min_time_s=min_time, default_delegates=delegate,
+                                   profiles=profiles,
                                    progress=lambda i, n, path: bar(i, n, os.path.basename(path)))
         finally:
             bar.close()
         source = {"kind": "live", "host": host_fingerprint(threads=threads),
-                  "method": "{} warm-up runs, >= {} timed runs and >= {} s, median".format(
-                      warmup, runs, min_time)}
-    meta = calibrate_bundle(base, samples, out, source, name=name)
+                  "default_delegate": delegate,
+                  "method": "{} warm-up runs, >= {} timed runs and >= {} s, median{}".format(
+                      warmup, runs, min_time, "; every operator timed alone" if profiles
+                      is not None else "")}
+    meta = calibrate_bundle(base, samples, out, source, name=name, profiles=profiles)
     cal = meta["calibration"]
     if as_json:
         typer.echo(json.dumps({"bundle": out, "target": meta["target"], "calibration": cal},
@@ -87,6 +101,11 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
         return
     typer.echo("wrote {} (target {}; base {})".format(out, meta["target"], cal["base"]["target"]))
     for metric, fit in cal["metrics"].items():
-        factors = ", ".join("{} x{:.3g}".format(g, v) for g, v in fit["factors"].items())
-        typer.echo("{}: {} models, {} ({}), leave-one-out MAPE {:.1%}".format(
-            metric, fit["n"], fit["method"], factors, fit["loo_mape"]))
+        if fit["method"] == "ops":
+            how = "this host's per-operator model ({} distinct timed operators, x{:.3g} in a model)".format(
+                len(fit["ops"]["rows"]), fit["ops"]["scale"])
+        else:
+            how = "{} ({})".format(fit["method"], ", ".join(
+                "{} x{:.3g}".format(g, v) for g, v in fit["factors"].items()))
+        typer.echo("{}: {} models, {}, leave-one-out MAPE {:.1%}".format(
+            metric, fit["n"], how, fit["loo_mape"]))

@@ -26,7 +26,7 @@ import numpy as np
 from .bundle import load_bundle, resolve
 from .calibration import apply, groups_of, shares_of
 from .interval import analytical_of, bounds, departure, widen
-from .errors import GraphTooLargeError, ModelFormatError
+from .errors import BundleError, GraphTooLargeError, ModelFormatError
 from .featurize import FEATURE_NAMES, featurize
 from .interpreters import make_interpreter
 from .op_table import CATEGORIES, OP_VOCAB
@@ -166,6 +166,17 @@ class Predictor(object):
         self.intervals = bundle.meta.get("interval") or {}
         self._physics_target = (self.calibration["base"]["target"] if self.calibration
                                 else self.target)
+        #: metric -> the host per-operator model of an ``ops`` calibration
+        self._host_ops = {}
+        for name, fit in ((self.calibration or {}).get("metrics") or {}).items():
+            if fit.get("method") == "ops":
+                from .host_ops import HostOps
+
+                try:
+                    self._host_ops[name] = HostOps.from_json(fit["ops"])
+                except (KeyError, TypeError, ValueError) as err:
+                    raise BundleError("{}: the calibration's timed operators of {} are "
+                                      "unreadable ({})".format(bundle.path, name, err)) from None
 
     @classmethod
     def load(cls, target_or_path, threads=1, delegates=True):
@@ -234,7 +245,13 @@ class Predictor(object):
         intervals, far = {}, []
         for name, v in zip(self.metrics, row):
             fit = cal["metrics"].get(name) if cal else None
-            out[name] = apply(float(v), shares, fit["factors"], groups) if fit else float(v)
+            if name in self._host_ops:  # this host's operators, not the base network
+                from .host_ops import op_rows
+
+                reference = cal["shares"].split(":", 1)[1]
+                out[name] = self._host_ops[name].predict_ms(op_rows(feats, reference))
+            else:
+                out[name] = apply(float(v), shares, fit["factors"], groups) if fit else float(v)
             spec = self.intervals.get(name)
             if spec:
                 dep = departure(float(v), analytical_of(feats, self._physics_target, name))

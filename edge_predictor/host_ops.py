@@ -1,0 +1,214 @@
+"""A host's per-operator latency model, fitted on operators timed one at a time (pure numpy).
+
+A CPU unlike the one that labelled a bundle does not change its speed by a few factors: an Intel
+Xeon with AMX runs a dense 3x3 convolution of 256 channels 10x faster than the AMD EPYC that
+labelled the CPU bundle, a 7x7 stride-2 depthwise convolution about as slowly, and a 1x1
+convolution of 16 channels somewhere between (``docs/calibration.md``). What a few whole-model
+latencies cannot say, the models' operators timed one at a time (:mod:`edge_predictor.op_profile`)
+can: twenty models hold about a thousand operators.
+
+:class:`HostOps` predicts an operator's time on the new host from the timed operators nearest to
+it: among those of the same type, kernel size, stride and data type (else the same type), the
+``k`` nearest in the log of its sizes (:data:`SIZE_COLUMNS`), each neighbour's time scaled by
+how much more work the query does by the reference host's table (``cpu_cost``), geometric mean.
+A model's time is the sum over its operators times one factor fitted on the whole-model
+latencies (the operators inside a model run a little faster or slower than alone: caches,
+one invoke instead of many). Operator types never timed fall back to the reference table times
+the timed operators' pooled ratio.
+
+Python 3.7 compatible; no TensorFlow.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .calibration import fit_scale
+from .cpu_cost import TERM_COLUMNS, cost_of, cpu_terms, table_for
+from .featurize import raw_columns
+from .op_table import OP_VOCAB
+
+__all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "NEIGHBOURS", "op_rows", "HostOps", "fit_ops",
+           "loo_errors"]
+
+#: the sizes whose log places an operator among the timed ones
+SIZE_COLUMNS = ("macs", "out_elements", "in_bytes", "weight_bytes", "in0_c", "out_c", "out_h",
+                "out_w", "in1_c", "groups")
+#: what an operator must share with its neighbours, besides its type (kernel libraries pick a
+#: kernel by these; ``groups`` only as grouped or not, 2 or at most 1)
+CLASS_COLUMNS = ("kernel_h", "kernel_w", "stride_h", "dtype_float", "groups")
+#: neighbours averaged
+NEIGHBOURS = 3
+
+#: one model's operators: (class keys [N], log sizes [N, S], reference table us [N])
+OpRows = Tuple[List[str], np.ndarray, np.ndarray]
+
+
+def op_rows(feats, reference: str) -> OpRows:
+    """The per-operator inputs of :class:`HostOps` for a featurized graph.
+
+    Args:
+        feats: :class:`~edge_predictor.featurize.GraphFeatures` of N operators.
+        reference: the CPU target whose host table scales neighbours (the base bundle's).
+
+    Returns:
+        (keys [N] ``"TYPE/kh/kw/s/float/groups"``, float64 [N, S] ``log1p`` of :data:`SIZE_COLUMNS`,
+        float64 [N] the reference table's microseconds).
+    """
+    ops = [OP_VOCAB[int(i)] for i in feats.op_ids]
+    cls = np.rint(np.stack(raw_columns(feats, CLASS_COLUMNS), 1)).astype(int) if len(ops) \
+        else np.zeros((0, len(CLASS_COLUMNS)), int)
+    cls[:, -1] = np.minimum(cls[:, -1], 2)
+    keys = ["{}/{}".format(op, "/".join(str(v) for v in row)) for op, row in zip(ops, cls)]
+    sizes = np.log1p(np.maximum(np.stack(raw_columns(feats, SIZE_COLUMNS), 1), 0.0)) \
+        if len(ops) else np.zeros((0, len(SIZE_COLUMNS)))
+    ref = cost_of(ops, cpu_terms(raw_columns(feats, TERM_COLUMNS)), table_for(reference))
+    return keys, sizes, ref
+
+
+class HostOps:
+    """Timed operators of one host, and the per-operator prediction from them.
+
+    Args:
+        keys: [M] class keys (:func:`op_rows`) of the timed operators.
+        sizes: float [M, S] their log sizes.
+        ref_us: float [M] their reference-table microseconds.
+        time_us: float [M] their measured microseconds on this host.
+        scale: the whole-model factor (in-model time / sum of operators alone).
+    """
+
+    def __init__(self, keys: Sequence[str], sizes: np.ndarray, ref_us: np.ndarray,
+                 time_us: np.ndarray, scale: float = 1.0):
+        self.keys = list(keys)
+        self.sizes = np.asarray(sizes, np.float64).reshape(len(self.keys), len(SIZE_COLUMNS))
+        self.ref = np.asarray(ref_us, np.float64)
+        self.time = np.maximum(np.asarray(time_us, np.float64), 0.0)
+        self.scale = float(scale)
+        total_ref = float(self.ref.sum())
+        self.pooled_ratio = float(self.time.sum()) / total_ref if total_ref > 0 else 1.0
+        self._by_key: Dict[str, np.ndarray] = {}
+        self._by_type: Dict[str, np.ndarray] = {}
+        for i, k in enumerate(self.keys):
+            self._by_key.setdefault(k, []).append(i)
+            self._by_type.setdefault(k.split("/", 1)[0], []).append(i)
+        self._by_key = {k: np.array(v) for k, v in self._by_key.items()}
+        self._by_type = {k: np.array(v) for k, v in self._by_type.items()}
+
+    def predict_ops(self, rows: OpRows) -> np.ndarray:
+        """float64 [N] microseconds of each operator alone on this host."""
+        keys, sizes, ref = rows
+        out = np.zeros(len(keys))
+        groups: Dict[str, List[int]] = {}
+        for i, k in enumerate(keys):
+            groups.setdefault(k, []).append(i)
+        for k, idx in groups.items():
+            idx = np.array(idx)
+            cand = self._by_key.get(k)
+            if cand is None:
+                cand = self._by_type.get(k.split("/", 1)[0])
+            if cand is None:  # never timed: the reference table, pooled ratio
+                out[idx] = ref[idx] * self.pooled_ratio
+                continue
+            d = np.linalg.norm(sizes[idx][:, None, :] - self.sizes[cand][None, :, :], axis=2)
+            near = cand[np.argsort(d, axis=1, kind="stable")[:, :NEIGHBOURS]]  # [n, k]
+            t, r = self.time[near], self.ref[near]
+            log_t = np.log(np.maximum(t, 1e-3))
+            scaled = np.where((r > 0) & (ref[idx][:, None] > 0),
+                              log_t + np.log(np.maximum(ref[idx][:, None], 1e-12)) -
+                              np.log(np.maximum(r, 1e-12)), log_t)
+            out[idx] = np.exp(scaled.mean(1))
+        return out
+
+    def predict_ms(self, rows: OpRows) -> float:
+        """A model's milliseconds: its operators' sum times :attr:`scale`."""
+        return float(self.predict_ops(rows).sum()) * 1e-3 * self.scale
+
+    def to_json(self) -> Dict[str, object]:
+        """A JSON-able dict for a bundle's meta.json: one text row per timed operator, ``"KEY
+        size... ref_us time_us"`` (4 significant digits)."""
+        rows = ["{} {}".format(k, " ".join("%.4g" % v for v in list(sz) + [r, t]))
+                for k, sz, r, t in zip(self.keys, self.sizes, self.ref, self.time)]
+        return {"columns": ["key"] + list(SIZE_COLUMNS) + ["ref_us", "time_us"],
+                "class_columns": list(CLASS_COLUMNS), "neighbours": NEIGHBOURS,
+                "scale": self.scale, "rows": rows}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, object]) -> "HostOps":
+        """The inverse of :meth:`to_json`.
+
+        Raises:
+            ValueError: written with other columns, or a malformed row.
+        """
+        columns = ["key"] + list(SIZE_COLUMNS) + ["ref_us", "time_us"]
+        if list(doc.get("columns", [])) != columns or \
+                list(doc.get("class_columns", [])) != list(CLASS_COLUMNS):
+            raise ValueError("timed operators written with other columns")
+        keys, values = [], []
+        for row in doc["rows"]:
+            parts = str(row).split()
+            if len(parts) != len(columns):
+                raise ValueError("a timed-operator row has {} fields, not {}".format(
+                    len(parts), len(columns)))
+            keys.append(parts[0])
+            values.append([float(v) for v in parts[1:]])
+        v = np.array(values, np.float64).reshape(len(keys), len(columns) - 1)
+        return cls(keys, v[:, :-2], v[:, -2], v[:, -1], float(doc["scale"]))
+
+
+def _stack(models: Sequence[Tuple[OpRows, np.ndarray]]) -> Tuple[List[str], np.ndarray,
+                                                                 np.ndarray, np.ndarray]:
+    keys: List[str] = []
+    sizes, ref, times = [], [], []
+    for (k, s, r), t in models:
+        ok = np.isfinite(np.asarray(t, np.float64))
+        keys += [kk for kk, o in zip(k, ok) if o]
+        sizes.append(s[ok])
+        ref.append(r[ok])
+        times.append(np.asarray(t, np.float64)[ok])
+    width = len(SIZE_COLUMNS)
+    sizes_ = np.concatenate(sizes) if sizes else np.zeros((0, width))
+    ref_ = np.concatenate(ref) if ref else np.zeros(0)
+    times_ = np.concatenate(times) if times else np.zeros(0)
+    # one row per distinct operator (repeated blocks time the same operator many times): the
+    # median of its timings
+    seen: Dict[Tuple, List[int]] = {}
+    for i, k in enumerate(keys):
+        seen.setdefault((k,) + tuple(np.round(sizes_[i], 4)), []).append(i)
+    first = [v[0] for v in seen.values()]
+    med = np.array([np.median(times_[v]) for v in seen.values()])
+    return [keys[i] for i in first], sizes_[first], ref_[first], med
+
+
+def fit_ops(models: Sequence[Tuple[OpRows, np.ndarray]], measured_ms: Sequence[float],
+            probes: Optional[Tuple[OpRows, np.ndarray]] = None) -> HostOps:
+    """The host model of timed models.
+
+    Args:
+        models: per model, its :func:`op_rows` and float [N] microseconds per operator alone
+            (:func:`edge_predictor.op_profile.profile_ops`; NaN: not timed).
+        measured_ms: [len(models)] each model's whole latency.
+        probes: more timed operators of no model (:func:`edge_predictor.op_probe.probe_models`).
+    """
+    ops = HostOps(*_stack(list(models) + ([probes] if probes is not None else [])))
+    sums = []  # each model's operators alone: timed, else predicted
+    for rows, t in models:
+        t = np.asarray(t, np.float64)
+        sums.append(float(np.where(np.isfinite(t), t, ops.predict_ops(rows)).sum()) * 1e-3)
+    sums = np.array(sums)
+    ops.scale = fit_scale(np.asarray(measured_ms, np.float64) / np.maximum(sums, 1e-12))
+    return ops
+
+
+def loo_errors(models: Sequence[Tuple[OpRows, np.ndarray]], measured_ms: Sequence[float],
+               probes: Optional[Tuple[OpRows, np.ndarray]] = None) -> np.ndarray:
+    """float64 [N] leave-one-out relative errors: each model predicted by the host model of the
+    others' operators and latencies (and the probes)."""
+    y = np.asarray(measured_ms, np.float64)
+    out = np.zeros(len(y))
+    for i in range(len(y)):
+        rest = [j for j in range(len(y)) if j != i]
+        ops = fit_ops([models[j] for j in rest], y[rest], probes)
+        out[i] = ops.predict_ms(models[i][0]) / y[i] - 1.0
+    return out

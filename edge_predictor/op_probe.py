@@ -1,0 +1,134 @@
+"""Time the host's kernel library on a fixed grid of operators (nn-Meter's kernel probing).
+
+A calibration's own models say how this host runs *their* operators; a user's next model may
+use others: a ResNet's 3x3 convolutions of 256 channels when the calibration models were
+mobile networks, a NASNet's 7x7 stride-2 depthwise convolutions (on LiteRT 2.3 a slow path,
+100x the time of a 5x5 one of the same size), standalone activations that run outside XNNPACK.
+:data:`PROBES` is a fixed grid of the operators convolutional networks are built from --
+dense convolutions 1x1 to 7x7 of 16 to 512 channels on 7x7 to 224x224 maps, depthwise 3x3 to
+7x7 at stride 1 and 2, fully connected layers, pools, elementwise and activation operators --
+written by :mod:`edge_predictor.op_writer` with int8 quantization and timed like the models'
+operators (:mod:`edge_predictor.op_profile`). On a 2-core Xeon it takes about 10 s.
+
+Python 3.7 compatible; numpy, flatbuffers and the interpreter only.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Callable, List, Optional, Tuple
+
+import numpy as np
+
+from .op_writer import OpSpec, write_op
+
+__all__ = ["PROBES", "MAX_MACS", "probe_specs", "probe_rows", "time_probes"]
+
+#: probes doing more multiply-accumulates than this are left out (seconds each on a board)
+MAX_MACS = 1.5e9
+
+
+def _macs(spec: OpSpec) -> float:
+    hw, k, s = int(spec.get("hw", 1)), int(spec.get("kernel", 1)), int(spec.get("stride", 1))
+    ho = -(-hw // s)
+    if spec["op"] == "CONV_2D":
+        return float(ho * ho * k * k * int(spec["cin"]) * int(spec["cout"]))
+    if spec["op"] == "DEPTHWISE_CONV_2D":
+        return float(ho * ho * k * k * int(spec["cin"])) * 30  # slow paths: keep them small
+    return 0.0
+
+
+def probe_specs() -> List[OpSpec]:
+    """The grid (deterministic, in a fixed order), less probes above :data:`MAX_MACS`."""
+    out: List[OpSpec] = []
+    conv = "CONV_2D"
+    for c, hw in itertools.product((16, 32, 64, 128, 256, 512), (7, 14, 28, 56, 112)):
+        out.append({"op": conv, "hw": hw, "cin": c, "cout": c, "kernel": 3, "stride": 1,
+                    "act": "RELU"})
+        out.append({"op": conv, "hw": hw, "cin": c, "cout": c, "kernel": 1, "stride": 1})
+        out.append({"op": conv, "hw": hw, "cin": c, "cout": 4 * c, "kernel": 1, "stride": 1,
+                    "act": "RELU6"})
+        out.append({"op": conv, "hw": hw, "cin": 4 * c, "cout": c, "kernel": 1, "stride": 1})
+        out.append({"op": conv, "hw": hw, "cin": c, "cout": 2 * c, "kernel": 3, "stride": 2,
+                    "act": "RELU"})
+    for k, c, hw in itertools.product((5, 7), (32, 128), (14, 56)):
+        out.append({"op": conv, "hw": hw, "cin": c, "cout": c, "kernel": k, "stride": 1})
+    for k, cout, hw in itertools.product((3, 5, 7), (16, 32, 64), (96, 160, 224)):
+        out.append({"op": conv, "hw": hw, "cin": 3, "cout": cout, "kernel": k, "stride": 2,
+                    "act": "RELU6"})  # stems
+    for k, s, c, hw in itertools.product((3, 5, 7), (1, 2), (16, 64, 256, 576),
+                                         (7, 14, 28, 56, 112)):
+        out.append({"op": "DEPTHWISE_CONV_2D", "hw": hw, "cin": c, "kernel": k, "stride": s,
+                    "act": "RELU6"})
+    for c, g, hw in itertools.product((64, 256), (4, 16), (7, 28, 56)):  # grouped (RegNet)
+        out.append({"op": conv, "hw": hw, "cin": c, "cout": c, "groups": g, "kernel": 3,
+                    "stride": 1, "act": "RELU"})
+    for cin, cout in itertools.product((64, 256, 1024), (10, 256, 1024)):
+        out.append({"op": "FULLY_CONNECTED", "cin": cin, "cout": cout})
+    for op, k, s, c, hw in itertools.product(("AVERAGE_POOL_2D", "MAX_POOL_2D"), (2, 3), (1, 2),
+                                             (16, 128), (14, 56)):
+        out.append({"op": op, "hw": hw, "cin": c, "kernel": k, "stride": s})
+    for op, c, hw in itertools.product(("ADD", "MUL", "RELU", "RELU6", "HARD_SWISH",
+                                        "LOGISTIC"), (16, 96), (7, 28, 112)):
+        out.append({"op": op, "hw": hw, "cin": c})
+    for op, c, hw in itertools.product(("ADD", "MUL", "SUB", "SQUARED_DIFFERENCE"), (64, 192),
+                                       (8, 14, 28)):  # a layer norm's broadcasts
+        out.append({"op": op, "hw": hw, "cin": c, "broadcast": True})
+    return [s for s in out if _macs(s) <= MAX_MACS]
+
+
+#: the probe grid
+PROBES: Tuple[OpSpec, ...] = tuple(probe_specs())
+
+
+def probe_rows(reference: str):
+    """:func:`~edge_predictor.host_ops.op_rows` of every probe, concatenated in
+    :data:`PROBES` order (placed by ``reference``'s host table)."""
+    from .featurize import featurize
+    from .host_ops import op_rows
+    from .tflite_reader import read_model
+
+    keys: List[str] = []
+    sizes, refs = [], []
+    for i, spec in enumerate(PROBES):
+        k, s, r = op_rows(featurize(read_model(write_op(spec, seed=i), name="probe")),
+                          reference)
+        keys += k
+        sizes.append(s)
+        refs.append(r)
+    return keys, np.concatenate(sizes), np.concatenate(refs)
+
+
+def time_probes(threads: int = 1, default_delegates: bool = True,
+                overhead_us: Optional[float] = None,
+                progress: Optional[Callable[[int, int], None]] = None) -> np.ndarray:
+    """Time every probe on this host.
+
+    Args:
+        threads, default_delegates: the interpreter settings (as the calibration's models).
+        overhead_us: the invoke overhead to subtract (default: measured here).
+        progress: called with (probes done, probes).
+
+    Returns:
+        float64 [P] microseconds per probe in :data:`PROBES` order, NaN where the interpreter
+        refused one.
+    """
+    from . import interpreters
+    from .errors import ModelFormatError
+    from .measure import random_inputs
+    from .op_profile import invoke_overhead_us, time_interpreter_us
+
+    if overhead_us is None:
+        overhead_us = invoke_overhead_us(threads, default_delegates)
+    times = np.full(len(PROBES), np.nan)
+    for i, spec in enumerate(PROBES):
+        try:
+            it = interpreters.make_interpreter(write_op(spec, seed=i), threads=threads,
+                                               default_delegates=default_delegates)
+            random_inputs(it, seed=i)
+            times[i] = max(time_interpreter_us(it) - overhead_us, 0.0)
+        except (ModelFormatError, RuntimeError, ValueError):
+            pass
+        if progress:
+            progress(i + 1, len(PROBES))
+    return times
