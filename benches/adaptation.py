@@ -20,15 +20,20 @@ predictors are scored on the held-out sets:
 
 * ``base``: the bundle as shipped;
 * ``scale``: one factor per metric fitted on the N (the scale-only baseline);
-* ``calibrated``: what ``edge-perf calibrate`` writes (per-kernel-group factors or one factor,
-  the better by leave-one-out);
+* ``factors``: per-kernel-group factors or one factor, the better by leave-one-out (what
+  ``edge-perf calibrate --labels`` writes);
+* ``calibrated``: what ``edge-perf calibrate`` writes, scored through the bundle it writes: for
+  a live CPU setting the N models' operators are also timed one at a time, with the fixed probe
+  grid (``edge_predictor/op_probe.py``), and a host per-operator model competes with the
+  factors by leave-one-out (``edge_predictor/host_ops.py``); elsewhere the factors;
 * ``analytical-refit``: no network -- the analytical model's figure (NPU: the ``npu_cost``
   cycles, the ``npu_energy`` sum, the ``npu_memory`` activation peak; CPU: the host table's sum)
   with per-kernel-group factors fitted on the same N, i.e. the cheapest predictor "trained from
   scratch" on N measurements that can extrapolate at all.
 
 Live CPU settings must run alone on the machine (timings). Measurements are cached per setting
-in ``.cache/adaptation/<setting>.json`` (resumable; delete it to measure again). Writes
+in ``.cache/adaptation/<setting>.json`` and the pool's operator timings in
+``<setting>-ops.json`` (resumable; delete both to measure again: they belong to one run). Writes
 ``benches/results/adaptation.{json,md}`` and ``adaptation.png``.
 
 Run: ``python -m benches.adaptation [--settings npu-u55-256,cpu-t2,cpu-nodelegate,cpu-t1]
@@ -42,7 +47,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -132,6 +137,36 @@ def measure_all(setting: str, paths: List[str]) -> Dict[str, Dict[str, float]]:
     return cache
 
 
+def profile_pool(setting: str, pool: List[str]) -> Optional[Dict[str, np.ndarray]]:
+    """A live CPU setting's operator timings of every pool model and of the probe grid, as
+    ``edge-perf calibrate`` takes them (cached in ``.cache/adaptation/<setting>-ops.json``);
+    None for other settings."""
+    from edge_predictor.calibrate import PROBES_KEY
+    from edge_predictor.op_probe import time_probes
+    from edge_predictor.op_profile import invoke_overhead_us, profile_ops
+
+    how = SETTINGS[setting][2]
+    if "vela" in how:
+        return None
+    cache_path = os.path.join(CACHE, setting + "-ops.json")
+    cache = json.load(open(cache_path)) if os.path.exists(cache_path) else {}
+    overhead = invoke_overhead_us(how["threads"], how["delegates"])
+    todo = [p for p in pool if os.path.basename(p) not in cache]
+    for i, p in enumerate(todo):
+        with open(p, "rb") as f:
+            t = profile_ops(f.read(), how["threads"], how["delegates"], overhead_us=overhead)
+        cache[os.path.basename(p)] = [None if not np.isfinite(v) else float(v) for v in t]
+        _log("{}: operators of {}/{} pool models timed".format(setting, i + 1, len(todo)))
+    if PROBES_KEY not in cache:
+        t = time_probes(how["threads"], how["delegates"], overhead_us=overhead)
+        cache[PROBES_KEY] = [None if not np.isfinite(v) else float(v) for v in t]
+    with open(cache_path + ".tmp", "w") as f:
+        json.dump(cache, f)
+    os.replace(cache_path + ".tmp", cache_path)
+    return {k: np.array([np.nan if v is None else v for v in vals], np.float64)
+            for k, vals in cache.items()}
+
+
 def _analytical(feats, target: str, metric: str) -> float:
     """The analytical model's figure of ``metric`` for ``target``'s base: NPU cycles, energy
     (pJ) or activation peak (bytes: live buffers and scratch); CPU microseconds."""
@@ -157,37 +192,51 @@ def _stats(pred: np.ndarray, meas: np.ndarray) -> Dict[str, Any]:
             "spearman": round(float(spearman(pred, meas)), 4) if len(e) > 2 else None}
 
 
-def _interval_coverage(base: str, metric: str, chosen: List[str], paths: Dict[str, str],
-                       labels: Dict[str, Dict[str, float]], held: Dict[str, List[str]],
-                       feats_of: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """The p10-p90 of the bundle ``edge-perf calibrate --labels`` writes from ``chosen``'s
-    ``metric``: per held-out set, the share of models whose measurement it holds and its mean
-    width (p90 / p10), as a user of that calibrated bundle sees them."""
+def _calibrated(base: str, metric: str, chosen: List[str], paths: Dict[str, str],
+                labels: Dict[str, Dict[str, float]], held: Dict[str, List[str]],
+                feats_of: Dict[str, Any], profiles: Optional[Dict[str, np.ndarray]]
+                ) -> Tuple[Dict[str, Any], Dict[str, np.ndarray], Dict[str, Dict[str, Any]]]:
+    """The bundle ``edge-perf calibrate`` writes from ``chosen``'s ``metric`` (and, for a live
+    CPU setting, their operator timings and the probes'), as its user sees it.
+
+    Returns:
+        (its fit: method, LOO MAPE; per held-out set its answers [n]; per held-out set the
+        share of models whose measurement its p10-p90 holds, and the mean width p90 / p10).
+    """
     import tempfile
 
-    from edge_predictor.calibrate import calibrate_bundle
+    from edge_predictor.calibrate import PROBES_KEY, calibrate_bundle
 
     samples = [(paths[n], {metric: labels[n][metric]}) for n in chosen]
+    prof = None
+    if profiles is not None and metric == "latency_ms":
+        prof = {paths[n]: profiles[n] for n in chosen}
+        prof[PROBES_KEY] = profiles[PROBES_KEY]
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "calibrated")
-        calibrate_bundle(base, samples, out, {"kind": "labels", "file": "benches.adaptation"})
+        meta = calibrate_bundle(base, samples, out, {"kind": "labels",
+                                                     "file": "benches.adaptation"},
+                                profiles=prof)
         calibrated = Predictor.load(out)
-        res = {}
+        preds, cover = {}, {}
         for set_name, names in held.items():
-            inside, widths = [], []
+            inside, widths, values = [], [], []
             for n in names:
                 ans = calibrated.predict_features(feats_of[n], n)
                 lo, hi = ans["interval"][metric]
+                values.append(ans[metric])
                 inside.append(lo <= labels[n][metric] <= hi)
                 widths.append(hi / lo if lo > 0 else float("inf"))
-            res[set_name] = {"coverage": round(100 * float(np.mean(inside)), 1),
-                             "width": round(float(np.mean(widths)), 3)}
-    return res
+            preds[set_name] = np.array(values)
+            cover[set_name] = {"coverage": round(100 * float(np.mean(inside)), 1),
+                               "width": round(float(np.mean(widths)), 3)}
+    return meta["calibration"]["metrics"][metric], preds, cover
 
 
 def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
-             labels: Dict[str, Dict[str, float]]) -> Dict[str, Any]:
-    """Score the four predictors for every N and metric on each held-out set."""
+             labels: Dict[str, Dict[str, float]],
+             profiles: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, Any]:
+    """Score the five predictors for every N and metric on each held-out set."""
     base, metrics, _ = SETTINGS[setting]
     predictor = Predictor.load(base)
     src = shares_source(predictor.target)
@@ -221,6 +270,10 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
             an_ratio = meas / np.maximum(an, 1e-12)
             an_fit = fit_groups(sh, an_ratio, ridge=0.1) if len(chosen) >= 3 else \
                 np.full(len(groups), fit_scale(an_ratio))
+            held_names = {k: [n for n in (os.path.basename(p) for p in v)
+                              if n in info and metric in labels[n]] for k, v in held.items()}
+            cal_fit, cal_pred, cover = _calibrated(base, metric, chosen, pool_paths, labels,
+                                                   held_names, feats_of, profiles)
             sets = {}
             for set_name, paths in held.items():
                 names = [os.path.basename(p) for p in paths]
@@ -230,25 +283,23 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
                 shs = np.array([info[n]["shares"] for n in names])
                 fac = np.array([fit["factors"][g] for g in groups])
                 pa = np.array([info[n]["analytical"][metric] for n in names]) * (shs @ an_fit)
+                pc = cal_pred[set_name]
                 sets[set_name] = {"base": _stats(p0, y), "scale": _stats(p0 * scale, y),
-                                  "calibrated": _stats(p0 * (shs @ fac), y),
+                                  "factors": _stats(p0 * (shs @ fac), y),
+                                  "calibrated": _stats(pc, y),
                                   "analytical-refit": _stats(pa, y)}
                 if set_name == "fresh":  # the calibrated predictor on each space's models
                     space = np.array([n.rsplit("-", 1)[0] for n in names])
-                    pc = p0 * (shs @ fac)
                     sets[set_name]["calibrated_per_space"] = {
                         sp: _stats(pc[space == sp], y[space == sp]) for sp in sorted(set(space))}
-            held_names = {k: [n for n in (os.path.basename(p) for p in v)
-                              if n in info and metric in labels[n]] for k, v in held.items()}
-            cover = _interval_coverage(base, metric, chosen, pool_paths, labels, held_names,
-                                       feats_of)
             for set_name, names in held_names.items():
                 inside = [info[n]["pred"]["interval"][metric][0] <= labels[n][metric] <=
                           info[n]["pred"]["interval"][metric][1] for n in names]
                 sets[set_name]["interval"] = dict(cover[set_name], base_coverage=round(
                     100 * float(np.mean(inside)), 1))
-            per_n[str(count)] = {"chosen": chosen, "method": fit["method"],
-                                 "loo_mape": round(100 * fit["loo_mape"], 2), "sets": sets}
+            per_n[str(count)] = {"chosen": chosen, "method": cal_fit["method"],
+                                 "loo_mape": round(100 * cal_fit["loo_mape"], 2),
+                                 "factors_method": fit["method"], "sets": sets}
         out["metrics"][metric] = per_n
     return out
 
@@ -267,13 +318,15 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                                                  res.get("when", doc["when"]),
                                                  res.get("command", doc["command"])), ""]
         for metric, per_n in res["metrics"].items():
-            lines += ["### {}".format(metric), "", "| N | method (LOO MAPE) | held-out set | "
-                      "base | scale | calibrated | analytical-refit | p10-p90 holds: base / "
-                      "calibrated (width) |", "|---:|---|---|---|---|---|---|---|"]
+            lines += ["### {}".format(metric), "", "| N | calibrated: method (LOO MAPE) | "
+                      "held-out set | base | scale | factors | calibrated | analytical-refit | "
+                      "p10-p90 holds: base / calibrated (width) |",
+                      "|---:|---|---|---|---|---|---|---|---|"]
             for count, r in per_n.items():
                 for set_name, st in r["sets"].items():
-                    cells = ["{mape} / {within10} / {spearman}".format(**st[k]) for k in (
-                        "base", "scale", "calibrated", "analytical-refit")]
+                    cells = ["{mape} / {within10} / {spearman}".format(**st[k]) if k in st
+                             else "-" for k in ("base", "scale", "factors", "calibrated",
+                                                "analytical-refit")]
                     iv = st.get("interval")
                     cells.append("{}% / {}% ({:.2f}x)".format(
                         iv["base_coverage"], iv["coverage"], iv["width"]) if iv else "-")
@@ -299,10 +352,11 @@ def _plot(doc: Dict[str, Any], path: str) -> None:
     for ax, (s, m) in zip(axes[0], rows):
         per_n = doc["settings"][s]["metrics"][m]
         ns = [int(k) for k in per_n]
-        for kind, style in (("base", ":"), ("scale", "--"), ("calibrated", "-"),
-                            ("analytical-refit", "-.")):
-            ax.plot(ns, [per_n[str(n)]["sets"]["zoo"][kind]["mape"] for n in ns], style,
-                    marker="o", label=kind)
+        for kind, style in (("base", ":"), ("scale", "--"), ("factors", "-."),
+                            ("calibrated", "-"), ("analytical-refit", ":")):
+            if all(kind in per_n[str(n)]["sets"]["zoo"] for n in ns):
+                ax.plot(ns, [per_n[str(n)]["sets"]["zoo"][kind]["mape"] for n in ns], style,
+                        marker="o", label=kind)
         ax.set_title("{} {} (zoo)".format(s, m), fontsize=9)
         ax.set_xlabel("N calibration measurements")
         ax.set_ylabel("MAPE %")
@@ -332,8 +386,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     doc["settings"] = read_results(args.out, "adaptation").get("settings", {})  # kept
     for s in settings:
         labels = measure_all(s, pool + held["fresh"] + held["zoo"])
+        profiles = profile_pool(s, pool)
         if not args.measure_only:
-            doc["settings"][s] = evaluate(s, pool, held, labels)
+            doc["settings"][s] = evaluate(s, pool, held, labels, profiles)
             doc["settings"][s]["when"] = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())
             doc["settings"][s]["measured_on"] = _measured_on(SETTINGS[s][2])
             doc["settings"][s]["command"] = doc["command"]

@@ -102,8 +102,8 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
     typer.echo("wrote {} (target {}; base {})".format(out, meta["target"], cal["base"]["target"]))
     for metric, fit in cal["metrics"].items():
         if fit["method"] == "ops":
-            how = "this host's per-operator model ({} distinct timed operators, x{:.3g} in a model)".format(
-                len(fit["ops"]["rows"]), fit["ops"]["scale"])
+            how = ("this host's per-operator model ({} distinct timed operators, x{:.3g} "
+                   "in a model)").format(len(fit["ops"]["rows"]), fit["ops"]["scale"])
         else:
             how = "{} ({})".format(fit["method"], ", ".join(
                 "{} x{:.3g}".format(g, v) for g, v in fit["factors"].items()))

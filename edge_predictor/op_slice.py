@@ -39,6 +39,21 @@ _REFERENCING_OPTIONS = frozenset(("ConcatEmbeddingsOptions", "BucketizeOptions",
                                   "CallOnceOptions", "CallOptions"))
 
 
+def _end_needs_length() -> bool:
+    import inspect
+
+    param = list(inspect.signature(flatbuffers.Builder.EndVector).parameters.values())[1:]
+    return bool(param) and param[0].default is inspect.Parameter.empty
+
+
+#: flatbuffers < 2 wants a vector's length in ``EndVector``; later ones deprecate it
+_END_NEEDS_LENGTH = _end_needs_length()
+
+
+def _end_vector(b: flatbuffers.Builder, n: int) -> int:
+    return b.EndVector(n) if _END_NEEDS_LENGTH else b.EndVector()
+
+
 class SliceError(ValueError):
     """An operator that cannot be cut into a model of its own (the reason says why)."""
 
@@ -78,14 +93,14 @@ def _ints(b: flatbuffers.Builder, start_fn, values: Sequence[int], prepend) -> i
     start_fn(b, len(values))
     for v in reversed(list(values)):
         prepend(v)
-    return b.EndVector(len(values))
+    return _end_vector(b, len(values))
 
 
 def _tables(b: flatbuffers.Builder, start_fn, offsets: Sequence[int]) -> int:
     start_fn(b, len(offsets))
     for o in reversed(offsets):
         b.PrependUOffsetTRelative(o)
-    return b.EndVector(len(offsets))
+    return _end_vector(b, len(offsets))
 
 
 def _copy_scalar_table(b: flatbuffers.Builder, buf: bytes, pos: int) -> int:
@@ -261,7 +276,7 @@ def _buffers(b: flatbuffers.Builder, datas: Sequence[bytes]) -> List[int]:
             b.StartVector(1, len(data), 16)
             b.head = b.head - len(data)
             b.Bytes[b.head:b.head + len(data)] = data
-            vec = b.EndVector(len(data))
+            vec = _end_vector(b, len(data))
         _Buffer.Start(b)
         if vec is not None:
             _Buffer.AddData(b, vec)

@@ -18,7 +18,7 @@ def test_stats_are_mape_share_within_10_and_spearman():
 
 def test_report_has_a_row_per_n_and_held_out_set(tmp_path):
     st = {"n": 4, "mape": 5.0, "within10": 75.0, "spearman": 0.9}
-    sets = {k: {m: st for m in ("base", "scale", "calibrated", "analytical-refit")}
+    sets = {k: {m: st for m in ("base", "scale", "factors", "calibrated", "analytical-refit")}
             for k in ("fresh", "zoo")}
     doc = {"command": "python -m benches.adaptation", "when": "2026-12-03", "pool_per_space": 6,
            "settings": {"cpu-t2": {"base": "cpu-x", "pool": 30, "metrics": {"latency_ms": {
@@ -30,7 +30,7 @@ def test_report_has_a_row_per_n_and_held_out_set(tmp_path):
     assert (tmp_path / "a.png").stat().st_size > 1000
 
 
-def test_interval_coverage_is_that_of_the_calibrated_bundle(tmp_path):
+def test_calibrated_scores_and_coverage_are_those_of_the_written_bundle(tmp_path):
     import json
     import os
     import shutil
@@ -54,10 +54,13 @@ def test_interval_coverage_is_that_of_the_calibrated_bundle(tmp_path):
     held = {"zoo": names}
     # the measurements are the base's answers: calibration leaves it alone, every one inside
     right = {n: {"latency_ms": pred[n]} for n in names}
-    cov = A._interval_coverage(folder, "latency_ms", names[:3], paths, right, held, feats)
+    fit, preds, cov = A._calibrated(folder, "latency_ms", names[:3], paths, right, held, feats,
+                                    None)
     assert cov["zoo"]["coverage"] == 100.0 and cov["zoo"]["width"] == pytest.approx(
         np.exp(0.1), rel=1e-3)
+    assert fit["method"] == "none"  # and its answers are the bundle's
+    assert preds["zoo"] == pytest.approx([pred[n] for n in names])
     # a machine 3x slower on the held-out models only: outside every interval
     off = dict(right, **{n: {"latency_ms": 3.0 * pred[n]} for n in names[3:]})
-    cov = A._interval_coverage(folder, "latency_ms", names[:3], paths, off, held, feats)
+    _, _, cov = A._calibrated(folder, "latency_ms", names[:3], paths, off, held, feats, None)
     assert cov["zoo"]["coverage"] == 75.0

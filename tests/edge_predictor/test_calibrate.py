@@ -97,7 +97,8 @@ def test_neither_or_both_sources_is_an_error(tmp_path, capsys):
 def test_live_calibration_measures_here_and_records_the_host(tmp_path):
     out = str(tmp_path / "live")
     assert main(["calibrate", fixture_path("conv"), fixture_path("depthwise"), "--from", TINY,
-                 "--out", out, "--runs", "3", "--warmup", "1", "--min-time", "0"]) == 0
+                 "--out", out, "--runs", "3", "--warmup", "1", "--min-time", "0",
+                 "--no-op-profile"]) == 0
     meta = json.load(open(os.path.join(out, "meta.json")))
     src = meta["calibration"]["source"]
     assert src["kind"] == "live" and src["host"]["threads"] == 1
@@ -113,6 +114,72 @@ def test_live_calibration_measures_only_count_models(tmp_path):
     assert pick_models(TINY, models, 2) == picked
     out = str(tmp_path / "live2")
     assert main(["calibrate"] + models + ["--from", TINY, "--out", out, "--count", "2",
-                                          "--runs", "2", "--warmup", "0", "--min-time", "0"]) == 0
+                                          "--runs", "2", "--warmup", "0", "--min-time", "0",
+                                          "--no-op-profile"]) == 0
     fit = json.load(open(os.path.join(out, "meta.json")))["calibration"]["metrics"]["latency_ms"]
     assert sorted(fit["models"]) == sorted(os.path.basename(p) for p in picked)
+
+
+def test_timed_operators_win_when_they_explain_the_host_and_the_bundle_applies_them(tmp_path):
+    from edge_predictor.calibrate import PROBES_KEY
+    from edge_predictor.featurize import featurize
+    from edge_predictor.host_ops import op_rows
+    from edge_predictor.tflite_reader import read_model
+
+    # a host whose every operator takes 4x the reference table, and 1.1x that inside a model
+    names = ("conv", "depthwise", "transpose_conv")
+    ref = {m: op_rows(featurize(read_model(fixture_path(m))), "cpu-epyc-litert-t1")[2]
+           for m in names + ("float_mlp",)}
+    samples = [(fixture_path(m), {"latency_ms": 1.1 * 4.0 * ref[m].sum() * 1e-3})
+               for m in names]
+    profiles = {fixture_path(m): 4.0 * ref[m] for m in names}
+    out = str(tmp_path / "ops")
+    meta = calibrate_bundle(TINY, samples, out, {"kind": "live"}, profiles=profiles)
+    fit = meta["calibration"]["metrics"]["latency_ms"]
+    assert fit["method"] == "ops" and fit["loo_mape"] < 1e-6 and "ops" in fit["tried"]
+    cal = Predictor.load(out)
+    # a model it never saw: its operators' reference times, 4x, 1.1x
+    got = cal.predict(fixture_path("float_mlp"))
+    assert got["latency_ms"] == pytest.approx(1.1 * 4.0 * ref["float_mlp"].sum() * 1e-3,
+                                              rel=2e-3)
+    # the probes' timings join the timed operators (their rows placed by the base's table)
+    from edge_predictor.op_probe import probe_rows
+
+    profiles[PROBES_KEY] = 4.0 * probe_rows("cpu-epyc-litert-t1")[2]
+    meta = calibrate_bundle(TINY, samples, str(tmp_path / "ops2"), {"kind": "live"},
+                            profiles=profiles)
+    fit2 = meta["calibration"]["metrics"]["latency_ms"]
+    assert fit2["method"] == "ops" and len(fit2["ops"]["rows"]) > len(fit["ops"]["rows"]) + 300
+
+
+def test_a_corrupt_timed_operator_table_is_a_bundle_error(tmp_path):
+    from edge_predictor.errors import BundleError
+
+    out = str(tmp_path / "cal")
+    names = ("conv", "depthwise", "transpose_conv")
+    from edge_predictor.featurize import featurize
+    from edge_predictor.host_ops import op_rows
+    from edge_predictor.tflite_reader import read_model
+
+    ref = {m: op_rows(featurize(read_model(fixture_path(m))), "cpu-epyc-litert-t1")[2]
+           for m in names}
+    calibrate_bundle(TINY, [(fixture_path(m), {"latency_ms": 4.0 * ref[m].sum() * 1e-3})
+                            for m in names], out, {"kind": "live"},
+                     profiles={fixture_path(m): 4.0 * ref[m] for m in names})
+    path = os.path.join(out, "meta.json")
+    meta = json.load(open(path))
+    meta["calibration"]["metrics"]["latency_ms"]["ops"]["rows"][0] = "ADD 1 2"
+    json.dump(meta, open(path, "w"))
+    with pytest.raises(BundleError, match="timed operators"):
+        Predictor.load(out)
+
+
+@pytest.mark.slow
+def test_live_calibration_times_operators_and_probes(tmp_path):
+    out = str(tmp_path / "live3")
+    models = [fixture_path(m) for m in ("conv", "depthwise", "transpose_conv")]
+    assert main(["calibrate"] + models + ["--from", TINY, "--out", out, "--runs", "2",
+                                          "--warmup", "0", "--min-time", "0"]) == 0
+    cal = json.load(open(os.path.join(out, "meta.json")))["calibration"]
+    assert "every operator timed alone" in cal["source"]["method"]
+    assert "ops" in cal["metrics"]["latency_ms"]["tried"]
