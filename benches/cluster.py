@@ -28,7 +28,7 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional
 
-from benches.results_io import write_results
+from benches.results_io import read_results, write_results
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "benches", "results")
@@ -150,6 +150,7 @@ def run(space: str, count: int, seed_from: int, workers: int, noop: int,
 def render(doc: Dict[str, Any]) -> str:
     """The markdown table of a result document."""
     ident = doc["identity"]
+    nl, nr = doc["noop_local"], doc["noop_ray"]
     lines = [
         "# Local pool against Ray on one machine",
         "",
@@ -183,9 +184,13 @@ def render(doc: Dict[str, Any]) -> str:
             "" if not ident["differ"] else " (differ: {})".format(ident["differ"]),
             doc["identity_reruns"], 2 * ident["seeds"]),
         "",
-        "Overhead per task (no-op factory, wall-clock at {} CPUs): local pool {:.1f} ms, "
-        "Ray {:.1f} ms.".format(doc["workers"], 1000 * doc["noop_local"]["per_model_s"],
-                                1000 * doc["noop_ray"]["per_model_s"]),
+        "Overhead per task (no-op factory, wall-clock at {w} CPUs, the store's fsync "
+        "included): local pool {:.1f} ms, Ray {:.1f} ms over the whole run; {:.1f} and "
+        "{:.1f} ms between the first and the last record, after a start of {} s and {} s "
+        "(first record).".format(
+            1000 * nl["per_model_s"], 1000 * nr["per_model_s"],
+            60000.0 / nl["steady_per_min"], 60000.0 / nr["steady_per_min"],
+            nl["first_record_s"], nr["first_record_s"], w=doc["workers"]),
         "",
     ]
     return "\n".join(lines)
@@ -200,7 +205,12 @@ def main(argv=None) -> int:
     ap.add_argument("--noop", type=int, default=200, help="no-op tasks for the overhead")
     ap.add_argument("--address", default=None, help="a running cluster (default: start one)")
     ap.add_argument("--out", default=RESULTS)
+    ap.add_argument("--render", action="store_true", help="only rewrite the .md from the .json")
     args = ap.parse_args(argv)
+    if args.render:
+        doc = read_results(args.out, "cluster")
+        write_results(args.out, "cluster", doc, render(doc))
+        return 0
     from edge_predictor.measure import cpu_model
 
     doc = run(args.space, args.count, args.seed_from, args.workers, args.noop, args.address)

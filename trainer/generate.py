@@ -5,6 +5,8 @@ One model is one ``(space, seed)``. A worker rebuilds it from the seed
 with Vela for ``ethos-u55-128`` and returns one record; the parent process alone writes records
 to the store, so a kill at any moment loses at most the models in flight. Failures (conversion,
 reading, Vela) are records too, with the stage and a one-line reason, and are not retried.
+With ``ray=ADDRESS`` the records come from tasks on a Ray cluster instead of local workers
+(:mod:`trainer.ray_backend`, imported only then); the parent still writes them.
 
 Live CPU latency is a separate, serial pass (:mod:`trainer.cpu_pass`): it must not share the
 machine with conversions.
@@ -154,7 +156,7 @@ def generate(space: str, count: int, seed_from: int = 0, workers: int = 1,
     with writer:
         if ray is not None:
             from . import ray_backend
-            stats["nodes"] = {}
+            stats.update(lost=0, nodes={})
             _consume(ray_backend.model_records(ray, factory, space, todo, stats), writer,
                      stats, len(todo), progress)
         elif workers == 1:
