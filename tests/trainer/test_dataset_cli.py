@@ -105,8 +105,11 @@ def test_sample_and_verify_rebuild_real_models(tmp_path, capsys):
 def test_ray_without_the_extra_names_it(verb, tmp_path, monkeypatch, capsys):
     import sys
 
+    import trainer
+
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     monkeypatch.delitem(sys.modules, "trainer.ray_backend", raising=False)
+    monkeypatch.delattr(trainer, "ray_backend", raising=False)  # imported by an earlier test
     argv = ["dataset"] + verb + ["--data", str(tmp_path), "--ray", "auto"]
     assert main(argv) == 2
     assert "edge-perf[cluster]" in _one_error_line(capsys)

@@ -41,7 +41,7 @@ def cluster():
     ray.cloudpickle.register_pickle_by_value(fake_records)
     roles = {c.head_node.node_id[:8]: "head", board.node_id[:8]: "board"}
     try:
-        yield c.address, roles
+        yield c.address, roles, c
     finally:
         ray.shutdown()
         c.shutdown()
@@ -65,7 +65,7 @@ def _raw_seeds(root):
 
 
 def test_models_spread_over_every_cpu_and_a_rerun_continues(cluster, tmp_path):
-    address, roles = cluster
+    address, roles, _ = cluster
     store = Store(str(tmp_path))
     seen = []
     slow = functools.partial(fake_records.slow_record, 0.3)
@@ -82,7 +82,7 @@ def test_models_spread_over_every_cpu_and_a_rerun_continues(cluster, tmp_path):
 
 
 def test_a_killed_worker_is_retried_and_nothing_is_duplicated(cluster, tmp_path):
-    address, _ = cluster
+    address, _, _ = cluster
     markers = tmp_path / "markers"
     markers.mkdir()
     factory = functools.partial(fake_records.crash_once_record, str(markers))
@@ -94,7 +94,7 @@ def test_a_killed_worker_is_retried_and_nothing_is_duplicated(cluster, tmp_path)
 
 
 def test_a_killed_driver_loses_only_what_was_in_flight(cluster, tmp_path):
-    address, _ = cluster
+    address, _, _ = cluster
     data = str(tmp_path)
     code = ("import sys, functools; sys.path[:0] = [{here!r}, {root!r}]; import fake_records, "
             "ray; ray.cloudpickle.register_pickle_by_value(fake_records); "
@@ -140,7 +140,7 @@ def test_measurements_run_on_the_board_alone_and_keep_its_fingerprint(cluster, t
     from benches.labelers.cpu import cpu_target
     from trainer.ray_backend import cpu_pass_ray
 
-    address, roles = cluster
+    address, roles, _ = cluster
     monkeypatch.setenv("EDGE_PERF_CACHE", str(tmp_path / "cache"))
     store, n = _store_of_fixture_models(tmp_path / "data", tmp_path / "cache")
     notes = []
@@ -160,11 +160,38 @@ def test_measurements_run_on_the_board_alone_and_keep_its_fingerprint(cluster, t
     assert again["targets"][target]["todo"] == 0
 
 
+def test_a_board_that_leaves_loses_only_its_models_and_a_rerun_finishes(cluster, tmp_path,
+                                                                       monkeypatch):
+    from trainer.ray_backend import cpu_pass_ray
+
+    address, _, c = cluster
+    monkeypatch.setenv("EDGE_PERF_CACHE", str(tmp_path / "cache"))
+    store, n = _store_of_fixture_models(tmp_path / "data", tmp_path / "cache")
+    board = c.add_node(num_cpus=0, resources={"target:cpu-leaving": 1})
+    c.wait_for_nodes()
+
+    def leave_after_the_first(done, total, note):
+        if done == 1:
+            c.remove_node(board)
+
+    stats = cpu_pass_ray(address, store, targets=["cpu-leaving"], min_time_s=0.3,
+                         progress=leave_after_the_first)
+    counts = next(iter(stats["targets"].values()))
+    assert counts["measured"] >= 1 and counts["lost"] >= 1 and counts["failed"] == 0
+    assert counts["measured"] + counts["lost"] == n
+    board = c.add_node(num_cpus=0, resources={"target:cpu-leaving": 1})
+    c.wait_for_nodes()
+    again = next(iter(cpu_pass_ray(address, store, targets=["cpu-leaving"],
+                                   min_time_s=0.01)["targets"].values()))
+    assert again["todo"] == counts["lost"] and again["measured"] == counts["lost"]
+    c.remove_node(board)
+
+
 def test_a_target_no_node_declares_is_an_input_error(cluster, tmp_path):
     from edge_predictor.errors import InputError
     from trainer.ray_backend import cpu_pass_ray
 
-    address, _ = cluster
+    address, _, _ = cluster
     with pytest.raises(InputError, match="target:cpu-nowhere.*declared: target:" + BOARD):
         cpu_pass_ray(address, Store(str(tmp_path)), targets=["cpu-nowhere"])
 
@@ -174,7 +201,7 @@ def test_real_models_are_identical_to_a_local_run(cluster, tmp_path, monkeypatch
     pytest.importorskip("tensorflow")
     pytest.importorskip("ethosu")
 
-    address, _ = cluster
+    address, _, _ = cluster
     monkeypatch.setenv("EDGE_PERF_CACHE", str(tmp_path / "cache"))
     local, remote = Store(str(tmp_path / "local")), Store(str(tmp_path / "ray"))
     assert generate("cnn-kws", 1, seed_from=3, store=local)["ok"] == 1
