@@ -147,8 +147,8 @@ def _probe() -> str:
 
 
 class _Lane:
-    """Work of one kind: ``(key, submit)`` pairs, at most ``limit`` in flight, needing the
-    custom ``resource`` (or none)."""
+    """Work of one kind: ``(key, submit)`` pairs, at most ``limit`` in flight, needing
+    ``resource`` (or nothing) on some live node."""
 
     def __init__(self, work: Iterable[Tuple[Any, Callable[[], Any]]], limit: int,
                  resource: Optional[str] = None):
@@ -231,7 +231,7 @@ def model_records(address: str, factory: Callable[[str, int], Dict[str, Any]], s
     with connected(address):
         limit = in_flight or 2 * int(ray.cluster_resources().get("CPU", 1))
         work = ((s, lambda s=s: _model_task.remote(factory, space, s)) for s in seeds)
-        for _, value, node in _stream([_Lane(work, limit)]):
+        for _, value, node in _stream([_Lane(work, limit, "CPU")]):
             if value is LOST:
                 stats["lost"] += 1
             else:
