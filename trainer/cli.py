@@ -187,8 +187,9 @@ def label_cpu(space: Optional[str] = typer.Option(None, "--space", help="only th
                                                 help="measure on the boards of a Ray cluster "
                                                      "(auto, host:port, ray://host:port)"),
               targets: Optional[List[str]] = typer.Option(
-                  None, "--target", help="with --ray: a board's resource name without "
-                                         "'target:' (repeatable; default every target:cpu-*)")
+                  None, "--target", metavar="NAME",
+                  help="with --ray: a board's resource name without 'target:' (repeatable; "
+                       "default every target:cpu-*)")
               ) -> None:
     """Measure stored models' latency on this host's CPU, serially (run nothing else heavy);
     with --ray, on every board of the cluster, one model at a time per board."""
