@@ -10,7 +10,7 @@ import json
 import os
 import random
 from collections import Counter
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -49,7 +49,11 @@ def generate(space: str = typer.Option(..., "--space", help="design space"),
              count: int = typer.Option(..., "--count", help="seeds in the range"),
              seed_from: int = typer.Option(0, "--seed-from", help="first seed"),
              workers: int = typer.Option(1, "--workers", help="worker processes"),
-             data: Optional[str] = typer.Option(None, "--data", help="data folder")) -> None:
+             data: Optional[str] = typer.Option(None, "--data", help="data folder"),
+             ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
+                                               help="build on a Ray cluster instead of local "
+                                                    "workers: auto, host:port, ray://host:port")
+             ) -> None:
     """Build, read and Vela-label models (space, seed_from..seed_from+count-1); resumable."""
     from .generate import generate as run
     from .store import Store
@@ -57,18 +61,24 @@ def generate(space: str = typer.Option(..., "--space", help="design space"),
     _space(space)
     if count <= 0:
         raise InputError("--count must be positive, got {}".format(count))
-    _need_train_extra()
+    if ray is None:
+        _need_train_extra()
+    else:
+        from . import ray_backend  # noqa: F401  (names the extra when Ray is missing)
     bar = progress_bar("generate " + space)
     failed = Counter()
 
-    def progress(done, total, rec):
+    def progress(done, total, rec, nodes=None):
         if rec["status"] != "ok":
             failed[rec.get("stage")] += 1
-        bar(done, total, "failed={}".format(sum(failed.values())) if failed else "")
+        notes = ["{}:{}".format(k, v) for k, v in sorted((nodes or {}).items())]
+        if failed:
+            notes.append("failed={}".format(sum(failed.values())))
+        bar(done, total, " ".join(notes))
 
     try:
         stats = run(space, count, seed_from=seed_from, workers=workers, store=Store(data),
-                    progress=progress)
+                    progress=progress, ray=ray)
     finally:
         bar.close()
     typer.echo(json.dumps(stats))
@@ -172,8 +182,17 @@ def label_cpu(space: Optional[str] = typer.Option(None, "--space", help="only th
               pass_no: int = typer.Option(1, "--pass", help="1: label all; 2: re-measure 5%"),
               limit: Optional[int] = typer.Option(None, "--limit", help="stop after N models"),
               min_time: float = typer.Option(0.5, "--min-time", help="timed seconds per model"),
-              data: Optional[str] = typer.Option(None, "--data", help="data folder")) -> None:
-    """Measure stored models' latency on this host's CPU, serially (run nothing else heavy)."""
+              data: Optional[str] = typer.Option(None, "--data", help="data folder"),
+              ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
+                                                help="measure on the boards of a Ray cluster "
+                                                     "(auto, host:port, ray://host:port)"),
+              targets: Optional[List[str]] = typer.Option(
+                  None, "--target", metavar="NAME",
+                  help="with --ray: a board's resource name without 'target:' (repeatable; "
+                       "default every target:cpu-*)")
+              ) -> None:
+    """Measure stored models' latency on this host's CPU, serially (run nothing else heavy);
+    with --ray, on every board of the cluster, one model at a time per board."""
     from .cpu_pass import cpu_pass
     from .store import Store
 
@@ -181,10 +200,19 @@ def label_cpu(space: Optional[str] = typer.Option(None, "--space", help="only th
         _space(space)
     if pass_no not in (1, 2):
         raise InputError("--pass must be 1 or 2, got {}".format(pass_no))
+    if targets and ray is None:
+        raise InputError("--target needs --ray; without it label-cpu measures this host")
+    if ray is not None:
+        from .ray_backend import cpu_pass_ray
     bar = progress_bar("label-cpu pass {}".format(pass_no))
     try:
-        stats = cpu_pass(Store(data), space=space, pass_no=pass_no, limit=limit,
-                         min_time_s=min_time, progress=bar)
+        if ray is not None:
+            stats = cpu_pass_ray(ray, Store(data), targets=targets, space=space,
+                                 pass_no=pass_no, limit=limit, min_time_s=min_time,
+                                 progress=bar)
+        else:
+            stats = cpu_pass(Store(data), space=space, pass_no=pass_no, limit=limit,
+                             min_time_s=min_time, progress=bar)
     finally:
         bar.close()
     typer.echo(json.dumps(stats))

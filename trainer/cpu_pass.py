@@ -19,7 +19,8 @@ from typing import Any, Callable, Dict, List, Optional
 from .generate import model_cache_path
 from .store import LABELS, MODELS, Store
 
-__all__ = ["cpu_pass", "in_noise_sample", "noise_floor"]
+__all__ = ["cpu_pass", "in_noise_sample", "noise_floor", "todo_models", "label_record",
+           "cached_model_bytes"]
 
 
 def in_noise_sample(space: str, seed: int, fraction: float = 0.05) -> bool:
@@ -28,13 +29,22 @@ def in_noise_sample(space: str, seed: int, fraction: float = 0.05) -> bool:
     return int.from_bytes(h[:4], "big") / 2 ** 32 < fraction
 
 
-def _model_bytes(rec: Dict[str, Any]) -> bytes:
+def cached_model_bytes(rec: Dict[str, Any]) -> Optional[bytes]:
+    """The model's ``.tflite`` from this host's cache if it is there and matches the record's
+    sha256, else ``None``."""
     path = model_cache_path(rec["space"], rec["seed"])
     if os.path.exists(path):
         with open(path, "rb") as f:
             content = f.read()
         if hashlib.sha256(content).hexdigest() == rec["sha256"]:
             return content
+    return None
+
+
+def _model_bytes(rec: Dict[str, Any]) -> bytes:
+    content = cached_model_bytes(rec)
+    if content is not None:
+        return content
     from converters.quantize import build_tflite
     content = build_tflite(rec["space"], rec["seed"])
     if hashlib.sha256(content).hexdigest() != rec["sha256"]:
@@ -64,6 +74,30 @@ def cpu_pass(store: Optional[Store] = None, space: Optional[str] = None, pass_no
 
     store = store or Store()
     target = cpu_target(threads=1)
+    todo = todo_models(store, target, space, pass_no, fraction, limit)
+    stats = {"target": target, "todo": len(todo), "measured": 0, "failed": 0}
+    with store.writer(LABELS, target, shard_size=100) as writer:
+        for i, rec in enumerate(todo):
+            try:
+                res = label_cpu(_model_bytes(rec), threads=1, warmup=10, runs=30,
+                                min_time_s=min_time_s)
+            except Exception as err:  # one bad model must not stop a long pass
+                stats["failed"] += 1
+                note = "{}-{} failed: {}".format(rec["space"], rec["seed"], err)
+            else:
+                writer.append(label_record(rec, target, pass_no, res))
+                stats["measured"] += 1
+                note = "{}-{} {:.3f} ms".format(rec["space"], rec["seed"],
+                                                res["labels"]["latency_ms"])
+            if progress:
+                progress(i + 1, len(todo), note)
+    return stats
+
+
+def todo_models(store: Store, target: str, space: Optional[str] = None, pass_no: int = 1,
+                fraction: float = 0.05, limit: Optional[int] = None) -> List[Dict[str, Any]]:
+    """The stored ok models that ``pass_no`` still has to measure on ``target``, in
+    (space, seed) order, at most ``limit`` of them."""
     done = {(r["space"], r["seed"]) for r in store.records(LABELS, target)
             if r.get("pass", 1) == pass_no}
     have_pass1 = None
@@ -79,28 +113,16 @@ def cpu_pass(store: Optional[Store] = None, space: Optional[str] = None, pass_no
             continue
         todo.append(rec)
     todo.sort(key=lambda r: (r["space"], r["seed"]))
-    if limit is not None:
-        todo = todo[:limit]
-    stats = {"target": target, "todo": len(todo), "measured": 0, "failed": 0}
-    with store.writer(LABELS, target, shard_size=100) as writer:
-        for i, rec in enumerate(todo):
-            try:
-                res = label_cpu(_model_bytes(rec), threads=1, warmup=10, runs=30,
-                                min_time_s=min_time_s)
-            except Exception as err:  # one bad model must not stop a long pass
-                stats["failed"] += 1
-                note = "{}-{} failed: {}".format(rec["space"], rec["seed"], err)
-            else:
-                writer.append({"space": rec["space"], "seed": rec["seed"],
-                               "sha256": rec["sha256"], "target": target, "pass": pass_no,
-                               "labels": res["labels"], "raw": res["raw"],
-                               "prov": res["provenance"], "time": time.time()})
-                stats["measured"] += 1
-                note = "{}-{} {:.3f} ms".format(rec["space"], rec["seed"],
-                                                res["labels"]["latency_ms"])
-            if progress:
-                progress(i + 1, len(todo), note)
-    return stats
+    return todo if limit is None else todo[:limit]
+
+
+def label_record(rec: Dict[str, Any], target: str, pass_no: int,
+                 res: Dict[str, Any]) -> Dict[str, Any]:
+    """The stored label of model ``rec`` from a CPU labeler result ``res`` (whose provenance
+    holds the fingerprint of the host that measured it)."""
+    return {"space": rec["space"], "seed": rec["seed"], "sha256": rec["sha256"],
+            "target": target, "pass": pass_no, "labels": res["labels"], "raw": res["raw"],
+            "prov": res["provenance"], "time": time.time()}
 
 
 def noise_floor(store: Optional[Store] = None, target: Optional[str] = None) -> Dict[str, Any]:

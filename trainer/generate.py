@@ -5,6 +5,8 @@ One model is one ``(space, seed)``. A worker rebuilds it from the seed
 with Vela for ``ethos-u55-128`` and returns one record; the parent process alone writes records
 to the store, so a kill at any moment loses at most the models in flight. Failures (conversion,
 reading, Vela) are records too, with the stage and a one-line reason, and are not retried.
+With ``ray=ADDRESS`` the records come from tasks on a Ray cluster instead of local workers
+(:mod:`trainer.ray_backend`, imported only then); the parent still writes them.
 
 Live CPU latency is a separate, serial pass (:mod:`trainer.cpu_pass`): it must not share the
 machine with conversions.
@@ -110,7 +112,8 @@ def generate(space: str, count: int, seed_from: int = 0, workers: int = 1,
              store: Optional[Store] = None,
              progress: Optional[Callable[[int, int, Dict[str, Any]], None]] = None,
              shard_size: int = 50,
-             factory: Callable[[str, int], Dict[str, Any]] = make_record) -> Dict[str, int]:
+             factory: Callable[[str, int], Dict[str, Any]] = make_record,
+             ray: Optional[str] = None) -> Dict[str, Any]:
     """Make the store hold models ``seed_from .. seed_from+count-1`` of ``space``.
 
     Seeds already in the store are skipped, so running it again after an interruption goes on
@@ -125,9 +128,14 @@ def generate(space: str, count: int, seed_from: int = 0, workers: int = 1,
         progress: called after each model with (done, total, record).
         shard_size: records per sealed shard.
         factory: ``(space, seed) -> record``; a module-level function (workers pickle it).
+        ray: a Ray cluster's address (``auto``, ``ray://host:port``): build on every CPU of
+            the cluster instead of local workers (:mod:`trainer.ray_backend`); ``progress``
+            then gets a fourth argument, the records so far per node.
 
     Returns:
-        ``{"todo", "ok", "failed"}`` counts of this run.
+        ``{"todo", "ok", "failed"}`` counts of this run; with ``ray`` also ``"lost"`` (tasks
+        that died with their node beyond Ray's retries; the next run does them) and
+        ``"nodes"`` (records per node).
     """
     from .spaces import SPACES
 
@@ -146,27 +154,41 @@ def generate(space: str, count: int, seed_from: int = 0, workers: int = 1,
         return stats
     jobs: Iterable = ((factory, space, s) for s in todo)
     with writer:
-        if workers == 1:
+        if ray is not None:
+            from . import ray_backend
+            stats.update(lost=0, nodes={})
+            _consume(ray_backend.model_records(ray, factory, space, todo, stats), writer,
+                     stats, len(todo), progress)
+        elif workers == 1:
             if factory is make_record:
                 _init_worker()
-            results: Iterable = map(_job, jobs)
-            _consume(results, writer, stats, len(todo), progress)
+            _consume(((r, None) for r in map(_job, jobs)), writer, stats, len(todo), progress)
         else:
             ctx = mp.get_context("spawn")
             init = _init_worker if factory is make_record else None
             with ctx.Pool(workers, initializer=init, maxtasksperchild=40) as pool:
-                _consume(pool.imap_unordered(_job, jobs), writer, stats, len(todo), progress)
+                results = ((r, None) for r in pool.imap_unordered(_job, jobs))
+                _consume(results, writer, stats, len(todo), progress)
     return stats
 
 
-def _consume(results, writer, stats: Dict[str, int], total: int, progress) -> None:
+def _consume(results, writer, stats: Dict[str, Any], total: int, progress) -> None:
+    """Write ``(record, node)`` pairs as they come, once per seed; count them per node when
+    ``stats`` has ``"nodes"``."""
     n = 0
-    for rec in results:
+    seen = set()
+    nodes = stats.get("nodes")
+    for rec, node in results:
+        if rec["seed"] in seen:  # a task re-run after its node died can deliver twice
+            continue
+        seen.add(rec["seed"])
         writer.append(rec)
         stats["ok" if rec["status"] == "ok" else "failed"] += 1
         n += 1
+        if nodes is not None:
+            nodes[node] = nodes.get(node, 0) + 1
         if progress:
-            progress(n, total, rec)
+            progress(n, total, rec) if nodes is None else progress(n, total, rec, nodes)
 
 
 def failures(store: Store, space: Optional[str] = None) -> List[Dict[str, Any]]:

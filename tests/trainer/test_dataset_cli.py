@@ -98,3 +98,33 @@ def test_sample_and_verify_rebuild_real_models(tmp_path, capsys):
         w.append({"space": "cnn-kws", "seed": 8, "status": "ok", "sha256": "f" * 64})
     assert main(["dataset", "verify", "--sample", "2", "--data", str(data)]) == 1
     assert "cnn-kws-8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", [["generate", "--space", "cnn-kws", "--count", "2"],
+                                  ["label-cpu"]])
+def test_ray_without_the_extra_names_it(verb, tmp_path, monkeypatch, capsys):
+    import sys
+
+    import trainer
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    monkeypatch.delitem(sys.modules, "trainer.ray_backend", raising=False)
+    monkeypatch.delattr(trainer, "ray_backend", raising=False)  # imported by an earlier test
+    argv = ["dataset"] + verb + ["--data", str(tmp_path), "--ray", "auto"]
+    assert main(argv) == 2
+    assert "edge-perf[cluster]" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("verb", [["generate", "--space", "cnn-kws", "--count", "2"],
+                                  ["label-cpu"]])
+def test_an_unreachable_ray_address_is_one_line(verb, tmp_path, capsys):
+    pytest.importorskip("ray")
+    argv = ["dataset"] + verb + ["--data", str(tmp_path), "--ray", "ray://127.0.0.1:1"]
+    assert main(argv) == 2
+    line = _one_error_line(capsys)
+    assert "cannot reach a Ray cluster at 'ray://127.0.0.1:1'" in line
+
+
+def test_target_without_ray_is_an_input_error(tmp_path, capsys):
+    assert main(["dataset", "label-cpu", "--target", "cpu-x", "--data", str(tmp_path)]) == 2
+    assert "--target needs --ray" in _one_error_line(capsys)
