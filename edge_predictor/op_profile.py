@@ -17,7 +17,7 @@ Python 3.7 compatible; numpy, flatbuffers and the interpreter only.
 from __future__ import annotations
 
 import time
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -52,10 +52,10 @@ def time_interpreter_us(interpreter, batches: int = _BATCHES, warmup: int = 2) -
 
 
 def _tiny_model() -> bytes:
-    """A one-operator model (RELU on one float) to time the cost of invoking at all."""
-    from .op_slice import build_unary
+    """A one-operator model (RELU on one int8 element) to time the cost of invoking at all."""
+    from .op_writer import write_op
 
-    return build_unary(19)  # BuiltinOperator.RELU
+    return write_op({"op": "RELU", "hw": 1, "cin": 1})
 
 
 def invoke_overhead_us(threads: int = 1, default_delegates: bool = True) -> float:
@@ -103,8 +103,3 @@ def profile_ops(model: bytes, threads: int = 1, default_delegates: bool = True,
             progress(i + 1, view.n_ops)
     return out
 
-
-def profile_summary(times: np.ndarray) -> List[float]:
-    """(sum of timed operators in ms, share of operators timed) of :func:`profile_ops`."""
-    ok = np.isfinite(times)
-    return [float(np.sum(times[ok]) * 1e-3), float(ok.mean()) if len(times) else 0.0]

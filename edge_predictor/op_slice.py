@@ -24,7 +24,7 @@ from typing import Dict, List, Sequence
 
 import flatbuffers
 
-__all__ = ["SliceError", "ModelView", "slice_op", "build_unary"]
+__all__ = ["SliceError", "ModelView", "slice_op"]
 
 (_Buffer, _Model, _Operator, _OperatorCode, _SubGraph, _Tensor, _Quant, _BuiltinOptions,
  _Reshape, _Squeeze) = (importlib.import_module("tflite." + n) for n in (
@@ -296,43 +296,3 @@ def _finish(b: flatbuffers.Builder, opcode: int, subgraph: int, buffers: Sequenc
     b.Finish(_Model.End(b), file_identifier=b"TFL3")
     return bytes(b.Output())
 
-
-
-def build_unary(builtin_code: int, shape: Sequence[int] = (1,)) -> bytes:
-    """A runnable model of one float32 operator ``builtin_code`` from input 0 to output 1 (no
-    options): e.g. a one-element RELU (code 19) to time the cost of invoking at all."""
-    b = flatbuffers.Builder(256)
-    tensors = []
-    for k in range(2):
-        dims = _ints(b, _Tensor.StartShapeVector, list(shape), b.PrependInt32)
-        name = b.CreateString("t{}".format(k))
-        _Tensor.Start(b)
-        _Tensor.AddShape(b, dims)
-        _Tensor.AddType(b, 0)  # FLOAT32
-        _Tensor.AddName(b, name)
-        tensors.append(_Tensor.End(b))
-    ins = _ints(b, _Operator.StartInputsVector, [0], b.PrependInt32)
-    outs = _ints(b, _Operator.StartOutputsVector, [1], b.PrependInt32)
-    _Operator.Start(b)
-    _Operator.AddOpcodeIndex(b, 0)
-    _Operator.AddInputs(b, ins)
-    _Operator.AddOutputs(b, outs)
-    operator = _Operator.End(b)
-    sg_tensors = _tables(b, _SubGraph.StartTensorsVector, tensors)
-    sg_ops = _tables(b, _SubGraph.StartOperatorsVector, [operator])
-    sg_in = _ints(b, _SubGraph.StartInputsVector, [0], b.PrependInt32)
-    sg_out = _ints(b, _SubGraph.StartOutputsVector, [1], b.PrependInt32)
-    _SubGraph.Start(b)
-    _SubGraph.AddTensors(b, sg_tensors)
-    _SubGraph.AddOperators(b, sg_ops)
-    _SubGraph.AddInputs(b, sg_in)
-    _SubGraph.AddOutputs(b, sg_out)
-    subgraph = _SubGraph.End(b)
-    _Buffer.Start(b)
-    empty = _Buffer.End(b)
-    _OperatorCode.Start(b)
-    _OperatorCode.AddDeprecatedBuiltinCode(b, min(builtin_code, 127))
-    _OperatorCode.AddBuiltinCode(b, builtin_code)
-    _OperatorCode.AddVersion(b, 1)
-    opcode = _OperatorCode.End(b)
-    return _finish(b, opcode, subgraph, [empty])

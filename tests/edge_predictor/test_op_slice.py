@@ -10,7 +10,7 @@ from conftest import EXPECTED, fixture_path
 from edge_predictor import interpreters
 from edge_predictor.featurize import featurize, raw_columns
 from edge_predictor.measure import random_inputs
-from edge_predictor.op_slice import ModelView, SliceError, build_unary, slice_op
+from edge_predictor.op_slice import ModelView, SliceError, slice_op
 from edge_predictor.op_writer import WRITABLE, write_op
 from edge_predictor.tflite_reader import read_model
 
@@ -71,12 +71,6 @@ def test_out_of_range_operator_is_a_slice_error():
         view = ModelView(f.read())
     with pytest.raises(SliceError, match="out of range"):
         slice_op(view, view.n_ops)
-
-
-def test_build_unary_is_a_one_element_relu():
-    it = _run(build_unary(19))
-    assert tuple(it.get_output_details()[0]["shape"]) == (1,)
-    assert read_model(build_unary(19)).ops[0].op == "RELU"
 
 
 SPECS = [
