@@ -30,8 +30,8 @@ from .cpu_cost import TERM_COLUMNS, cost_of, cpu_terms, table_for
 from .featurize import raw_columns
 from .op_table import OP_VOCAB
 
-__all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "NEIGHBOURS", "op_rows", "HostOps", "fit_ops",
-           "loo_errors"]
+__all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "NEIGHBOURS", "UNTIMED_SHARE", "op_rows", "HostOps",
+           "fit_ops", "loo_errors"]
 
 #: the sizes whose log places an operator among the timed ones
 SIZE_COLUMNS = ("macs", "out_elements", "in_bytes", "weight_bytes", "in0_c", "out_c", "out_h",
@@ -41,6 +41,8 @@ SIZE_COLUMNS = ("macs", "out_elements", "in_bytes", "weight_bytes", "in0_c", "ou
 CLASS_COLUMNS = ("kernel_h", "kernel_w", "stride_h", "dtype_float", "groups")
 #: neighbours averaged
 NEIGHBOURS = 3
+#: the share of a model's time in never-timed operator types above which an answer warns
+UNTIMED_SHARE = 0.1
 
 #: one model's operators: (class keys [N], log sizes [N, S], reference table us [N])
 OpRows = Tuple[List[str], np.ndarray, np.ndarray]
@@ -98,8 +100,14 @@ class HostOps:
 
     def predict_ops(self, rows: OpRows) -> np.ndarray:
         """float64 [N] microseconds of each operator alone on this host."""
+        return self.predict_detail(rows)[0]
+
+    def predict_detail(self, rows: OpRows) -> Tuple[np.ndarray, np.ndarray]:
+        """(float64 [N] microseconds of each operator alone on this host, bool [N] whether it
+        is of a type never timed here: the reference table times the pooled ratio)."""
         keys, sizes, ref = rows
         out = np.zeros(len(keys))
+        untimed = np.zeros(len(keys), bool)
         groups: Dict[str, List[int]] = {}
         for i, k in enumerate(keys):
             groups.setdefault(k, []).append(i)
@@ -110,6 +118,7 @@ class HostOps:
                 cand = self._by_type.get(k.split("/", 1)[0])
             if cand is None:  # never timed: the reference table, pooled ratio
                 out[idx] = ref[idx] * self.pooled_ratio
+                untimed[idx] = True
                 continue
             d = np.linalg.norm(sizes[idx][:, None, :] - self.sizes[cand][None, :, :], axis=2)
             near = cand[np.argsort(d, axis=1, kind="stable")[:, :NEIGHBOURS]]  # [n, k]
@@ -119,11 +128,23 @@ class HostOps:
                               log_t + np.log(np.maximum(ref[idx][:, None], 1e-12)) -
                               np.log(np.maximum(r, 1e-12)), log_t)
             out[idx] = np.exp(scaled.mean(1))
-        return out
+        return out, untimed
 
     def predict_ms(self, rows: OpRows) -> float:
         """A model's milliseconds: its operators' sum times :attr:`scale`."""
         return float(self.predict_ops(rows).sum()) * 1e-3 * self.scale
+
+    def untimed_warning(self, rows: OpRows, share: float = UNTIMED_SHARE) -> str:
+        """A warning when operator types never timed on this host carry more than ``share`` of a
+        model's predicted time ('' otherwise)."""
+        us, untimed = self.predict_detail(rows)
+        total = float(us.sum())
+        if total <= 0 or float(us[untimed].sum()) <= share * total:
+            return ""
+        types = sorted(set(k.split("/", 1)[0] for k, u in zip(rows[0], untimed) if u))
+        return ("operators of types this host's calibration never timed ({}) make {:.0%} of "
+                "the answer: it comes from the reference table there, see its interval".format(
+                    ", ".join(types), float(us[untimed].sum()) / total))
 
     def to_json(self) -> Dict[str, object]:
         """A JSON-able dict for a bundle's meta.json: one text row per timed operator, ``"KEY

@@ -248,8 +248,11 @@ class Predictor(object):
             if name in self._host_ops:  # this host's operators, not the base network
                 from .host_ops import op_rows
 
-                reference = cal["shares"].split(":", 1)[1]
-                out[name] = self._host_ops[name].predict_ms(op_rows(feats, reference))
+                rows = op_rows(feats, cal["shares"].split(":", 1)[1])
+                out[name] = self._host_ops[name].predict_ms(rows)
+                note = self._host_ops[name].untimed_warning(rows)
+                if note:
+                    warnings = list(warnings) + ["{}: {}".format(name, note)]
             else:
                 out[name] = apply(float(v), shares, fit["factors"], groups) if fit else float(v)
             spec = self.intervals.get(name)
