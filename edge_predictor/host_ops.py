@@ -97,6 +97,8 @@ class HostOps:
             self._by_type.setdefault(k.split("/", 1)[0], []).append(i)
         self._by_key = {k: np.array(v) for k, v in self._by_key.items()}
         self._by_type = {k: np.array(v) for k, v in self._by_type.items()}
+        #: row indices -> their sizes [m, S], log times [m], log reference [m] (per class)
+        self._cache: Dict[int, Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def predict_ops(self, rows: OpRows) -> np.ndarray:
         """float64 [N] microseconds of each operator alone on this host."""
@@ -120,31 +122,40 @@ class HostOps:
                 out[idx] = ref[idx] * self.pooled_ratio
                 untimed[idx] = True
                 continue
-            d = np.linalg.norm(sizes[idx][:, None, :] - self.sizes[cand][None, :, :], axis=2)
-            near = cand[np.argsort(d, axis=1, kind="stable")[:, :NEIGHBOURS]]  # [n, k]
-            t, r = self.time[near], self.ref[near]
-            log_t = np.log(np.maximum(t, 1e-3))
-            scaled = np.where((r > 0) & (ref[idx][:, None] > 0),
-                              log_t + np.log(np.maximum(ref[idx][:, None], 1e-12)) -
+            c_sizes, c_log_t, c_ref = self._class_arrays(cand)
+            d = ((sizes[idx][:, None, :] - c_sizes[None, :, :]) ** 2).sum(2)
+            near = np.argsort(d, axis=1, kind="stable")[:, :NEIGHBOURS]  # [n, k] into cand
+            log_t, r = c_log_t[near], c_ref[near]
+            q = ref[idx][:, None]
+            scaled = np.where((r > 0) & (q > 0), log_t + np.log(np.maximum(q, 1e-12)) -
                               np.log(np.maximum(r, 1e-12)), log_t)
             out[idx] = np.exp(scaled.mean(1))
         return out, untimed
+
+    def _class_arrays(self, cand: np.ndarray):
+        got = self._cache.get(id(cand))
+        if got is None:
+            got = self._cache[id(cand)] = (self.sizes[cand],
+                                           np.log(np.maximum(self.time[cand], 1e-3)),
+                                           self.ref[cand])
+        return got
 
     def predict_ms(self, rows: OpRows) -> float:
         """A model's milliseconds: its operators' sum times :attr:`scale`."""
         return float(self.predict_ops(rows).sum()) * 1e-3 * self.scale
 
-    def untimed_warning(self, rows: OpRows, share: float = UNTIMED_SHARE) -> str:
-        """A warning when operator types never timed on this host carry more than ``share`` of a
-        model's predicted time ('' otherwise)."""
+    def answer(self, rows: OpRows, share: float = UNTIMED_SHARE) -> Tuple[float, str]:
+        """(a model's milliseconds as :meth:`predict_ms`, a warning when operator types never
+        timed on this host carry more than ``share`` of it, else ''), in one pass."""
         us, untimed = self.predict_detail(rows)
         total = float(us.sum())
+        ms = total * 1e-3 * self.scale
         if total <= 0 or float(us[untimed].sum()) <= share * total:
-            return ""
+            return ms, ""
         types = sorted(set(k.split("/", 1)[0] for k, u in zip(rows[0], untimed) if u))
-        return ("operators of types this host's calibration never timed ({}) make {:.0%} of "
-                "the answer: it comes from the reference table there, see its interval".format(
-                    ", ".join(types), float(us[untimed].sum()) / total))
+        return ms, ("operators of types this host's calibration never timed ({}) make {:.0%} of "
+                    "the answer: it comes from the reference table there, see its "
+                    "interval".format(", ".join(types), float(us[untimed].sum()) / total))
 
     def to_json(self) -> Dict[str, object]:
         """A JSON-able dict for a bundle's meta.json: one text row per timed operator, ``"KEY

@@ -249,8 +249,7 @@ class Predictor(object):
                 from .host_ops import op_rows
 
                 rows = op_rows(feats, cal["shares"].split(":", 1)[1])
-                out[name] = self._host_ops[name].predict_ms(rows)
-                note = self._host_ops[name].untimed_warning(rows)
+                out[name], note = self._host_ops[name].answer(rows)
                 if note:
                     warnings = list(warnings) + ["{}: {}".format(name, note)]
             else:

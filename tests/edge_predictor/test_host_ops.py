@@ -125,12 +125,12 @@ def test_probes_are_timed_in_grid_order(monkeypatch):
 def test_an_answer_mostly_from_untimed_operator_types_says_so():
     ops = HostOps(["ADD/0/0/0/0/0"], np.zeros((1, S)), np.array([1.0]), np.array([2.0]))
     timed = _rows(["ADD/0/0/0/0/0"] * 2, np.zeros((2, S)), [1.0, 1.0])
-    assert ops.untimed_warning(timed) == ""
+    assert ops.answer(timed) == (pytest.approx(4.0 * 1e-3), "")
     mixed = _rows(["ADD/0/0/0/0/0", "SOFTMAX/0/0/0/0/0"], np.zeros((2, S)), [1.0, 1.0])
     us, untimed = ops.predict_detail(mixed)
     assert untimed.tolist() == [False, True] and us.tolist() == [2.0, 2.0]
-    note = ops.untimed_warning(mixed)
+    ms, note = ops.answer(mixed)
     assert "SOFTMAX" in note and "50%" in note
     # below the share: quiet
-    assert ops.untimed_warning(_rows(["ADD/0/0/0/0/0", "SOFTMAX/0/0/0/0/0"],
-                                     np.zeros((2, S)), [20.0, 1.0])) == ""
+    assert ops.answer(_rows(["ADD/0/0/0/0/0", "SOFTMAX/0/0/0/0/0"],
+                            np.zeros((2, S)), [20.0, 1.0]))[1] == ""
