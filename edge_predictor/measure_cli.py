@@ -205,6 +205,8 @@ def measure(models: List[str] = typer.Argument(..., help=".tflite files"),
             energy: bool = typer.Option(True, "--energy/--no-energy",
                                         help="sample a power sensor if one exists"),
             seed: int = typer.Option(0, "--seed", help="seed of the random inputs"),
+            per_op: bool = typer.Option(False, "--per-op", help="cpu: also time every "
+                                        "operator alone, and show where the time goes"),
             as_json: bool = typer.Option(False, "--json",
                                          help="print a JSON array, one object per model")) -> None:
     """Measure models live on this host: latency statistics, host fingerprint, energy."""
@@ -214,6 +216,9 @@ def measure(models: List[str] = typer.Argument(..., help=".tflite files"),
         raise InputError("--device {!r}: use one of {}".format(device, ", ".join(DEVICES)))
     if device == "edgetpu":  # say what is missing before touching any model
         _edgetpu()
+        if per_op:
+            raise InputError("--per-op times operators on the CPU interpreter; not with "
+                             "--device edgetpu")
     sampler_cpus = _pin(parse_cpus(cpus)) if cpus else None
     sensor, note = (power.find_sensor() if energy else (None, "disabled by --no-energy"))
     idle_mw = None
@@ -225,6 +230,8 @@ def measure(models: List[str] = typer.Argument(..., help=".tflite files"),
                               min_time_s=min_time, seed=seed, sensor=sensor,
                               idle_power_mw=idle_mw, sampler_cpus=sampler_cpus)
         rows.append(_row(path, device, stats, note))
+        if per_op:
+            rows[-1]["operators"] = operator_times(path, threads)
     for r in rows:
         for w in (r["energy"] or {}).get("warnings", []):
             warn("{}: {}".format(r["model"], w))
@@ -232,3 +239,36 @@ def measure(models: List[str] = typer.Argument(..., help=".tflite files"),
         typer.echo(json.dumps(rows, indent=2))
     else:
         _table(rows)
+        for r in rows:
+            if "operators" in r:
+                _top_operators(r)
+
+
+def operator_times(path, threads=1, default_delegates=True):
+    """Every operator of a model timed alone on this host (``op_profile``), in execution order:
+    ``[{"index", "op", "output" (its first output's shape), "us" (None: not timed), "share"
+    (of the timed sum)}]``."""
+    from .op_profile import profile_ops
+    from .tflite_reader import load_model_bytes, read_model
+
+    buf = load_model_bytes(path)
+    graph = read_model(buf, name=path)
+    t = profile_ops(buf, threads, default_delegates)
+    total = float(t[t == t].sum()) or 1.0
+    out = [list(graph.tensors[n.outputs[0]].shape) if n.outputs and n.outputs[0] >= 0 else []
+           for n in graph.ops]
+    return [{"index": i, "op": node.op, "output": shape,
+             "us": None if v != v else round(float(v), 3),
+             "share": None if v != v else round(float(v) / total, 4)}
+            for i, (node, shape, v) in enumerate(zip(graph.ops, out, t))]
+
+
+def _top_operators(row, top=10):
+    ops = sorted((o for o in row["operators"] if o["us"] is not None), key=lambda o: -o["us"])
+    untimed = sum(o["us"] is None for o in row["operators"])
+    typer.echo("{}: {} operators timed alone, sum {:.3f} ms{}; the {} slowest:".format(
+        row["model"], len(ops), sum(o["us"] for o in ops) * 1e-3,
+        " ({} could not be timed alone)".format(untimed) if untimed else "", min(top, len(ops))))
+    for o in ops[:top]:
+        typer.echo("  #{:<4} {:<20} {:<18} {:>10.1f} us  {:>5.1%}".format(
+            o["index"], o["op"], "x".join(str(d) for d in o["output"]), o["us"], o["share"]))

@@ -133,3 +133,22 @@ def test_unreadable_model_exit_2(capsys, tmp_path, no_sensor):
 def test_parse_cpus():
     assert parse_cpus("0") == {0}
     assert parse_cpus("0-2,5") == {0, 1, 2, 5}
+
+
+@needs_interpreter
+def test_measure_per_op_times_every_operator(capsys, no_sensor):
+    from edge_predictor.tflite_reader import read_model
+
+    path = fixture_path("attention")
+    assert run([path, "--runs", "2", "--warmup", "0", "--min-time", "0", "--json",
+                "--per-op"]) == 0
+    ops = json.loads(capsys.readouterr().out)[0]["operators"]
+    graph = read_model(path)
+    assert [o["op"] for o in ops] == [n.op for n in graph.ops]
+    assert [o["index"] for o in ops] == list(range(len(graph.ops)))
+    timed = [o for o in ops if o["us"] is not None]
+    assert timed and all(o["us"] >= 0 for o in timed)
+    assert sum(o["share"] for o in timed) == pytest.approx(1.0, abs=1e-3)
+    assert ops[0]["output"] == list(graph.tensors[graph.ops[0].outputs[0]].shape)
+    assert run([path, "--runs", "2", "--warmup", "0", "--min-time", "0", "--per-op"]) == 0
+    assert "slowest" in capsys.readouterr().out
