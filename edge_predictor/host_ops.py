@@ -10,7 +10,8 @@ can: twenty models hold about a thousand operators.
 :class:`HostOps` predicts an operator's time on the new host from the timed operators nearest to
 it: among those of the same type, kernel size, stride and data type (else the same type), the
 ``k`` nearest in the log of its sizes (:data:`SIZE_COLUMNS`), each neighbour's time scaled by
-how much more work the query does by the reference host's table (``cpu_cost``), geometric mean.
+how much more work the query does by the reference host's table (``cpu_cost``; by output
+elements for a type the table prices at zero), geometric mean.
 A model's time is the sum over its operators times one factor fitted on the whole-model
 latencies (the operators inside a model run a little faster or slower than alone: caches,
 one invoke instead of many). Operator types never timed fall back to the reference table times
@@ -41,6 +42,7 @@ SIZE_COLUMNS = ("macs", "out_elements", "in_bytes", "weight_bytes", "in0_c", "ou
 CLASS_COLUMNS = ("kernel_h", "kernel_w", "stride_h", "dtype_float", "groups")
 #: neighbours averaged
 NEIGHBOURS = 3
+_ELEMENTS = SIZE_COLUMNS.index("out_elements")
 #: the share of a model's time in never-timed operator types above which an answer warns
 UNTIMED_SHARE = 0.1
 
@@ -127,8 +129,13 @@ class HostOps:
             near = np.argsort(d, axis=1, kind="stable")[:, :NEIGHBOURS]  # [n, k] into cand
             log_t, r = c_log_t[near], c_ref[near]
             q = ref[idx][:, None]
-            scaled = np.where((r > 0) & (q > 0), log_t + np.log(np.maximum(q, 1e-12)) -
-                              np.log(np.maximum(r, 1e-12)), log_t)
+            # the work ratio: by the reference table, else (a type the table prices at zero)
+            # by output elements
+            q_el, r_el = sizes[idx][:, None, _ELEMENTS], c_sizes[near][:, :, _ELEMENTS]
+            by_elements = np.where((q_el > 0) & (r_el > 0), np.log(np.expm1(
+                np.maximum(q_el, 1e-12))) - np.log(np.expm1(np.maximum(r_el, 1e-12))), 0.0)
+            scaled = log_t + np.where((r > 0) & (q > 0), np.log(np.maximum(q, 1e-12)) -
+                                      np.log(np.maximum(r, 1e-12)), by_elements)
             out[idx] = np.exp(scaled.mean(1))
         return out, untimed
 

@@ -26,7 +26,8 @@ from .errors import (EdgePerfError, InputError, LabelError, ModelFormatError, Un
                      UnknownTargetError)
 
 __all__ = ["SCHEMA_VERSION", "collect_models", "sha256_file", "rankdata", "spearman",
-           "error_stats", "ResultStore", "make_measurer", "load_predictor", "validate"]
+           "error_stats", "ResultStore", "calibrated_for", "make_measurer", "load_predictor",
+           "validate"]
 
 SCHEMA_VERSION = 1
 
@@ -277,6 +278,19 @@ def _edgetpu_measurer(warmup, runs, min_time_s):
     return run
 
 
+def calibrated_for(predictor):
+    """The CPU target id a bundle was calibrated live on (``edge-perf calibrate`` measuring on
+    that host), or None: such a bundle validates against the host it measured, whatever its
+    name."""
+    from .measure import cpu_target_id
+
+    source = (getattr(predictor, "calibration", None) or {}).get("source") or {}
+    if source.get("kind") != "live" or not source.get("host"):
+        return None
+    target = cpu_target_id(source["host"])
+    return target if source.get("default_delegate", True) else target + "-nodelegate"
+
+
 def make_measurer(target, warmup=10, runs=30, min_time_s=1.0):
     """The measurement function of a target: ``path -> (labels, host)``.
 
@@ -342,7 +356,7 @@ def validate(paths, target, db_path, predictor=None, bundle=None, measurer=None,
     if predictor is None:
         predictor = load_predictor(bundle or target)
     ptarget = getattr(predictor, "target", target)
-    if ptarget != target:
+    if ptarget != target and calibrated_for(predictor) != target:
         raise InputError("the predictor is for {}, not {}".format(ptarget, target))
     store = ResultStore(db_path)
     shas, failures = [], []
