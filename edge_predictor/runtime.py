@@ -255,7 +255,10 @@ class Predictor(object):
             else:
                 out[name] = apply(float(v), shares, fit["factors"], groups) if fit else float(v)
             spec = self.intervals.get(name)
-            if spec:
+            if name in self._host_ops:  # its spread is its own leave-one-out errors' alone
+                value = out[name]
+                intervals[name] = list(widen(value, value, value, fit["loo_errors"]))
+            elif spec:
                 dep = departure(float(v), analytical_of(feats, self._physics_target, name))
                 lo, hi = bounds(out[name], dep, spec)
                 if fit:  # and the calibration's own leave-one-out errors
