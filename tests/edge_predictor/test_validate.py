@@ -184,6 +184,32 @@ def test_predictor_target_must_match(tmp_path):
                    predictor=FakePredictor(), measurer=FakeMeasurer())
 
 
+def test_a_bundle_calibrated_live_here_validates_under_this_hosts_target(tmp_path):
+    from edge_predictor.errors import InputError
+    from edge_predictor.measure import cpu_target_id
+
+    host = {"cpu_model": "Intel(R) Xeon(R) Processor", "interpreter": "tflite_runtime",
+            "threads": 2}
+    here = cpu_target_id(host)
+
+    class Calibrated(FakePredictor):
+        target = "cpu-epyc-litert-t1-calibrated"
+        calibration = {"source": {"kind": "live", "host": host, "default_delegate": True}}
+
+    assert v.calibrated_for(Calibrated()) == here and here.endswith("-t2")
+    v.validate([_models(tmp_path / "m", 1)], here, str(tmp_path / "v.sqlite"),
+               predictor=Calibrated(), measurer=FakeMeasurer())
+    off = Calibrated()
+    off.calibration = {"source": dict(Calibrated.calibration["source"], default_delegate=False)}
+    assert v.calibrated_for(off) == here + "-nodelegate"
+    labels = Calibrated()
+    labels.calibration = {"source": {"kind": "labels", "file": "x.csv"}}
+    assert v.calibrated_for(labels) is None and v.calibrated_for(FakePredictor()) is None
+    with pytest.raises(InputError, match="predictor is for cpu-epyc-litert-t1-calibrated"):
+        v.validate([_models(tmp_path / "m2", 1)], here, str(tmp_path / "v2.sqlite"),
+                   predictor=labels, measurer=FakeMeasurer())
+
+
 def test_plot_png(tmp_path):
     pytest.importorskip("matplotlib")
     folder = _models(tmp_path / "models", 12)
