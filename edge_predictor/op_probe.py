@@ -5,8 +5,9 @@ use others: a ResNet's 3x3 convolutions of 256 channels when the calibration mod
 mobile networks, a NASNet's 7x7 stride-2 depthwise convolutions (on LiteRT 2.3 a slow path,
 100x the time of a 5x5 one of the same size), standalone activations that run outside XNNPACK.
 :data:`PROBES` is a fixed grid of the operators convolutional networks are built from --
-dense convolutions 1x1 to 7x7 of 16 to 512 channels on 7x7 to 224x224 maps, depthwise 3x3 to
-7x7 at stride 1 and 2, fully connected layers, pools, elementwise and activation operators --
+dense convolutions 1x1 to 7x7 of 16 to 512 channels on 7x7 to 224x224 maps (stems, grouped
+ones), depthwise 3x3 to 7x7 at stride 1 and 2, fully connected layers, pools, elementwise
+operators (with a layer norm's broadcasts) and activations: 392 of them --
 written by :mod:`edge_predictor.op_writer` with int8 quantization and timed like the models'
 operators (:mod:`edge_predictor.op_profile`). On a 2-core Xeon it takes about 10 s.
 

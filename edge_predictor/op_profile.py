@@ -6,10 +6,11 @@ its own (:mod:`edge_predictor.op_slice`) and timed with the interpreter settings
 median of several batches of back-to-back invocations, less the cost of invoking an interpreter
 from Python at all (timed on a one-element operator of the same backend), so that an operator's
 time is what it adds inside a whole model. Across the 47 real architectures of the zoo the sum
-of a model's operator times is 0.84-1.15x its measured latency (models above 0.5 ms).
+of a model's operator times (before that subtraction) is 0.84-1.15x its measured latency
+(models above 0.5 ms; an Intel Xeon, LiteRT 2.3, one thread).
 
-A few models' operator times (thousands of operators) are enough to fit a host's cost table
-(:mod:`edge_predictor.host_table`), where a few whole-model latencies are not.
+A few models' operator times (a thousand operators and more) are enough to fit a host's
+per-operator model (:mod:`edge_predictor.host_ops`), where a few whole-model latencies are not.
 
 Python 3.7 compatible; numpy, flatbuffers and the interpreter only.
 """
