@@ -137,6 +137,14 @@ def measure_all(setting: str, paths: List[str]) -> Dict[str, Dict[str, float]]:
     return cache
 
 
+def _written_at(setting: str) -> str:
+    """When a setting's cached whole-model measurements were last written (UTC; its operator
+    timings are taken right after them, in the same run)."""
+    path = os.path.join(CACHE, setting + ".json")
+    return time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(os.path.getmtime(path))) \
+        if os.path.exists(path) else "(not recorded)"
+
+
 def profile_pool(setting: str, pool: List[str]) -> Optional[Dict[str, np.ndarray]]:
     """A live CPU setting's operator timings of every pool model and of the probe grid, as
     ``edge-perf calibrate`` takes them (cached in ``.cache/adaptation/<setting>-ops.json``);
@@ -160,9 +168,11 @@ def profile_pool(setting: str, pool: List[str]) -> Optional[Dict[str, np.ndarray
     if PROBES_KEY not in cache:
         t = time_probes(how["threads"], how["delegates"], overhead_us=overhead)
         cache[PROBES_KEY] = [None if not np.isfinite(v) else float(v) for v in t]
-    with open(cache_path + ".tmp", "w") as f:
-        json.dump(cache, f)
-    os.replace(cache_path + ".tmp", cache_path)
+        todo.append(PROBES_KEY)
+    if todo:  # written only when something was timed: its time says when
+        with open(cache_path + ".tmp", "w") as f:
+            json.dump(cache, f)
+        os.replace(cache_path + ".tmp", cache_path)
     return {k: np.array([np.nan if v is None else v for v in vals], np.float64)
             for k, vals in cache.items()}
 
@@ -313,10 +323,11 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                                                    doc["pool_per_space"]), ""]
     for setting, res in doc["settings"].items():
         lines += ["## {} (base `{}`, pool {} models)".format(setting, res["base"], res["pool"]),
-                  "", "Measured: {}; {} (`{}`; measurements cached per setting in "
-                  "`.cache/adaptation`).".format(res.get("measured_on", "not recorded"),
-                                                 res.get("when", doc["when"]),
-                                                 res.get("command", doc["command"])), ""]
+                  "", "Measured: {}; measurements last written {}, scored {} (`{}`; cached "
+                  "per setting in `.cache/adaptation`).".format(
+                      res.get("measured_on", "not recorded"),
+                      res.get("measured_at", "(not recorded)"), res.get("when", doc["when"]),
+                      res.get("command", doc["command"])), ""]
         for metric, per_n in res["metrics"].items():
             lines += ["### {}".format(metric), "", "| N | calibrated: method (LOO MAPE) | "
                       "held-out set | base | scale | factors | calibrated | analytical-refit | "
@@ -390,6 +401,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not args.measure_only:
             doc["settings"][s] = evaluate(s, pool, held, labels, profiles)
             doc["settings"][s]["when"] = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())
+            doc["settings"][s]["measured_at"] = _written_at(s)
             doc["settings"][s]["measured_on"] = _measured_on(SETTINGS[s][2])
             doc["settings"][s]["command"] = doc["command"]
     if args.measure_only:
