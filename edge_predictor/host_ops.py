@@ -99,7 +99,7 @@ class HostOps:
             self._by_type.setdefault(k.split("/", 1)[0], []).append(i)
         self._by_key = {k: np.array(v) for k, v in self._by_key.items()}
         self._by_type = {k: np.array(v) for k, v in self._by_type.items()}
-        #: row indices -> their sizes [m, S], log times [m], log reference [m] (per class)
+        #: id of a class's row indices -> its sizes [m, S], log times [m], reference us [m]
         self._cache: Dict[int, Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def predict_ops(self, rows: OpRows) -> np.ndarray:
