@@ -17,6 +17,7 @@ import json
 import os
 from typing import List, Optional
 
+import numpy as np
 import typer
 
 from .cli_support import handled, warn
@@ -254,13 +255,14 @@ def operator_times(path, threads=1, default_delegates=True):
     buf = load_model_bytes(path)
     graph = read_model(buf, name=path)
     t = profile_ops(buf, threads, default_delegates)
-    total = float(t[t == t].sum()) or 1.0
+    timed = np.isfinite(t)
+    total = float(t[timed].sum()) or 1.0
     out = [list(graph.tensors[n.outputs[0]].shape) if n.outputs and n.outputs[0] >= 0 else []
            for n in graph.ops]
     return [{"index": i, "op": node.op, "output": shape,
-             "us": None if v != v else round(float(v), 3),
-             "share": None if v != v else round(float(v) / total, 4)}
-            for i, (node, shape, v) in enumerate(zip(graph.ops, out, t))]
+             "us": round(float(v), 3) if ok else None,
+             "share": round(float(v) / total, 4) if ok else None}
+            for i, (node, shape, v, ok) in enumerate(zip(graph.ops, out, t, timed))]
 
 
 def _top_operators(row, top=10):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 import struct
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import flatbuffers
 
@@ -34,6 +34,9 @@ __all__ = ["SliceError", "ModelView", "slice_op"]
 _OPTION_NAMES = {v: k for k, v in vars(_BuiltinOptions.BuiltinOptions).items()
                  if not k.startswith("_")}
 #: options tables holding references other than the two rebuilt below (not sliceable)
+#: options tables with one int32 vector (the rest scalars): (schema module, vector field)
+_VECTOR_OPTIONS = {"ReshapeOptions": (_Reshape, "NewShape"),
+                   "SqueezeOptions": (_Squeeze, "SqueezeDims")}
 _REFERENCING_OPTIONS = frozenset(("ConcatEmbeddingsOptions", "BucketizeOptions",
                                   "VarHandleOptions", "IfOptions", "WhileOptions",
                                   "CallOnceOptions", "CallOptions"))
@@ -127,24 +130,17 @@ def _options(b: flatbuffers.Builder, op) -> int:
     if not kind or tab is None:
         return 0
     name = _OPTION_NAMES.get(kind, str(kind))
-    if name == "ReshapeOptions":
-        opts = _Reshape.ReshapeOptions()
+    if name in _VECTOR_OPTIONS:  # one int32 vector each: rebuilt
+        mod, field = _VECTOR_OPTIONS[name]
+        opts = getattr(mod, name)()
         opts.Init(tab.Bytes, tab.Pos)
-        shape = [opts.NewShape(i) for i in range(opts.NewShapeLength())]
-        vec = _ints(b, _Reshape.StartNewShapeVector, shape, b.PrependInt32) if shape else None
-        _Reshape.Start(b)
+        values = [getattr(opts, field)(i) for i in range(getattr(opts, field + "Length")())]
+        vec = _ints(b, getattr(mod, "Start{}Vector".format(field)), values, b.PrependInt32) \
+            if values else None
+        mod.Start(b)
         if vec is not None:
-            _Reshape.AddNewShape(b, vec)
-        return _Reshape.End(b)
-    if name == "SqueezeOptions":
-        opts = _Squeeze.SqueezeOptions()
-        opts.Init(tab.Bytes, tab.Pos)
-        dims = [opts.SqueezeDims(i) for i in range(opts.SqueezeDimsLength())]
-        vec = _ints(b, _Squeeze.StartSqueezeDimsVector, dims, b.PrependInt32) if dims else None
-        _Squeeze.Start(b)
-        if vec is not None:
-            _Squeeze.AddSqueezeDims(b, vec)
-        return _Squeeze.End(b)
+            getattr(mod, "Add" + field)(b, vec)
+        return mod.End(b)
     if name in _REFERENCING_OPTIONS:
         raise SliceError("{} holds references to other tables".format(name))
     return _copy_scalar_table(b, tab.Bytes, tab.Pos)
@@ -244,10 +240,21 @@ def slice_op(view: ModelView, index: int) -> bytes:
         _Operator.AddCustomOptions(b, custom_vec)
         _Operator.AddCustomOptionsFormat(b, op.CustomOptionsFormat())
     operator = _Operator.End(b)
-    sg_tensors = _tables(b, _SubGraph.StartTensorsVector, tensor_offs)
+    return _one_op_model(b, tensor_offs, operator, graph_inputs, [remap[t] for t in outs],
+                         buffers, (code.BuiltinCode(), code.DeprecatedBuiltinCode(),
+                                   code.Version(), code.CustomCode()))
+
+
+def _one_op_model(b: flatbuffers.Builder, tensors: Sequence[int], operator: int,
+                  inputs: Sequence[int], outputs: Sequence[int], buffers: Sequence[bytes],
+                  code: Tuple[int, int, int, Optional[bytes]]) -> bytes:
+    """Finish a one-operator model: its subgraph (tensor and operator tables written, graph
+    inputs and outputs by tensor index), its buffers' data and its one operator code
+    ``(builtin code, deprecated builtin code, version, custom code or None)``."""
+    sg_tensors = _tables(b, _SubGraph.StartTensorsVector, tensors)
     sg_ops = _tables(b, _SubGraph.StartOperatorsVector, [operator])
-    sg_in = _ints(b, _SubGraph.StartInputsVector, graph_inputs, b.PrependInt32)
-    sg_out = _ints(b, _SubGraph.StartOutputsVector, [remap[t] for t in outs], b.PrependInt32)
+    sg_in = _ints(b, _SubGraph.StartInputsVector, inputs, b.PrependInt32)
+    sg_out = _ints(b, _SubGraph.StartOutputsVector, outputs, b.PrependInt32)
     _SubGraph.Start(b)
     _SubGraph.AddTensors(b, sg_tensors)
     _SubGraph.AddOperators(b, sg_ops)
@@ -255,12 +262,12 @@ def slice_op(view: ModelView, index: int) -> bytes:
     _SubGraph.AddOutputs(b, sg_out)
     subgraph = _SubGraph.End(b)
     buf_offs = _buffers(b, buffers)
-    custom_code = code.CustomCode()
-    cc = b.CreateString(custom_code) if custom_code else None
+    builtin, deprecated, version, custom = code
+    cc = b.CreateString(custom) if custom else None
     _OperatorCode.Start(b)
-    _OperatorCode.AddDeprecatedBuiltinCode(b, code.DeprecatedBuiltinCode())
-    _OperatorCode.AddBuiltinCode(b, code.BuiltinCode())
-    _OperatorCode.AddVersion(b, code.Version())
+    _OperatorCode.AddDeprecatedBuiltinCode(b, deprecated)
+    _OperatorCode.AddBuiltinCode(b, builtin)
+    _OperatorCode.AddVersion(b, version)
     if cc is not None:
         _OperatorCode.AddCustomCode(b, cc)
     return _finish(b, _OperatorCode.End(b), subgraph, buf_offs)

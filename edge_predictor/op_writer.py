@@ -18,13 +18,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import flatbuffers
 import numpy as np
 
-from .op_slice import _buffers, _finish, _ints, _tables
+from .op_slice import _ints, _one_op_model
 
 __all__ = ["WRITABLE", "OpSpec", "write_op"]
 
-(_Operator, _OperatorCode, _SubGraph, _Tensor, _Quant, _Conv, _Dw, _Fc, _Pool,
+(_Operator, _Tensor, _Quant, _Conv, _Dw, _Fc, _Pool,
  _Add, _Mul, _Sub) = (importlib.import_module("tflite." + n) for n in (
-     "Operator", "OperatorCode", "SubGraph", "Tensor", "QuantizationParameters",
+     "Operator", "Tensor", "QuantizationParameters",
      "Conv2DOptions", "DepthwiseConv2DOptions", "FullyConnectedOptions", "Pool2DOptions",
      "AddOptions", "MulOptions", "SubOptions"))
 _BINARY = ("ADD", "MUL", "SUB", "SQUARED_DIFFERENCE")
@@ -100,25 +100,18 @@ def _options(b: flatbuffers.Builder, op: str, spec: OpSpec) -> int:
     stride = int(spec.get("stride", 1))
     pad = _SAME if spec.get("padding", "SAME") == "SAME" else _VALID
     act = _ACT[str(spec.get("act", "NONE"))]
-    if op == "CONV_2D":
-        _Conv.Start(b)
-        _Conv.AddPadding(b, pad)
-        _Conv.AddStrideW(b, stride)
-        _Conv.AddStrideH(b, stride)
-        _Conv.AddFusedActivationFunction(b, act)
-        _Conv.AddDilationWFactor(b, 1)
-        _Conv.AddDilationHFactor(b, 1)
-        return _Conv.End(b)
-    if op == "DEPTHWISE_CONV_2D":
-        _Dw.Start(b)
-        _Dw.AddPadding(b, pad)
-        _Dw.AddStrideW(b, stride)
-        _Dw.AddStrideH(b, stride)
-        _Dw.AddDepthMultiplier(b, 1)
-        _Dw.AddFusedActivationFunction(b, act)
-        _Dw.AddDilationWFactor(b, 1)
-        _Dw.AddDilationHFactor(b, 1)
-        return _Dw.End(b)
+    if op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        mod = _Conv if op == "CONV_2D" else _Dw
+        mod.Start(b)
+        mod.AddPadding(b, pad)
+        mod.AddStrideW(b, stride)
+        mod.AddStrideH(b, stride)
+        if mod is _Dw:
+            mod.AddDepthMultiplier(b, 1)
+        mod.AddFusedActivationFunction(b, act)
+        mod.AddDilationWFactor(b, 1)
+        mod.AddDilationHFactor(b, 1)
+        return mod.End(b)
     if op == "FULLY_CONNECTED":
         _Fc.Start(b)
         _Fc.AddFusedActivationFunction(b, act)
@@ -195,19 +188,5 @@ def write_op(spec: OpSpec, seed: int = 0) -> bytes:
         _Operator.AddBuiltinOptions(b, opts)
     operator = _Operator.End(b)
     graph_in = inputs[:2] if op in _BINARY else inputs[:1]
-    sg_tensors = _tables(b, _SubGraph.StartTensorsVector, w.tensors)
-    sg_ops = _tables(b, _SubGraph.StartOperatorsVector, [operator])
-    sg_in = _ints(b, _SubGraph.StartInputsVector, graph_in, b.PrependInt32)
-    sg_out = _ints(b, _SubGraph.StartOutputsVector, [out], b.PrependInt32)
-    _SubGraph.Start(b)
-    _SubGraph.AddTensors(b, sg_tensors)
-    _SubGraph.AddOperators(b, sg_ops)
-    _SubGraph.AddInputs(b, sg_in)
-    _SubGraph.AddOutputs(b, sg_out)
-    subgraph = _SubGraph.End(b)
-    buf_offs = _buffers(b, w.buffers)
-    _OperatorCode.Start(b)
-    _OperatorCode.AddDeprecatedBuiltinCode(b, min(code, 127))
-    _OperatorCode.AddBuiltinCode(b, code)
-    _OperatorCode.AddVersion(b, 1)
-    return _finish(b, _OperatorCode.End(b), subgraph, buf_offs)
+    return _one_op_model(b, w.tensors, operator, graph_in, [out], w.buffers,
+                         (code, min(code, 127), 1, None))

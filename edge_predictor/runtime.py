@@ -240,8 +240,7 @@ class Predictor(object):
     def _answer(self, row, warnings, feats):
         out = {"target": self.target}
         cal = self.calibration
-        shares = shares_of(feats, cal["shares"]) if cal else None
-        groups = groups_of(cal["shares"]) if cal else None
+        shares = None  # the factors' kernel-group shares, computed when a factor needs them
         intervals, far = {}, []
         for name, v in zip(self.metrics, row):
             fit = cal["metrics"].get(name) if cal else None
@@ -252,13 +251,18 @@ class Predictor(object):
                 out[name], note = self._host_ops[name].answer(rows)
                 if note:
                     warnings = list(warnings) + ["{}: {}".format(name, note)]
+                # its spread is its own leave-one-out errors' alone
+                intervals[name] = list(widen(out[name], out[name], out[name],
+                                             fit["loo_errors"]))
+                continue
+            if fit:
+                if shares is None:
+                    shares = shares_of(feats, cal["shares"])
+                out[name] = apply(float(v), shares, fit["factors"], groups_of(cal["shares"]))
             else:
-                out[name] = apply(float(v), shares, fit["factors"], groups) if fit else float(v)
+                out[name] = float(v)
             spec = self.intervals.get(name)
-            if name in self._host_ops:  # its spread is its own leave-one-out errors' alone
-                value = out[name]
-                intervals[name] = list(widen(value, value, value, fit["loo_errors"]))
-            elif spec:
+            if spec:
                 dep = departure(float(v), analytical_of(feats, self._physics_target, name))
                 lo, hi = bounds(out[name], dep, spec)
                 if fit:  # and the calibration's own leave-one-out errors
