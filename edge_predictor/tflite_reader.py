@@ -2,12 +2,10 @@
 
 The reader trusts nothing in the file: every table index is checked against the table it points
 into, every vector length against the file size, and every low-level decoding failure becomes a
-:class:`~edge_predictor.errors.ModelFormatError` that names the file and the reason. The root and
-subgraph tables are read with the bounds-checked :mod:`edge_predictor.flatbuf`; the many tables
-of one kind (buffers, tensors, operators, the options of one operator type) a field at a time
-for all of them with :mod:`edge_predictor.flatbuf_columns` (numpy); builtin options' fields are
-planned once per options type from the generated classes of the ``tflite`` schema package (no
-TensorFlow).
+:class:`~edge_predictor.errors.ModelFormatError` that names the file and the reason. Tables are read
+with the bounds-checked :mod:`edge_predictor.flatbuf` (one vtable read per table); builtin
+options, which vary per operator, through the generated classes of the ``tflite`` schema
+package (no TensorFlow), with the list of fields cached per options type.
 """
 
 from __future__ import annotations
@@ -16,13 +14,12 @@ import inspect
 import os
 import re
 import struct
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
 
 from .errors import ModelFormatError
 from .flatbuf import FlatbufferError, Table, root_table
-from .flatbuf_columns import Columns, _check_end, _read, as_bytes, ragged
 from .graph import OpGraph, OpNode, SubgraphInfo, TensorInfo
 
 __all__ = ["read_model", "load_model_bytes", "builtin_op_names", "TFLITE_IDENTIFIER"]
@@ -131,6 +128,44 @@ def _options_reader(union_enum, type_code: int):
     return entry
 
 
+def _read_options(table: Table, union_enum, type_code: int) -> Dict[str, Any]:
+    """Builtin options as ``snake_case`` name -> value.
+
+    Scalar and numeric-vector fields are read straight from the table (plans derived once per
+    options type from the generated getters); anything else goes through the generated class.
+    """
+    reader = _options_reader(union_enum, type_code)
+    if reader is None:
+        return {}
+    cls, getters = reader
+    buf = table.buf
+    opts = None
+    out: Dict[str, Any] = {}
+    for attr, label, plan in getters:
+        if plan is not None and plan[0] == "scalar":
+            _, field, st, default = plan
+            p = table._at(field, st.size)
+            value = st.unpack_from(buf, p)[0] if p else default
+            out[label] = bool(value) if st.format.endswith("?") else value
+            continue
+        if plan is not None:
+            start, n = table.vector(plan[1], struct.calcsize(plan[2]))
+            out[label] = tuple(int(v) for v in struct.unpack_from(
+                "<%d%s" % (n, plan[2]), buf, start)) if start else 0
+            continue
+        if opts is None:
+            opts = cls()
+            opts.Init(buf, table.pos)
+        value = getattr(opts, attr)()
+        if isinstance(value, np.ndarray):
+            out[label] = tuple(int(v) for v in value.tolist())
+        elif isinstance(value, (bool, int, float)):
+            out[label] = value
+        elif isinstance(value, bytes):
+            out[label] = value.decode("utf-8", "replace")
+    return out
+
+
 def load_model_bytes(path: Union[str, "os.PathLike[str]"]) -> bytes:
     """Read a model file, turning every file-system problem into a ModelFormatError."""
     p = os.fspath(path)
@@ -194,18 +229,20 @@ _OP_OPT2_TYPE, _OP_OPT2 = 11, 12
 _B_DATA, _B_OFFSET, _B_SIZE = 0, 1, 2
 
 
-def _read_buffers(model: Columns, size: int, where: str) -> np.ndarray:
+def _read_buffers(model: Table, size: int, where: str) -> np.ndarray:
     """Whether each buffer holds data; checks the data lies inside the file."""
-    bufs = model.tables(0, _M_BUFFERS)
-    _, length = bufs.vector(_B_DATA, 1)  # raises if the data runs past the file
-    n = bufs.scalar(_B_SIZE, "<u8")
-    off = bufs.scalar(_B_OFFSET, "<u8")
-    outside = (length == 0) & (n > 0) & ((off > size) | (n > np.uint64(size) - np.minimum(
-        off, np.uint64(size))))
-    if outside.any():
-        raise ModelFormatError(where, "truncated: buffer {} lies past the end of the "
-                               "file".format(int(np.flatnonzero(outside)[0])))
-    return (length > 0) | (n > 0)
+    has_data = []
+    for b, buf in enumerate(model.tables(_M_BUFFERS)):
+        start, length = buf.vector(_B_DATA, 1)  # raises if the data runs past the file
+        if length:
+            has_data.append(True)
+            continue
+        n = buf.u64(_B_SIZE)
+        if n and buf.u64(_B_OFFSET) + n > size:
+            raise ModelFormatError(where, "truncated: buffer {} lies past the end of the "
+                                   "file".format(b))
+        has_data.append(n > 0)
+    return np.asarray(has_data, dtype=bool)
 
 
 #: no tensor of an edge model comes near this (2^40 elements: a terabyte at one byte each); a
@@ -213,75 +250,38 @@ def _read_buffers(model: Columns, size: int, where: str) -> np.ndarray:
 MAX_TENSOR_ELEMENTS = 1 << 40
 
 
-def _int_vectors(cols: Columns, field: int, rows: Optional[np.ndarray] = None
-                 ) -> List[Tuple[int, ...]]:
-    """An int32 vector field of every table, as tuples of ints (empty where absent)."""
-    start, n = cols.vector(field, 4, rows)
-    values, offsets = ragged(cols.u8, start, n, "<i4")
-    flat, ends = values.tolist(), offsets.tolist()
-    return [tuple(flat[a:b]) for a, b in zip(ends[:-1], ends[1:])]
-
-
-def _strings(cols: Columns, field: int) -> List[str]:
-    start, n = cols.vector(field, 1)
-    buf = cols.u8.data
-    return [bytes(buf[s:s + k]).decode("utf-8", "replace") if k else ""
-            for s, k in zip(start.tolist(), n.tolist())]
-
-
-def _check_tensor(i: int, shape: Tuple[int, ...], b: int, n_buffers: int, where: str) -> None:
-    """Raise the reader's error for tensor ``i`` if its shape or buffer index is invalid."""
-    if shape and min(shape) < -1:
-        raise ModelFormatError(where, "tensor {} has an invalid shape {}".format(i, shape))
-    elements = 1
-    for d in shape:
-        elements = min(elements * (1 if d == -1 else d), MAX_TENSOR_ELEMENTS + 1)
-    if elements > MAX_TENSOR_ELEMENTS:
-        shown = str(tuple(shape[:6]))[:-1] + (", ...)" if len(shape) > 6 else ")")
-        raise ModelFormatError(where, "tensor {} has an implausible shape {} (rank {}, more "
-                               "than 2^40 elements)".format(i, shown, len(shape)))
-    if b >= n_buffers:
-        raise ModelFormatError(where, "tensor {} refers to buffer {} but the model has {} "
-                               "buffers".format(i, b, n_buffers))
-
-
-def _read_tensors(sg: Columns, row: int, has_data: np.ndarray, where: str) -> List[TensorInfo]:
+def _read_tensors(sg: Table, has_data: np.ndarray, where: str) -> List[TensorInfo]:
     types = _tensor_type_names()
     n_buffers = len(has_data)
-    cols = sg.tables(row, _SG_TENSORS)
-    n = len(cols)
-    start, rank = cols.vector(_T_SHAPE, 4)
-    dims, ends = ragged(cols.u8, start, rank, "<i4")
-    buffers = cols.scalar(_T_BUFFER, "<u4").astype(np.int64)
-    # the checks for every tensor at once; a flagged tensor is checked exactly, in file order
-    suspect = buffers >= n_buffers
-    if len(dims):
-        owner = np.repeat(np.arange(n), rank)
-        suspect[owner[dims < -1]] = True
-        log2 = np.bincount(owner, np.log2(np.maximum(dims, 1).astype(np.float64)), n)
-        suspect |= log2 > 39.5  # over 2^40 elements for sure, or near it
-    flat, ends = dims.tolist(), ends.tolist()
-    shapes = [tuple(flat[a:b]) for a, b in zip(ends[:-1], ends[1:])]
-    for i in np.flatnonzero(suspect).tolist():
-        _check_tensor(i, shapes[i], int(buffers[i]), n_buffers, where)
-    type_codes = cols.scalar(_T_TYPE, "i1").tolist()
-    variable = cols.scalar(_T_VARIABLE, "u1") != 0
-    constant = ((buffers > 0) & has_data[np.minimum(buffers, n_buffers - 1)] & ~variable
-                if n_buffers else np.zeros(n, dtype=bool)).tolist()
-    quant = cols.indirect(_T_QUANT)
-    n_scales = np.zeros(n, dtype=np.int64)
-    if (quant > 0).any():
-        n_scales[quant > 0] = Columns(cols.u8, quant[quant > 0]).vector(_Q_SCALE, 4)[1]
-    names = _strings(cols, _T_NAME)
     out = []
-    for i, (shape, code, const, scales, name) in enumerate(zip(
-            shapes, type_codes, constant, n_scales.tolist(), names)):
+    for i, t in enumerate(sg.tables(_SG_TENSORS)):
+        shape = t.int32s(_T_SHAPE)
+        if shape and min(shape) < -1:
+            raise ModelFormatError(where, "tensor {} has an invalid shape {}".format(i, shape))
         if -1 in shape:
             shape = tuple(1 if d == -1 else d for d in shape)
-        dtype = types.get(code)
+        elements = 1
+        for d in shape:
+            elements = min(elements * d, MAX_TENSOR_ELEMENTS + 1)
+        if elements > MAX_TENSOR_ELEMENTS:
+            shown = str(tuple(shape[:6]))[:-1] + (", ...)" if len(shape) > 6 else ")")
+            raise ModelFormatError(where, "tensor {} has an implausible shape {} (rank {}, more "
+                                   "than 2^40 elements)".format(i, shown, len(shape)))
+        b = t.u32(_T_BUFFER)
+        if b >= n_buffers:
+            raise ModelFormatError(where, "tensor {} refers to buffer {} but the model has {} "
+                                   "buffers".format(i, b, n_buffers))
+        q = t.table(_T_QUANT)
+        n_scales = q.count(_Q_SCALE) if q is not None else 0
+        type_code = t.i8(_T_TYPE)
+        dtype = types.get(type_code)
         if dtype is None:
-            dtype = "TYPE_{}".format(code)
-        out.append(TensorInfo(i, shape, dtype, const, scales > 0, scales > 1, name))
+            dtype = "TYPE_{}".format(type_code)
+        out.append(TensorInfo(
+            index=i, shape=shape, dtype=dtype,
+            is_constant=bool(b > 0 and has_data[b] and not t.u8(_T_VARIABLE)),
+            quantized=n_scales > 0, per_channel=n_scales > 1,
+            name=t.string(_T_NAME).decode("utf-8", "replace")))
     return out
 
 
@@ -300,95 +300,31 @@ def _op_names(model: Table) -> List[Tuple[str, int, int]]:
     return out
 
 
-def _read_options(table: Table, union_enum, type_code: int) -> Dict[str, Any]:
-    """Builtin options as ``snake_case`` name -> value.
-
-    Scalar and numeric-vector fields are read straight from the table (plans derived once per
-    options type from the generated getters); anything else goes through the generated class.
-    """
-    reader = _options_reader(union_enum, type_code)
-    if reader is None:
-        return {}
-    cls, getters = reader
-    buf = table.buf
-    opts = None
-    out: Dict[str, Any] = {}
-    for attr, label, plan in getters:
-        if plan is not None and plan[0] == "scalar":
-            _, field, st, default = plan
-            p = table._at(field, st.size)
-            value = st.unpack_from(buf, p)[0] if p else default
-            out[label] = bool(value) if st.format.endswith("?") else value
-            continue
-        if plan is not None:
-            start, n = table.vector(plan[1], struct.calcsize(plan[2]))
-            out[label] = tuple(int(v) for v in struct.unpack_from(
-                "<%d%s" % (n, plan[2]), buf, start)) if start else 0
-            continue
-        if opts is None:
-            opts = cls()
-            opts.Init(buf, table.pos)
-        value = getattr(opts, attr)()
-        if isinstance(value, np.ndarray):
-            out[label] = tuple(int(v) for v in value.tolist())
-        elif isinstance(value, (bool, int, float)):
-            out[label] = value
-        elif isinstance(value, bytes):
-            out[label] = value.decode("utf-8", "replace")
-    return out
-
-
-def _scalar_only(union_enum, type_code: int) -> bool:
-    """Whether every field of an options type is a scalar read straight from its table (then
-    the table's bytes determine its value)."""
-    reader = _options_reader(union_enum, type_code)
-    return reader is None or all(p is not None and p[0] == "scalar" for _, _, p in reader[1])
-
-
-def _read_ops(buf: bytes, sg: Columns, row: int, opcodes, n_tensors: int, where: str) -> List[OpNode]:
+def _read_ops(sg: Table, opcodes, n_tensors: int, where: str) -> List[OpNode]:
     _, opt_enum, opt2_enum, _ = _schema()
-    cols = sg.tables(row, _SG_OPERATORS)
-    n = len(cols)
-    idx = cols.scalar(_OP_OPCODE, "<u4").astype(np.int64)
-    inputs, outputs = _int_vectors(cols, _OP_INPUTS), _int_vectors(cols, _OP_OUTPUTS)
-    n_codes = len(opcodes)
-    for i in range(n):  # the checks in file order: the first bad operator names the error
-        if idx[i] >= n_codes:
-            raise ModelFormatError(where, "operator {} uses operator code {} but the model has "
-                                   "{}".format(i, int(idx[i]), n_codes))
-        name = opcodes[idx[i]][0]
-        _index_vector(inputs[i], n_tensors, (i, name, "input"), where, True)
-        _index_vector(outputs[i], n_tensors, (i, name, "output"), where, True)
-    opt_type = cols.scalar(_OP_OPT_TYPE, "u1").astype(np.int64)
-    opt2_type = np.where(opt_type == 0, cols.scalar(_OP_OPT2_TYPE, "u1").astype(np.int64), 0)
-    options: List[Dict[str, Any]] = [{} for _ in range(n)]
-    # operators of one type mostly share their options: a scalar-only options table is read
-    # once per distinct content (its vtable and its inline bytes)
-    seen: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
-    for enum, field, types in ((opt_enum, _OP_OPT, opt_type), (opt2_enum, _OP_OPT2, opt2_type)):
-        pos = cols.indirect(field, rows=types > 0)
-        rows = np.flatnonzero(pos > 0)
-        if not len(rows):
-            continue
-        tabs = Columns(cols.u8, pos[rows])
-        inline = _read(cols.u8, tabs.vt + 2, "<u2").astype(np.int64)  # the table's inline size
-        _check_end(tabs.pos, inline, len(buf), "options table")
-        vt_end = tabs.vt + 4 + 2 * tabs.n_fields
-        for k, code, p, vt, ve, size in zip(rows.tolist(), types[rows].tolist(),
-                                           tabs.pos.tolist(), tabs.vt.tolist(),
-                                           vt_end.tolist(), (tabs.pos + inline).tolist()):
-            if not _scalar_only(enum, code):
-                options[k] = _read_options(Table(buf, p), enum, code)
-                continue
-            key = (field, code, buf[vt:ve], buf[p:size])
-            cached = seen.get(key)
-            if cached is None:
-                cached = seen[key] = _read_options(Table(buf, p), enum, code)
-            options[k] = dict(cached)
     ops = []
-    for i in range(n):
-        name, code, version = opcodes[idx[i]]
-        ops.append(OpNode(i, name, code, version, inputs[i], outputs[i], options[i]))
+    for i, op in enumerate(sg.tables(_SG_OPERATORS)):
+        idx = op.u32(_OP_OPCODE)
+        if idx >= len(opcodes):
+            raise ModelFormatError(where, "operator {} uses operator code {} but the model has "
+                                   "{}".format(i, idx, len(opcodes)))
+        name, code, version = opcodes[idx]
+        inputs = _index_vector(op.int32s(_OP_INPUTS), n_tensors, (i, name, "input"), where,
+                               True)
+        outputs = _index_vector(op.int32s(_OP_OUTPUTS), n_tensors, (i, name, "output"), where,
+                                True)
+        options = {}
+        opt_type = op.u8(_OP_OPT_TYPE)
+        if opt_type:
+            tab = op.table(_OP_OPT)
+            if tab is not None:
+                options = _read_options(tab, opt_enum, opt_type)
+        else:
+            opt_type = op.u8(_OP_OPT2_TYPE)
+            tab = op.table(_OP_OPT2) if opt_type else None
+            if tab is not None:
+                options = _read_options(tab, opt2_enum, opt_type)
+        ops.append(OpNode(i, name, code, version, inputs, outputs, options))
     return ops
 
 
@@ -398,16 +334,14 @@ def _parse(buf: bytes, where: str) -> OpGraph:
     subgraphs = list(model.tables(_M_SUBGRAPHS))
     if not subgraphs:
         raise ModelFormatError(where, "the model has no subgraph")
-    u8 = as_bytes(buf)
-    has_data = _read_buffers(Columns(u8, np.array([model.pos])), size, where)
+    has_data = _read_buffers(model, size, where)
     opcodes = _op_names(model)
     main = subgraphs[0]
-    main_cols = Columns(u8, np.array([main.pos]))
-    tensors = _read_tensors(main_cols, 0, has_data, where)
+    tensors = _read_tensors(main, has_data, where)
     nt = len(tensors)
     g_in = _index_vector(main.int32s(_SG_INPUTS), nt, "graph input", where, False)
     g_out = _index_vector(main.int32s(_SG_OUTPUTS), nt, "graph output", where, False)
-    ops = _read_ops(buf, main_cols, 0, opcodes, nt, where)
+    ops = _read_ops(main, opcodes, nt, where)
     others = []
     for s, sg in enumerate(subgraphs[1:], start=1):
         others.append(SubgraphInfo(
