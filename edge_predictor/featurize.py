@@ -17,24 +17,25 @@ change with it: a bundle trained on one schema refuses another.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
-from .npu_cost import cost_kinds, cost_terms, part_cycles
+from .npu_blocks import ofm_block
+from .npu_cost import cost_kinds, cost_terms, elements_brick, own_cost_kind, part_cycles
 from .npu_energy import energy_of
 from .npu_memory import live_bytes, npu_live_bytes, npu_scratch_bytes
-from .npu_schedule import (BLOCK_MODEL_OPS, SCHEDULE_COLUMNS, OpGeometry, cycle_kind,
-                           schedule_columns)
+from .npu_schedule import (BLOCK_MODEL_OPS, SCHEDULE_COLUMNS, OpGeometry, block_model,
+                           cycle_kind, schedule_columns)
 from .op_table import category_index, lookup, op_index
 from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, brick_ratio,
                             ceil_to_brick, macs_brick, npu_sram_weights, npu_stream_bytes,
                             npu_weight_bytes, npu_weights, weight_slack)
 
 __all__ = ["FEATURE_SCHEMA_VERSION", "FEATURES", "FEATURE_NAMES", "Feature", "GraphFeatures",
-           "featurize", "raw_columns", "dims4", "live_bytes", "brick_ratio", "macs_brick",
+           "featurize", "clear_cache", "raw_columns", "dims4", "live_bytes", "brick_ratio", "macs_brick",
            "BRICK_DEPTH",
            "BRICK_IFM_DEPTH", "npu_weight_bytes", "weight_slack", "SLACK_DOUBLE_BUFFER",
 ]
@@ -270,8 +271,99 @@ def _dtype_flags(dtype: str) -> List[float]:
             float(dtype in _INT32)]
 
 
+class _Local(NamedTuple):
+    """What one operator contributes that depends on nothing but itself: its options and its
+    tensors' shapes, types and constness (:func:`_signature`)."""
+
+    row: np.ndarray  # float64 [F] the feature row; _CONTEXT_COLS and the rest filled per graph
+    category: int
+    op_id: int
+    known: bool
+    kind: str  # npu_schedule.cycle_kind
+    stream: float  # weight bytes streamed into SRAM or, FULLY_CONNECTED, from flash
+    geometry: Optional[OpGeometry]
+    own_kind: str  # npu_cost.own_cost_kind
+
+
+_CONTEXT_COLS = [FEATURE_NAMES.index(n) for n in (
+    "fanout", "is_graph_output", "live_bytes", "live_bytes_brick")]
+#: operators seen, by :func:`_signature`: a model's repeated blocks and a search space's
+#: candidates share most of theirs. Cleared when it reaches _CACHE_LIMIT entries (~1.5 KB each).
+_CACHE: Dict[Tuple[Any, ...], _Local] = {}
+_CACHE_LIMIT = 4096
+
+
+def clear_cache() -> None:
+    """Forget the operators featurized so far, and the memoised block searches (benches time a
+    model as the process sees it for the first time)."""
+    _CACHE.clear()
+    for memo in (block_model, ofm_block, elements_brick):
+        memo.cache_clear()
+
+
+def _signature(tensors: Sequence[TensorInfo], node) -> Tuple[Any, ...]:
+    """Everything an operator's local features are a function of."""
+    def t_key(t):
+        if t < 0:
+            return None
+        info = tensors[t]
+        return info.shape, info.dtype, info.is_constant, info.quantized, info.per_channel
+
+    return (node.op, tuple(node.options.items()), tuple(t_key(t) for t in node.inputs),
+            tuple(t_key(t) for t in node.outputs))
+
+
+def _local(graph: OpGraph, node) -> _Local:
+    tensors = graph.tensors
+    spec, known = lookup(node.op)
+    hyper = spec.extractor(graph, node)
+    row = [float(hyper.get(slot) or 0.0) for slot in HYPER_SLOTS]
+    acts: List[TensorInfo] = []
+    consts: List[TensorInfo] = []
+    for t in node.inputs:
+        if t >= 0:
+            (consts if tensors[t].is_constant else acts).append(tensors[t])
+    outs = [tensors[t] for t in node.outputs if t >= 0]
+    second = acts[1] if len(acts) > 1 else (consts[0] if consts else None)
+    out_shape = outs[0].shape if outs else ()
+    in0 = dims4(acts[0].shape if acts else ())
+    out4 = dims4(out_shape)
+    row += in0
+    row += dims4(second.shape) if second is not None else (0, 0, 0, 0)
+    row += [len(acts), len(consts), sum(t.nbytes for t in acts),
+            sum(t.elements for t in consts), sum(t.nbytes for t in consts),
+            float(any(t.per_channel for t in consts))]
+    row += _dtype_flags(outs[0].dtype if outs else "")
+    row += out4
+    row += [len(out_shape), sum(t.elements for t in outs), sum(t.nbytes for t in outs),
+            len(outs), 0.0, 0.0, 0.0]  # fanout, is_graph_output, live_bytes: per graph
+    out_c = out4[3] if outs else 0
+    row += [ceil_to_brick(in0[3]), ceil_to_brick(out_c), macs_brick(hyper, in0[3], out_c),
+            0.0, 0.0,  # live_bytes_brick: per graph; next_weight_bytes: filled per graph
+            npu_weights(node.op, consts), 0.0]  # next_npu_weight_bytes: per graph
+    row += [0.0] * len(_SLACK_COLS)  # the slack columns: per graph
+    # weights streamed into SRAM or, FULLY_CONNECTED, from flash: encoded if a filter
+    stream = npu_stream_bytes(node.op, consts, row[_NPU_WEIGHT_COL])
+    row += [npu_sram_weights(node.op, consts, stream, acts[0].shape if acts else None), 0.0]
+    row += [0.0] * len(_SCHEDULE_COLS)  # the replayed schedule: per graph
+    row += [0.0] * 4  # npu_cost_cycles, npu_live/scratch_bytes, npu_energy_pj: per graph
+    kind = cycle_kind(node.op)
+    geometry = None
+    if (node.op in BLOCK_MODEL_OPS and outs and row[_SRAM_WEIGHT_COL] > 0
+            and (hyper.get("groups") or 1) <= 1):
+        # buffered in SRAM: Vela's block estimate (the rest, and grouped convolutions, whose
+        # blocks are one group deep in Vela: weight-bound op_cycles)
+        geometry = OpGeometry.of(kind, hyper, in0, out4)
+    return _Local(np.array(row, dtype=np.float64), category_index(spec.category), op_index(node.op), known, kind, stream,
+                  geometry, own_cost_kind(graph, node))
+
+
 def featurize(graph: OpGraph) -> GraphFeatures:
     """Turn an operator graph into PerfSAGE's input.
+
+    An operator's own columns are computed once per distinct operator (its options and its
+    tensors' shapes, types and constness) and kept in a process-wide cache (:func:`clear_cache`);
+    the columns that depend on its neighbours are computed for every graph.
 
     Args:
         graph: from :func:`edge_predictor.tflite_reader.read_model`.
@@ -285,63 +377,34 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     fanout = np.zeros(len(tensors), dtype=np.int64)
     if len(edges3):
         np.add.at(fanout, edges3[:, 2], 1)
+    fanout_of = fanout.tolist()
     graph_outputs = set(graph.outputs)
     n = len(graph.ops)
-    live, live_brick = live_bytes(graph), live_bytes(graph, brick=True)
-    table: List[List[float]] = [[]] * n  # rows as lists, one array at the end
-    cats = np.zeros(n, dtype=np.int32)
-    kinds = ["other"] * n
-    stream = np.zeros(n)
-    geometry: List[Optional[OpGeometry]] = [None] * n
-    ids = np.zeros(n, dtype=np.int32)
+    if len(_CACHE) >= _CACHE_LIMIT:
+        _CACHE.clear()
+    locals_ = []
+    context = np.zeros((n, len(_CONTEXT_COLS)))
     unknown: List[str] = []
     for node in graph.ops:
-        spec, known = lookup(node.op)
-        if not known and node.op not in unknown:
+        key = _signature(tensors, node)
+        local = _CACHE.get(key)
+        if local is None:
+            local = _CACHE[key] = _local(graph, node)
+        if not local.known and node.op not in unknown:
             unknown.append(node.op)
-        cats[node.index] = category_index(spec.category)
-        ids[node.index] = op_index(node.op)
-        hyper = spec.extractor(graph, node)
-        row = [float(hyper.get(slot) or 0.0) for slot in HYPER_SLOTS]
-        acts: List[TensorInfo] = []
-        consts: List[TensorInfo] = []
-        for t in node.inputs:
-            if t >= 0:
-                (consts if tensors[t].is_constant else acts).append(tensors[t])
-        outs = [tensors[t] for t in node.outputs if t >= 0]
-        second = acts[1] if len(acts) > 1 else (consts[0] if consts else None)
-        out_shape = outs[0].shape if outs else ()
-        in0 = dims4(acts[0].shape if acts else ())
-        row += in0
-        row += dims4(second.shape) if second is not None else (0, 0, 0, 0)
-        row += [len(acts), len(consts), sum(t.nbytes for t in acts),
-                sum(t.elements for t in consts), sum(t.nbytes for t in consts),
-                float(any(t.per_channel for t in consts))]
-        row += _dtype_flags(outs[0].dtype if outs else "")
-        row += dims4(out_shape)
-        row += [len(out_shape), sum(t.elements for t in outs), sum(t.nbytes for t in outs),
-                len(outs), sum(int(fanout[t.index]) for t in outs),
-                float(any(t.index in graph_outputs for t in outs)), live[node.index]]
-        out_c = dims4(out_shape)[3] if outs else 0
-        row += [ceil_to_brick(in0[3]), ceil_to_brick(out_c), macs_brick(hyper, in0[3], out_c),
-                live_brick[node.index], 0.0,  # next_weight_bytes: filled below
-                npu_weights(node.op, consts), 0.0]  # next_npu_weight_bytes: filled below
-        row += [0.0] * len(_SLACK_COLS)  # the slack columns: filled below
-        # weights streamed into SRAM or, FULLY_CONNECTED, from flash: encoded if a filter
-        stream[node.index] = npu_stream_bytes(node.op, consts, row[_NPU_WEIGHT_COL])
-        row += [npu_sram_weights(node.op, consts, stream[node.index],
-                                 acts[0].shape if acts else None), 0.0]  # next: below
-        row += [0.0] * len(_SCHEDULE_COLS)  # the replayed schedule: filled below
-        row += [0.0] * 4  # npu_cost_cycles, npu_live/scratch_bytes, npu_energy_pj: below
-        kinds[node.index] = cycle_kind(node.op)
-        if (node.op in BLOCK_MODEL_OPS and outs and row[_SRAM_WEIGHT_COL] > 0
-                and (hyper.get("groups") or 1) <= 1):
-            # buffered in SRAM: Vela's block estimate (the rest, and grouped convolutions,
-            # whose blocks are one group deep in Vela: weight-bound op_cycles)
-            geometry[node.index] = OpGeometry.of(kinds[node.index], hyper, in0,
-                                                 dims4(out_shape))
-        table[node.index] = row
-    rows = np.array(table, dtype=np.float64).reshape(n, len(FEATURES))
+        locals_.append(local)
+        outs = [t for t in node.outputs if t >= 0]
+        context[node.index, 0] = sum(fanout_of[t] for t in outs)
+        context[node.index, 1] = float(any(t in graph_outputs for t in outs))
+    context[:, 2], context[:, 3] = live_bytes(graph), live_bytes(graph, brick=True)
+    cats = np.array([loc.category for loc in locals_], dtype=np.int32)
+    ids = np.array([loc.op_id for loc in locals_], dtype=np.int32)
+    kinds = [loc.kind for loc in locals_]
+    stream = np.array([loc.stream for loc in locals_], dtype=np.float64)
+    geometry = [loc.geometry for loc in locals_]
+    table = [loc.row for loc in locals_]
+    rows = np.stack(table) if table else np.zeros((0, len(FEATURES)))
+    rows[:, _CONTEXT_COLS] = context
     rows[:-1, _NEXT_WEIGHT_COL] = rows[1:, _WEIGHT_COL]  # ops are in execution order
     rows[:-1, _NEXT_NPU_WEIGHT_COL] = rows[1:, _NPU_WEIGHT_COL]
     prev_macs = np.zeros(n)
@@ -354,7 +417,8 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     rows[:, _SCHEDULE_COLS] = schedule_columns(kinds, rows[:, _CYCLE_INPUTS], stream,
                                                rows[:, _SRAM_WEIGHT_COL], rows[:, _OUT_C_COL],
                                                geometry)
-    terms, kinds = cost_terms(graph, *rows[:, _COST_INPUTS].T), cost_kinds(graph)
+    terms = cost_terms(graph, *rows[:, _COST_INPUTS].T)
+    kinds = cost_kinds(graph, [loc.own_kind for loc in locals_])
     parts = part_cycles([node.op for node in graph.ops], kinds, terms)
     rows[:, _COST_COL] = parts.max(1)
     rows[:, _MEMORY_COLS] = np.stack([npu_live_bytes(graph), npu_scratch_bytes(graph)], 1)

@@ -30,6 +30,7 @@ The per-kind errors against Vela, on every space and on the zoo of real architec
 
 from __future__ import annotations
 
+import functools
 from typing import List, Mapping, Optional, Sequence
 
 import numpy as np
@@ -39,11 +40,11 @@ from .op_table import lookup
 from .weight_stream import brick_ratio
 
 __all__ = ["TERMS", "PARTS", "NPU_CLOCK_HZ", "FUSABLE_ACTIVATIONS", "FUSING_PRODUCERS", "CPU_ONLY",
-           "BROADCASTING", "cost_kind", "cost_kinds", "cost_terms", "coefficients", "apply_table",
+           "BROADCASTING", "own_cost_kind", "cost_kind", "cost_kinds", "cost_terms", "elements_brick", "coefficients", "apply_table",
            "part_cycles", "cycles_of", "table_digest", "npu_cycles", "npu_latency_ms"]
 
 #: the columns of :func:`cost_terms`, in order
-TERMS = ("const", "block_cycles", "macs_brick", "out_elements_brick", "in_elements_brick",
+TERMS = ("const", "block_cycles", "macs_brick", "outelements_brick", "inelements_brick",
          "weight_stream_bytes")
 #: what an operator's cycles are the max of: Vela's per-layer ``NPU``, ``SRAM AC``, ``OffFlash AC``
 PARTS = ("npu", "sram_ac", "offflash_ac")
@@ -102,10 +103,9 @@ def _npu_rejects(graph: OpGraph, node) -> bool:
     return False
 
 
-def cost_kind(graph: OpGraph, k: int, producer: Optional[np.ndarray] = None,
-              consumers: Optional[np.ndarray] = None) -> str:
-    """The cost kind of operator ``k``: its type, ``"<type>/fused"`` or ``"<type>/cpu"``."""
-    node = graph.ops[k]
+def own_cost_kind(graph: OpGraph, node) -> str:
+    """The cost kind an operator has by itself: :func:`cost_kind` before a fusable activation
+    looks at its producer (a function of the operator's options and tensors only)."""
     outs = [graph.tensors[t] for t in node.outputs if t >= 0]
     base = node.op.split(":")[0]
     if base in CPU_ONLY or (outs and outs[0].dtype not in _INT_DTYPES
@@ -129,23 +129,38 @@ def cost_kind(graph: OpGraph, k: int, producer: Optional[np.ndarray] = None,
         if weights and acts and len(weights[0].shape) == 4 and acts[0].shape and \
                 weights[0].shape[3] != acts[0].shape[-1]:
             return base + "/grouped"  # Vela runs one convolution per group
-    if base in FUSABLE_ACTIVATIONS:
+    return base
+
+
+def cost_kind(graph: OpGraph, k: int, producer: Optional[np.ndarray] = None,
+              consumers: Optional[np.ndarray] = None, own: Optional[str] = None) -> str:
+    """The cost kind of operator ``k``: its type, ``"<type>/fused"`` or ``"<type>/cpu"``.
+
+    ``own``: its :func:`own_cost_kind`, when already known."""
+    node = graph.ops[k]
+    kind = own_cost_kind(graph, node) if own is None else own
+    if kind in FUSABLE_ACTIVATIONS:  # the bare type: no other kind was found
         producer = graph.producer() if producer is None else producer
         consumers = _consumers(graph) if consumers is None else consumers
         acts = [t for t in node.inputs if t >= 0 and not graph.tensors[t].is_constant]
         if acts and producer[acts[0]] >= 0 and consumers[acts[0]] == 1:
             if graph.ops[int(producer[acts[0]])].op in FUSING_PRODUCERS:
-                return base + "/fused"
-    return base
+                return kind + "/fused"
+    return kind
 
 
-def cost_kinds(graph: OpGraph) -> List[str]:
-    """:func:`cost_kind` of every operator, in execution order."""
+def cost_kinds(graph: OpGraph, own: Optional[Sequence[str]] = None) -> List[str]:
+    """:func:`cost_kind` of every operator, in execution order (``own``: their
+    :func:`own_cost_kind`, when already known)."""
     producer, consumers = graph.producer(), _consumers(graph)
-    return [cost_kind(graph, k, producer, consumers) for k in range(len(graph.ops))]
+    own = [None] * len(graph.ops) if own is None else own
+    return [cost_kind(graph, k, producer, consumers, own[k]) for k in range(len(graph.ops))]
 
 
-def _elements_brick(shape: Sequence[int]) -> float:
+@functools.lru_cache(maxsize=8192)
+def elements_brick(shape: Sequence[int]) -> float:
+    """Elements of a tensor of ``shape`` (a tuple) with its last dimension in 16-channel bricks
+    (memoised)."""
     n = 1.0
     for d in shape:
         n *= max(int(d), 1)
@@ -171,9 +186,9 @@ def cost_terms(graph: OpGraph, est_cycles: np.ndarray, macs_brick: np.ndarray,
     n = len(graph.ops)
     out_el, in_el = np.zeros(n), np.zeros(n)
     for node in graph.ops:
-        out_el[node.index] = sum(_elements_brick(graph.tensors[t].shape)
+        out_el[node.index] = sum(elements_brick(graph.tensors[t].shape)
                                  for t in node.outputs if t >= 0)
-        in_el[node.index] = sum(_elements_brick(graph.tensors[t].shape) for t in node.inputs
+        in_el[node.index] = sum(elements_brick(graph.tensors[t].shape) for t in node.inputs
                                 if t >= 0 and not graph.tensors[t].is_constant)
     return np.stack([np.ones(n), np.asarray(est_cycles, np.float64),
                      np.asarray(macs_brick, np.float64), out_el, in_el,

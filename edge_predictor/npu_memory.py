@@ -68,8 +68,9 @@ def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
     n = len(graph.ops)
     if n == 0:  # a main subgraph without operators (corrupt or trivial): nothing is alive
         return np.zeros(0)
-    start = graph.producer().copy()
-    end = np.full(len(graph.tensors), -1, dtype=np.int64)
+    # Python lists, not numpy: one element at a time is what these walks do
+    start = graph.producer().tolist()
+    end = [-1] * len(graph.tensors)
     for node in graph.ops:
         for t in node.inputs:
             if t >= 0:
@@ -79,7 +80,7 @@ def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
     for t in graph.outputs:
         end[t] = n - 1
     host = set(graph.inputs) | set(graph.outputs)
-    diff = np.zeros(n + 1, dtype=np.float64)
+    diff = [0.0] * (n + 1)
     for t, info in enumerate(graph.tensors):
         if info.is_constant or start[t] < 0:
             continue
@@ -88,7 +89,7 @@ def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
             size *= brick_ratio(info.shape[-1])
         diff[start[t]] += size
         diff[max(end[t], start[t]) + 1] -= size
-    return np.cumsum(diff[:n])
+    return np.cumsum(np.array(diff[:n]))
 
 
 def vela_order(graph: OpGraph) -> List[int]:
@@ -104,16 +105,16 @@ def vela_order(graph: OpGraph) -> List[int]:
         [N] operator indices in execution order (a permutation of ``range(N)``).
     """
     n, t_count = len(graph.ops), len(graph.tensors)
-    producer = graph.producer()
-    readers = np.zeros(t_count, dtype=np.int64)
+    producer = graph.producer().tolist()
+    readers = [0] * t_count
     for node in graph.ops:
         for t in node.inputs:
             if t >= 0:
                 readers[t] += 1
     for t in graph.outputs:
         readers[t] += 1
-    entered = np.zeros(t_count, dtype=np.int64)
-    outputs_entered = np.zeros(n, dtype=np.int64)
+    entered = [0] * t_count
+    outputs_entered = [0] * n
     reverse: List[int] = []
     stack = [iter(list(graph.outputs))]  # an explicit stack: deep graphs exceed Python's
     while stack:
@@ -122,7 +123,7 @@ def vela_order(graph: OpGraph) -> List[int]:
             stack.pop()
             continue
         entered[t] += 1
-        k = int(producer[t])
+        k = producer[t]
         if entered[t] != readers[t] or k < 0:
             continue
         node = graph.ops[k]
@@ -143,15 +144,15 @@ def _buffers(graph: OpGraph) -> np.ndarray:
     """int64 [T] the buffer each tensor is stored in (a tensor index: aliases and in-place
     outputs share their input's)."""
     t_count = len(graph.tensors)
-    readers = np.zeros(t_count, dtype=np.int64)
+    readers = [0] * t_count
     for node in graph.ops:
         for t in set(u for u in node.inputs if u >= 0):
             readers[t] += 1
-    root = np.arange(t_count)
+    root = list(range(t_count))
 
     def find(t: int) -> int:
         while root[t] != t:
-            t = int(root[t])
+            t = root[t]
         return t
 
     host = set(graph.inputs) | set(graph.outputs)
@@ -188,17 +189,19 @@ def npu_live_bytes(graph: OpGraph) -> np.ndarray:
     if n == 0:
         return np.zeros(0)
     order = vela_order(graph)
-    pos = np.empty(n, dtype=np.int64)
-    pos[order] = np.arange(n)
-    buf = _buffers(graph)
-    start = np.full(t_count, n, dtype=np.int64)
-    end = np.full(t_count, -1, dtype=np.int64)
+    pos = [0] * n
+    for p, k in enumerate(order):
+        pos[k] = p
+    buf = _buffers(graph).tolist()
+    start = [n] * t_count
+    end = [-1] * t_count
     for node in graph.ops:
-        p = int(pos[node.index])
+        p = pos[node.index]
         for t in node.outputs:
             if t >= 0:
-                start[buf[t]] = min(start[buf[t]], p)
-                end[buf[t]] = max(end[buf[t]], p)
+                b = buf[t]
+                start[b] = min(start[b], p)
+                end[b] = max(end[b], p)
         for t in node.inputs:
             if t >= 0 and not graph.tensors[t].is_constant:
                 end[buf[t]] = max(end[buf[t]], p)
@@ -207,7 +210,7 @@ def npu_live_bytes(graph: OpGraph) -> np.ndarray:
     for t in graph.outputs:
         end[buf[t]] = n - 1
     host = set(graph.inputs) | set(graph.outputs)
-    size = np.zeros(t_count)
+    size = [0.0] * t_count
     for t, info in enumerate(graph.tensors):
         if info.is_constant:
             continue
@@ -215,12 +218,12 @@ def npu_live_bytes(graph: OpGraph) -> np.ndarray:
         if len(info.shape) == 4 and t not in host:
             s *= brick_ratio(info.shape[-1])
         size[buf[t]] = max(size[buf[t]], s)
-    diff = np.zeros(n + 1)
-    for b in np.unique(buf):
+    diff = [0.0] * (n + 1)
+    for b in sorted(set(buf)):
         if size[b] > 0 and start[b] < n:
             diff[start[b]] += size[b]
             diff[max(end[b], start[b]) + 1] -= size[b]
-    return np.cumsum(diff[:n])[pos]
+    return np.cumsum(np.array(diff[:n]))[np.array(pos, dtype=np.int64)]
 
 
 def npu_scratch_bytes(graph: OpGraph) -> np.ndarray:

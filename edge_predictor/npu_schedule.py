@@ -31,6 +31,7 @@ buffer bytes are 1.4% off (median; ``docs/experiments.md: schema8_blocks``; sche
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
@@ -217,8 +218,10 @@ class OpGeometry(NamedTuple):
                    (get("dilation_h"), get("dilation_w")))
 
 
+@functools.lru_cache(maxsize=8192)
 def block_model(geom: OpGeometry) -> Optional[Tuple[int, float]]:
-    """(OFM block depth, compute cycles) Vela estimates for an operator; None: no block fits."""
+    """(OFM block depth, compute cycles) Vela estimates for an operator; None: no block fits
+    (memoised: models repeat their shapes)."""
     block = ofm_block(geom.kind, geom.ofm, geom.ifm, geom.kernel, geom.stride, geom.dilation)
     if block is None:
         return None
