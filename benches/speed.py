@@ -10,14 +10,19 @@ with one interpreter thread, the median of ``reps`` calls of:
   memory); ``read_featurize_ms`` both;
 * ``predictor_ms``: :meth:`Predictor.predict_features` (pad into the bucket, invoke, answer);
   ``invoke_ms`` the interpreter call alone on already padded inputs;
-* ``total_ms``: :meth:`Predictor.predict` on the bytes (all of it, what a search loop pays);
+* ``total_ms``: :meth:`Predictor.predict` on the bytes (all of it, what a search loop pays) on
+  a model the process sees for the first time: the featurizer's operator cache and block
+  searches are cleared (:func:`edge_predictor.featurize.clear_cache`) before every call, so a
+  model only gains from operators it repeats itself; ``featurize_ms`` and ``total_warm_ms``:
+  the same on a model seen before (what a search loop pays for operators its candidates share);
 * ``vela_ms``: the wall time of :func:`benches.labelers.vela.label_vela` (median of
   ``vela_reps``);
 * ``cpu_measure_ms``: the wall time of one default :func:`measure_latency` (interpreter build,
   10 warm-up runs, >= 30 runs and >= 1 s timed);
 
 their ratios to ``total_ms`` and the medians over models, the ``predict_many`` throughput on
-320 cnn-cifar10 candidates, the bundle's size on disk and the peak RSS of one ``edge-perf
+320 distinct cnn-cifar10 candidates (caches cleared before each pass: only what the candidates
+share is reused), the bundle's size on disk and the peak RSS of one ``edge-perf
 predict`` process. Writes ``<out>/<stem>.{json,md}`` (``speed``, or ``speed_quick``
 with ``--quick``). Models are built once into ``.cache/speed_models/`` by a child process
 (``--build-only``, needs the train extra), so the timing process never imports TensorFlow.
@@ -147,10 +152,14 @@ def pin_to_core(core: int = 0) -> Optional[List[int]]:
     return sorted(os.sched_getaffinity(0))
 
 
-def median_ms(fn: Callable[[], Any], reps: int) -> float:
-    """Median wall time of ``reps`` calls of ``fn``, in milliseconds."""
+def median_ms(fn: Callable[[], Any], reps: int,
+              before: Optional[Callable[[], Any]] = None) -> float:
+    """Median wall time of ``reps`` calls of ``fn``, in milliseconds (``before``: called, not
+    timed, before each)."""
     times = []
     for _ in range(max(1, int(reps))):
+        if before is not None:
+            before()
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
@@ -161,7 +170,7 @@ def time_model(predictor, content: bytes, name: str, family: str, reps: int = 20
                vela_reps: int = 3, cpu: bool = True, vela: bool = True,
                cpu_kwargs: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Time the predictor, Vela and a live CPU measurement on one model (see module doc)."""
-    from edge_predictor.featurize import featurize
+    from edge_predictor.featurize import clear_cache, featurize
     from edge_predictor.measure import measure_latency
     from edge_predictor.tflite_reader import read_model
 
@@ -178,10 +187,13 @@ def time_model(predictor, content: bytes, name: str, family: str, reps: int = 20
         "predicted": {k: first[k] for k in predictor.metrics},
         "read_ms": median_ms(lambda: read_model(content, name=name), reps),
         "featurize_ms": median_ms(lambda: featurize(graph), reps),
-        "read_featurize_ms": median_ms(lambda: featurize(read_model(content, name=name)), reps),
+        "featurize_cold_ms": median_ms(lambda: featurize(graph), reps, clear_cache),
+        "read_featurize_ms": median_ms(lambda: featurize(read_model(content, name=name)), reps,
+                                       clear_cache),
         "invoke_ms": median_ms(lambda: runner.invoke(padded), reps),
         "predictor_ms": median_ms(lambda: predictor.predict_features(feats, name), reps),
-        "total_ms": median_ms(lambda: predictor.predict(content, name=name), reps),
+        "total_warm_ms": median_ms(lambda: predictor.predict(content, name=name), reps),
+        "total_ms": median_ms(lambda: predictor.predict(content, name=name), reps, clear_cache),
     }
     if vela:
         from benches.labelers.vela import label_vela
@@ -234,10 +246,14 @@ def cli_peak_rss_mb(model: str, bundle: str) -> Optional[float]:
 
 
 def time_predict_many(predictor, contents: List[bytes], repeats: int = 3) -> Dict[str, Any]:
-    """Throughput of ``predict_many`` (read + featurize + batched invoke) and of a predict loop."""
+    """Throughput of ``predict_many`` (read + featurize + batched invoke) and of a predict loop,
+    each pass starting with empty featurizer caches (a search loop's first pass over these
+    candidates)."""
+    from edge_predictor.featurize import clear_cache
+
     predictor.predict_many(contents[:32])  # warm: creates the batched buckets' interpreters
-    many = median_ms(lambda: predictor.predict_many(contents), repeats) / 1000.0
-    loop = median_ms(lambda: [predictor.predict(c) for c in contents], 1) / 1000.0
+    many = median_ms(lambda: predictor.predict_many(contents), repeats, clear_cache) / 1000.0
+    loop = median_ms(lambda: [predictor.predict(c) for c in contents], 1, clear_cache) / 1000.0
     return {"candidates": len(contents), "distinct": len(set(contents)), "repeats": repeats,
             "predict_many_s": many, "many_per_s": len(contents) / many,
             "predict_loop_s": loop, "loop_per_s": len(contents) / loop}
@@ -287,32 +303,40 @@ def render_markdown(report: Dict[str, Any]) -> str:
                      "{nodes}x{batch}".format(**x) for x in b["buckets"])), ""]
     if report["loadavg_start"] and report["loadavg_start"][0] > 0.5 * h["logical_cores"]:
         lines += ["**The machine was loaded during this run: times are inflated.**", ""]
-    lines += ["Medians of {} calls on the model bytes: read, featurize, invoke (the interpreter "
-              "alone on padded inputs), predictor = pad + invoke + answer, total = "
-              "`Predictor.predict`; Vela = `label_vela` wall, median of {}; CPU = wall of one "
+    lines += ["Medians of {} calls on the model bytes: read, featurize (first sight: the "
+              "featurizer's operator cache and block searches cleared before each call; seen: "
+              "called again), invoke (the interpreter alone on padded inputs), predictor = pad "
+              "+ invoke + answer, total = `Predictor.predict` (first sight; seen); Vela = "
+              "`label_vela` wall, median of {}, over the first-sight total; CPU = wall of one "
               "default `measure_latency`.".format(report["reps"], report["vela_reps"]), "",
-              "| model | family | ops | bucket | read ms | featurize ms | invoke ms | "
-              "predictor ms | total ms | Vela ms | Vela/total | CPU measure ms | CPU/total |",
+              "| model | family | ops | bucket | read ms | featurize ms first / seen | "
+              "invoke ms | predictor ms | total ms first / seen | Vela ms | Vela/total | "
+              "CPU measure ms | CPU/total |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in report["models"]:
-        lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+        lines.append("| {} | {} | {} | {} | {} | {} / {} | {} | {} | {} / {} | {} | {} | {} | "
+                     "{} |".format(
             r["model"], r["family"], r["operators"], r["bucket_nodes"],
-            _f(r.get("read_ms")), _f(r.get("featurize_ms")), _f(r.get("invoke_ms"), "{:.3f}"),
-            _f(r["predictor_ms"]), _f(r["total_ms"]),
+            _f(r.get("read_ms")), _f(r.get("featurize_cold_ms")), _f(r.get("featurize_ms")),
+            _f(r.get("invoke_ms"), "{:.3f}"), _f(r["predictor_ms"]), _f(r["total_ms"]),
+            _f(r.get("total_warm_ms")),
             _f(r.get("vela_ms"), "{:.1f}"), _f(r.get("vela_speedup"), "{:.0f}x"),
             _f(r.get("cpu_measure_ms"), "{:.0f}"), _f(r.get("cpu_speedup"), "{:.0f}x")))
     s, m = report["summary"], report["predict_many"]
-    lines += ["", "Median over models: read {} ms, featurize {} ms, invoke {} ms, total {} ms; "
+    lines += ["", "Median over models: read {} ms, featurize {} ms (first sight; seen {} ms), "
+              "invoke {} ms, total {} ms (seen {} ms); "
               "Vela/total {} (zoo: {}; median Vela / median total {}), CPU measure/total {}. "
               "Bundle on disk {} MB; peak RSS of `edge-perf predict` on one model {} MB.".format(
-                  _f(s.get("read_ms")), _f(s.get("featurize_ms")), _f(s.get("invoke_ms"), "{:.3f}"),
-                  _f(s["total_ms"]), _f(s["vela_speedup"], "{:.0f}x"),
+                  _f(s.get("read_ms")), _f(s.get("featurize_cold_ms")), _f(s.get("featurize_ms")),
+                  _f(s.get("invoke_ms"), "{:.3f}"), _f(s["total_ms"]), _f(s.get("total_warm_ms")),
+                  _f(s["vela_speedup"], "{:.0f}x"),
                   _f(s.get("zoo_vela_speedup"), "{:.0f}x"),
                   _f(s.get("vela_speedup_of_medians"), "{:.0f}x"),
                   _f(s["cpu_speedup"], "{:.0f}x"), _f(report.get("bundle_mb")),
                   _f(report.get("cli_rss_mb"), "{:.0f}")),
-        "", "`predict_many` on {candidates} cnn-cifar10 candidates ({distinct} distinct): "
-        "{many_per_s:.0f}/s; a `predict` loop: {loop_per_s:.0f}/s.".format(**m), "",
+        "", "`predict_many` on {candidates} cnn-cifar10 candidates ({distinct} distinct, the "
+        "featurizer's caches emptied before each pass): {many_per_s:.0f}/s; a `predict` loop: "
+        "{loop_per_s:.0f}/s.".format(**m), "",
         "| target | limit | value | met |", "| --- | --- | --- | --- |"]
     for t in report["targets"].values():
         met = "n/a" if t["met"] is None else ("yes" if t["met"] else "**no**")
@@ -353,8 +377,9 @@ def run(models: List[Dict[str, Any]], pool: List[str], bundle: str, reps: int = 
         with open(p, "rb") as f:
             contents.append(f.read())
     many = time_predict_many(predictor, contents, many_repeats) if contents else {}
-    summary = {k: _median(rows, k) for k in ("read_ms", "featurize_ms", "read_featurize_ms",
-                                             "invoke_ms", "predictor_ms", "total_ms",
+    summary = {k: _median(rows, k) for k in ("read_ms", "featurize_ms", "featurize_cold_ms",
+                                             "read_featurize_ms", "invoke_ms", "predictor_ms",
+                                             "total_ms", "total_warm_ms",
                                              "vela_ms", "cpu_measure_ms", "vela_speedup",
                                              "cpu_speedup")}
     summary["zoo_vela_speedup"] = _median(rows, "vela_speedup", "zoo")

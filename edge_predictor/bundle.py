@@ -73,7 +73,7 @@ class Bucket(object):
         sha256: hex digest of the file.
         content: the verified file bytes of a one-file bundle (kept so that interpreters need
             no further file I/O; the same object for every bucket); None for a version-1
-            bundle's bucket until :meth:`read` (its six files would hold 40 MB of which one
+            bundle's bucket until :meth:`read` (six such files held 40 MB, of which one
             prediction uses one).
         signature: the bucket's signature key in the file (None: the file's only graph).
     """

@@ -40,11 +40,12 @@ from .op_table import lookup
 from .weight_stream import brick_ratio
 
 __all__ = ["TERMS", "PARTS", "NPU_CLOCK_HZ", "FUSABLE_ACTIVATIONS", "FUSING_PRODUCERS", "CPU_ONLY",
-           "BROADCASTING", "own_cost_kind", "cost_kind", "cost_kinds", "cost_terms", "elements_brick", "coefficients", "apply_table",
+           "BROADCASTING", "own_cost_kind", "cost_kind", "cost_kinds", "cost_terms",
+           "elements_brick", "coefficients", "apply_table",
            "part_cycles", "cycles_of", "table_digest", "npu_cycles", "npu_latency_ms"]
 
 #: the columns of :func:`cost_terms`, in order
-TERMS = ("const", "block_cycles", "macs_brick", "outelements_brick", "inelements_brick",
+TERMS = ("const", "block_cycles", "macs_brick", "out_elements_brick", "in_elements_brick",
          "weight_stream_bytes")
 #: what an operator's cycles are the max of: Vela's per-layer ``NPU``, ``SRAM AC``, ``OffFlash AC``
 PARTS = ("npu", "sram_ac", "offflash_ac")

@@ -353,3 +353,57 @@ def test_grouped_conv_keeps_the_weight_bound_cycles_not_the_block_model():
     whole_depth = block_model(OpGeometry("conv", (16, 16, 32), (16, 16, 32), (3, 3), (1, 1),
                                            (1, 1)))[1]
     assert cycles < whole_depth / 2
+
+
+def _featurize_fresh(graph):
+    from edge_predictor.featurize import clear_cache
+
+    clear_cache()
+    return featurize(graph)
+
+
+def test_an_operator_seen_before_gives_the_features_of_a_fresh_featurizer(fixture_model):
+    # the same operators in another graph, or the same graph again: the cached operator rows
+    # and the neighbour-dependent columns recomputed per graph equal a cold featurization
+    graph = read_model(fixture_model[1])
+    cold = _featurize_fresh(graph)
+    for other in ("conv", "depthwise", "attention"):
+        featurize(read_model(fixture_path(other)))
+    warm = featurize(graph)
+    np.testing.assert_array_equal(warm.x, cold.x)
+    np.testing.assert_array_equal(warm.categories, cold.categories)
+    np.testing.assert_array_equal(warm.op_ids, cold.op_ids)
+    np.testing.assert_array_equal(warm.npu_parts, cold.npu_parts)
+    assert warm.unknown_ops == cold.unknown_ops
+
+
+def test_the_cache_tells_apart_operators_that_differ_in_a_shape_or_a_flag():
+    a = _one_conv((1, 8, 8, 16), (32, 1, 1, 16), (1, 8, 8, 32))
+    b = _one_conv((1, 8, 8, 16), (32, 1, 1, 16), (1, 8, 8, 32))
+    b.tensors[1].per_channel = False  # the same shapes, another quantization
+    c = _one_conv((1, 16, 8, 16), (32, 1, 1, 16), (1, 16, 8, 32))  # another input height
+    fresh = [_featurize_fresh(g).x for g in (a, b, c)]
+    warm = [featurize(g).x for g in (a, b, c)]  # after c: a and b come from the cache
+    for x_fresh, x_warm in zip(fresh, warm):
+        np.testing.assert_array_equal(x_fresh, x_warm)
+    per_channel = FEATURE_NAMES.index("per_channel")
+    assert warm[0][0, per_channel] == 1 and warm[1][0, per_channel] == 0
+    assert warm[2][0, FEATURE_NAMES.index("in0_h")] != warm[0][0, FEATURE_NAMES.index("in0_h")]
+
+
+def test_neighbour_columns_are_not_taken_from_the_cache():
+    # one CONV_2D alone, then the same CONV_2D read by two operators: fanout and live bytes are
+    # the graph's, not those of the graph the operator was first seen in
+    from edge_predictor.graph import OpGraph, OpNode, TensorInfo
+
+    alone = _one_conv((1, 8, 8, 16), (32, 1, 1, 16), (1, 8, 8, 32))
+    featurize(alone)
+    tensors = list(alone.tensors) + [TensorInfo(3, (1, 8, 8, 32), "INT8", False, True, False),
+                                     TensorInfo(4, (1, 8, 8, 32), "INT8", False, True, False)]
+    ops = list(alone.ops) + [OpNode(1, "RELU", 19, 1, (2,), (3,)),
+                             OpNode(2, "RELU", 19, 1, (2,), (4,))]
+    fed = OpGraph("<test>", ops, tensors, inputs=(0,), outputs=(3, 4))
+    x = featurize(fed).x
+    np.testing.assert_array_equal(x, _featurize_fresh(fed).x)
+    assert x[0, FEATURE_NAMES.index("fanout")] == np.float32(np.log1p(2))
+    assert x[0, FEATURE_NAMES.index("is_graph_output")] == 0
