@@ -13,7 +13,7 @@ offsets.
 from __future__ import annotations
 
 import struct
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 
 __all__ = ["FlatbufferError", "Table", "root_table"]
@@ -36,24 +36,32 @@ class Table:
     Args:
         buf: the whole flatbuffer.
         pos: the table's position in ``buf``.
+        vtables: vtable position -> field offsets, shared by the tables of one buffer (the
+            root's and everything reached from it); None: not shared.
     """
 
-    __slots__ = ("buf", "pos", "fields")
+    __slots__ = ("buf", "pos", "fields", "vtables")
 
-    def __init__(self, buf: bytes, pos: int):
+    def __init__(self, buf: bytes, pos: int, vtables: Optional[Dict[int, Tuple[int, ...]]] = None):
         size = len(buf)
         if pos < 0 or pos + 4 > size:
             raise FlatbufferError("table at {} outside a {}-byte buffer".format(pos, size))
         vt = pos - _I32.unpack_from(buf, pos)[0]
-        if vt < 0 or vt + 4 > size:
-            raise FlatbufferError("vtable at {} outside the buffer".format(vt))
-        vt_len = _U16.unpack_from(buf, vt)[0]
-        n = (vt_len - 4) // 2
-        if vt_len < 4 or vt + vt_len > size:
-            raise FlatbufferError("vtable of {} bytes at {} runs past the buffer".format(
-                vt_len, vt))
-        self.buf, self.pos = buf, pos
-        self.fields: Tuple[int, ...] = struct.unpack_from("<%dH" % n, buf, vt + 4) if n else ()
+        # tables of one type mostly share a vtable: each is read and checked once per buffer
+        fields = vtables.get(vt) if vtables is not None else None
+        if fields is None:
+            if vt < 0 or vt + 4 > size:
+                raise FlatbufferError("vtable at {} outside the buffer".format(vt))
+            vt_len = _U16.unpack_from(buf, vt)[0]
+            n = (vt_len - 4) // 2
+            if vt_len < 4 or vt + vt_len > size:
+                raise FlatbufferError("vtable of {} bytes at {} runs past the buffer".format(
+                    vt_len, vt))
+            fields = struct.unpack_from("<%dH" % n, buf, vt + 4) if n else ()
+            if vtables is not None:
+                vtables[vt] = fields
+        self.buf, self.pos, self.fields = buf, pos, fields
+        self.vtables = vtables
 
     def _at(self, field: int, width: int) -> int:
         """Absolute position of a present field (0 if absent)."""
@@ -96,7 +104,7 @@ class Table:
     def table(self, field: int) -> Optional["Table"]:
         """A sub-table, or None when the field is absent."""
         p = self._indirect(field)
-        return Table(self.buf, p) if p else None
+        return Table(self.buf, p, self.vtables) if p else None
 
     def vector(self, field: int, elem_size: int) -> Tuple[int, int]:
         """(start of the elements, length) of a vector field; (0, 0) when absent."""
@@ -127,7 +135,7 @@ class Table:
         buf = self.buf
         for i in range(n):
             p = start + 4 * i
-            yield Table(buf, p + _U32.unpack_from(buf, p)[0])
+            yield Table(buf, p + _U32.unpack_from(buf, p)[0], self.vtables)
 
     def count(self, field: int, elem_size: int = 4) -> int:
         """Length of a vector field (0 when absent)."""
@@ -138,4 +146,4 @@ def root_table(buf: bytes) -> Table:
     """The root table of a flatbuffer (its offset is the first 4 bytes)."""
     if len(buf) < 8:
         raise FlatbufferError("a {}-byte buffer has no root table".format(len(buf)))
-    return Table(buf, _U32.unpack_from(buf, 0)[0])
+    return Table(buf, _U32.unpack_from(buf, 0)[0], {})

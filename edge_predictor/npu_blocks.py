@@ -109,19 +109,6 @@ def ofm_block(kind: str, ofm: Tuple[int, int, int], ifm: Tuple[int, int, int],
     sh = _round_up(min(oh, _MAX_H), _UBLOCK_H)
     sw = _round_up(min(ow, _MAX_W), _UBLOCK_W)
     sd = _round_up(min(od, _MAX_D), _UBLOCK_D)
-    hs = np.arange(_UBLOCK_H, sh + 1, _UBLOCK_H)
-    ws = np.arange(_UBLOCK_W, sw + 1, _UBLOCK_W)
-    h, w = np.meshgrid(hs, ws, indexing="ij")  # Vela's order: h outer, w inner
-    bh = (h - 1) * int(stride[0]) + min(kh, _SUBKERNEL)
-    bw = -(-((w - 1) * int(stride[1]) + min(kw, _SUBKERNEL)) // _UBLOCK_W) * _UBLOCK_W
-    full_wh = -(-oh // h) * -(-ow // w)
-    ifm_wh_fetch = bh * bw * idp * repeats * (oh / h) * (ow / w)
-    coverage = ih * iw / (np.minimum(ih, bh) * np.minimum(iw, bw))
-    small = (h <= 4) & (w <= 4)
-    # (h, w) is skipped when the transposed (w, h) was tried first (w < h) and did not fit
-    th, tw = w - _UBLOCK_H, h // _UBLOCK_W - 1  # grid indices of the transposed block
-    twin = (h > w) & (w <= sh) & (h % _UBLOCK_W == 0) & (h <= sw)
-    th, tw = np.where(twin, th, 0), np.where(twin, tw, 0)
     depths = []
     depth = max(_UBLOCK_D, min(sd, _SPLIT))
     if depth < od:
@@ -131,30 +118,79 @@ def ofm_block(kind: str, ofm: Tuple[int, int, int], ifm: Tuple[int, int, int],
         depth += _UBLOCK_D
         if depth < od:
             depth = _round_up(depth, _SPLIT)
-    d = np.array(depths)[:, None, None]  # [D, 1, 1]: candidates in Vela's order (d, h, w)
-    bd = d if equal_depth else np.full_like(d, ifm_bd)
-    ifm_banks = _ceil_div_np(_ceil_div_np(bh * bw * _round_up_np(bd, 8), _BANK) * 2,
-                             _IFM_GRANULE) * _IFM_GRANULE
-    acc_banks = _ceil_div_np(_ceil_div_np(h * w * _round_up_np(d, 8) * 4, _BANK) * 2,
-                             _ACC_GRANULE) * _ACC_GRANULE
-    fits = _OUT_BANKS + ifm_banks <= _BANKS - _END_BANKS - acc_banks  # [D, H, W]
-    ok = fits & ~(twin & ~fits[:, th, tw])
+    # the candidates (d, h, w) in Vela's order whose accumulators can fit at all (flat arrays)
+    d, h, w, acc_room, twin, small = _candidates(sh, sw, tuple(depths))
+    sy, sx = int(stride[0]), int(stride[1])
+    bd8 = d if equal_depth else _round_up(ifm_bd, 8)  # IFM block depth in 8s (d: already)
+    bh, bw = _ifm_block(h, w, sy, sx, kh, kw)
+    fits = _ifm_banks(bh * bw * bd8) <= acc_room
+    # (h, w) is skipped when the transposed (w, h) was tried first (w < h) and did not fit
+    if twin.any():
+        twin_bh, twin_bw = _ifm_block(w[twin], h[twin], sy, sx, kh, kw)
+        twin_bd8 = bd8[twin] if equal_depth else bd8
+        ok = fits.copy()
+        ok[twin] &= _ifm_banks(twin_bh * twin_bw * twin_bd8) <= acc_room[twin]
+    else:
+        ok = fits
+    bd = d if equal_depth else ifm_bd
+    if not ok.any():
+        return None
+    full_wh = -(-oh // h) * -(-ow // w)
+    ifm_wh_fetch = bh * bw * idp * repeats * (oh / h) * (ow / w)
     weight_fetch = weight_hw * idp * full_wh * (1.0 if depthwise else float(od))
     ifm_fetch = ifm_wh_fetch * (1 if equal_depth else _ceil_div_np(od, d))
     cost = (ifm_fetch + weight_fetch) / float(oh * ow * od)
     cost = np.where(ih * iw * idp < bh * bw * bd * 2, cost / 2, cost)
-    if not ok.any():
-        return None
     cost = np.where(ok, cost, np.inf)
-    cands = np.flatnonzero(cost.ravel() == cost.min())
-    pick, best_cov = int(cands[0]), math.inf
-    flat_small = np.broadcast_to(small, cost.shape).ravel()
-    flat_cov = np.broadcast_to(coverage, cost.shape).ravel()
-    for k in cands[1:]:  # equal cost: Vela prefers small blocks covering more of the IFM
-        if flat_small[k] and flat_cov[k] <= best_cov:
-            pick, best_cov = int(k), float(flat_cov[k])
-    di, rest = divmod(pick, h.size)
-    return Block(int(h.ravel()[rest]), int(w.ravel()[rest]), depths[di])
+    cands = np.flatnonzero(cost == cost.min())
+    pick = int(cands[0])
+    if len(cands) > 1:  # equal cost: Vela prefers small blocks covering more of the IFM
+        best_cov = math.inf
+        small = small[cands].tolist()
+        cov = (ih * iw / (np.minimum(ih, bh) * np.minimum(iw, bw)))[cands].tolist()
+        for k, s, c in zip(cands[1:].tolist(), small[1:], cov[1:]):
+            if s and c <= best_cov:
+                pick, best_cov = k, c
+    return Block(int(h[pick]), int(w[pick]), int(d[pick]))
+
+
+@functools.lru_cache(maxsize=1024)
+def _candidates(sh: int, sw: int, depths: Tuple[int, ...]):
+    """The blocks :func:`ofm_block` weighs, in Vela's order (depth, then height, then width),
+    less those whose accumulators alone overflow the SHRAM (a block fits only if they take at
+    most 16 banks: the IFM takes at least 4 of the 20, i.e. ``h * w * round8(d) <= 2048``).
+
+    Returns:
+        int64 [K] d, h, w; int64 [K] the banks left for the IFM block beside the accumulators;
+        bool [K] the transposed block (w, h) is a candidate tried first; bool [K] small (h and
+        w at most 4) -- arrays the caller must not modify.
+    """
+    hs = np.arange(_UBLOCK_H, sh + 1, _UBLOCK_H)
+    ws = np.arange(_UBLOCK_W, sw + 1, _UBLOCK_W)
+    h, w = (a.ravel() for a in np.meshgrid(hs, ws, indexing="ij"))
+    d8 = _round_up_np(np.array(depths), 8)
+    di, k = np.nonzero((h * w)[None, :] * d8[:, None] <= _MAX_ACC_ELEMENTS)
+    d, h, w = np.array(depths)[di], h[k], w[k]
+    acc_banks = _ceil_div_np(_ceil_div_np(h * w * d8[di] * 4, _BANK) * 2,
+                             _ACC_GRANULE) * _ACC_GRANULE
+    room = _BANKS - _END_BANKS - _OUT_BANKS - acc_banks
+    twin = (h > w) & (w <= sh) & (h % _UBLOCK_W == 0) & (h <= sw)
+    return d, h, w, room, twin, (h <= 4) & (w <= 4)
+
+
+_MAX_ACC_ELEMENTS = (_BANKS - _OUT_BANKS - _END_BANKS - _IFM_GRANULE) * _BANK // (4 * 2)
+
+
+def _ifm_block(h, w, sy: int, sx: int, kh: int, kw: int):
+    """The IFM block (height, width) an OFM block of h x w reads."""
+    bh = (h - 1) * sy + min(kh, _SUBKERNEL)
+    bw = -(-((w - 1) * sx + min(kw, _SUBKERNEL)) // _UBLOCK_W) * _UBLOCK_W
+    return bh, bw
+
+
+def _ifm_banks(elements):
+    """SHRAM banks an int8 IFM block of ``elements`` (depth rounded up to 8) takes."""
+    return _ceil_div_np(_ceil_div_np(elements, _BANK) * 2, _IFM_GRANULE) * _IFM_GRANULE
 
 
 def _sizes(total: int, block: int) -> List[Tuple[int, int]]:
