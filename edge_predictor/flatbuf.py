@@ -13,7 +13,7 @@ offsets.
 from __future__ import annotations
 
 import struct
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 
 __all__ = ["FlatbufferError", "Table", "root_table"]
@@ -40,7 +40,7 @@ class Table:
             root's and everything reached from it); None: not shared.
     """
 
-    __slots__ = ("buf", "pos", "fields", "vtables")
+    __slots__ = ("buf", "pos", "fields", "vtables", "size")
 
     def __init__(self, buf: bytes, pos: int, vtables: Optional[Dict[int, Tuple[int, ...]]] = None):
         size = len(buf)
@@ -60,17 +60,19 @@ class Table:
             fields = struct.unpack_from("<%dH" % n, buf, vt + 4) if n else ()
             if vtables is not None:
                 vtables[vt] = fields
-        self.buf, self.pos, self.fields = buf, pos, fields
-        self.vtables = vtables
+        self.buf, self.pos, self.fields, self.vtables, self.size = buf, pos, fields, vtables, size
 
     def _at(self, field: int, width: int) -> int:
         """Absolute position of a present field (0 if absent)."""
-        if field >= len(self.fields) or self.fields[field] == 0:
-            return 0
-        p = self.pos + self.fields[field]
-        if p + width > len(self.buf):
-            raise FlatbufferError("field {} runs past the buffer".format(field))
-        return p
+        fields = self.fields
+        if field < len(fields):
+            off = fields[field]
+            if off:
+                p = self.pos + off
+                if p + width > self.size:
+                    raise FlatbufferError("field {} runs past the buffer".format(field))
+                return p
+        return 0
 
     def u8(self, field: int, default: int = 0) -> int:
         p = self._at(field, 1)
@@ -93,11 +95,12 @@ class Table:
         return _U64.unpack_from(self.buf, p)[0] if p else default
 
     def _indirect(self, field: int) -> int:
+        """Where an offset field points (0 when absent), checked to hold 4 bytes."""
         p = self._at(field, 4)
         if not p:
             return 0
         target = p + _U32.unpack_from(self.buf, p)[0]
-        if target + 4 > len(self.buf):
+        if target + 4 > self.size:
             raise FlatbufferError("field {} points past the buffer".format(field))
         return target
 
@@ -112,7 +115,7 @@ class Table:
         if not p:
             return 0, 0
         n = _U32.unpack_from(self.buf, p)[0]
-        if p + 4 + n * elem_size > len(self.buf):
+        if p + 4 + n * elem_size > self.size:
             raise FlatbufferError("vector of {} elements at {} runs past the buffer".format(n, p))
         return p + 4, n
 
@@ -127,15 +130,16 @@ class Table:
 
     def string(self, field: int) -> bytes:
         start, n = self.vector(field, 1)
-        return bytes(self.buf[start:start + n]) if n else b""
+        return self.buf[start:start + n] if n else b""
 
-    def tables(self, field: int):
-        """The tables of a vector-of-tables field, lazily."""
+    def tables(self, field: int) -> List["Table"]:
+        """The tables of a vector-of-tables field."""
         start, n = self.vector(field, 4)
-        buf = self.buf
-        for i in range(n):
-            p = start + 4 * i
-            yield Table(buf, p + _U32.unpack_from(buf, p)[0], self.vtables)
+        if not n:
+            return []
+        buf, vtables = self.buf, self.vtables
+        offsets = struct.unpack_from("<%dI" % n, buf, start)
+        return [Table(buf, start + 4 * i + off, vtables) for i, off in enumerate(offsets)]
 
     def count(self, field: int, elem_size: int = 4) -> int:
         """Length of a vector field (0 when absent)."""

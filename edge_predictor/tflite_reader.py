@@ -253,20 +253,23 @@ MAX_TENSOR_ELEMENTS = 1 << 40
 def _read_tensors(sg: Table, has_data: np.ndarray, where: str) -> List[TensorInfo]:
     types = _tensor_type_names()
     n_buffers = len(has_data)
+    data = has_data.tolist()  # Python bools: indexed once per tensor
     out = []
     for i, t in enumerate(sg.tables(_SG_TENSORS)):
         shape = t.int32s(_T_SHAPE)
-        if shape and min(shape) < -1:
-            raise ModelFormatError(where, "tensor {} has an invalid shape {}".format(i, shape))
-        if -1 in shape:
-            shape = tuple(1 if d == -1 else d for d in shape)
         elements = 1
-        for d in shape:
-            elements = min(elements * d, MAX_TENSOR_ELEMENTS + 1)
-        if elements > MAX_TENSOR_ELEMENTS:
-            shown = str(tuple(shape[:6]))[:-1] + (", ...)" if len(shape) > 6 else ")")
-            raise ModelFormatError(where, "tensor {} has an implausible shape {} (rank {}, more "
-                                   "than 2^40 elements)".format(i, shown, len(shape)))
+        if shape:
+            if min(shape) < 0:
+                if min(shape) < -1:
+                    raise ModelFormatError(where, "tensor {} has an invalid shape {}".format(
+                        i, shape))
+                shape = tuple(1 if d == -1 else d for d in shape)
+            for d in shape:
+                elements = min(elements * d, MAX_TENSOR_ELEMENTS + 1)
+            if elements > MAX_TENSOR_ELEMENTS:
+                shown = str(tuple(shape[:6]))[:-1] + (", ...)" if len(shape) > 6 else ")")
+                raise ModelFormatError(where, "tensor {} has an implausible shape {} (rank {}, "
+                                       "more than 2^40 elements)".format(i, shown, len(shape)))
         b = t.u32(_T_BUFFER)
         if b >= n_buffers:
             raise ModelFormatError(where, "tensor {} refers to buffer {} but the model has {} "
@@ -277,11 +280,9 @@ def _read_tensors(sg: Table, has_data: np.ndarray, where: str) -> List[TensorInf
         dtype = types.get(type_code)
         if dtype is None:
             dtype = "TYPE_{}".format(type_code)
-        out.append(TensorInfo(
-            index=i, shape=shape, dtype=dtype,
-            is_constant=bool(b > 0 and has_data[b] and not t.u8(_T_VARIABLE)),
-            quantized=n_scales > 0, per_channel=n_scales > 1,
-            name=t.string(_T_NAME).decode("utf-8", "replace")))
+        out.append(TensorInfo(i, shape, dtype, bool(b > 0 and data[b] and not t.u8(_T_VARIABLE)),
+                              n_scales > 0, n_scales > 1,
+                              t.string(_T_NAME).decode("utf-8", "replace")))
     return out
 
 
