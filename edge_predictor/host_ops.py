@@ -31,18 +31,28 @@ from .cpu_cost import TERM_COLUMNS, cost_of, cpu_terms, table_for
 from .featurize import raw_columns
 from .op_table import OP_VOCAB
 
-__all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "NEIGHBOURS", "UNTIMED_SHARE", "op_rows", "HostOps",
-           "fit_ops", "loo_errors"]
+__all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "PATTERNS", "BINARY_ELEMENTWISE", "NEIGHBOURS", "UNTIMED_SHARE", "op_rows", "HostOps", "fit_ops", "loo_errors"]
 
 #: the sizes whose log places an operator among the timed ones
 SIZE_COLUMNS = ("macs", "out_elements", "in_bytes", "weight_bytes", "in0_c", "out_c", "out_h",
                 "out_w", "in1_c", "groups")
 #: what an operator must share with its neighbours, besides its type (kernel libraries pick a
-#: kernel by these; ``groups`` only as grouped or not, 2 or at most 1)
+#: kernel by these; ``groups`` only as grouped or not, 2 or at most 1), then its
+#: :data:`PATTERNS` code
 CLASS_COLUMNS = ("kernel_h", "kernel_w", "stride_h", "dtype_float", "groups")
+#: the last field of a key: the kernel path an operator takes beyond its class columns. Binary
+#: elementwise operators: 0 operands of one size, 1 a per-position value broadcast over the
+#: channels (a layer norm's mean), 2 another broadcast (a per-channel constant over positions,
+#: a layer norm's scale and offset). FULLY_CONNECTED: 1 for one
+#: row (a matrix-vector product, bound by its weights), else 0.
+PATTERNS = "pattern"
+BINARY_ELEMENTWISE = ("ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM")
 #: neighbours averaged
 NEIGHBOURS = 3
 _ELEMENTS = SIZE_COLUMNS.index("out_elements")
+_OUT_C = SIZE_COLUMNS.index("out_c")
+_GROUPS = SIZE_COLUMNS.index("groups")
+_PATTERN_COLUMNS = ("in1_n", "in1_h", "in1_w", "in1_c", "out_elements", "out_c")
 #: the share of a model's time in never-timed operator types above which an answer warns
 UNTIMED_SHARE = 0.1
 
@@ -58,18 +68,53 @@ def op_rows(feats, reference: str) -> OpRows:
         reference: the CPU target whose host table scales neighbours (the base bundle's).
 
     Returns:
-        (keys [N] ``"TYPE/kh/kw/s/float/groups"``, float64 [N, S] ``log1p`` of :data:`SIZE_COLUMNS`,
-        float64 [N] the reference table's microseconds).
+        (keys [N] ``"TYPE/kh/kw/s/float/groups/pattern"``, float64 [N, S] ``log1p`` of
+        :data:`SIZE_COLUMNS`, float64 [N] the reference table's microseconds).
     """
     ops = [OP_VOCAB[int(i)] for i in feats.op_ids]
     cls = np.rint(np.stack(raw_columns(feats, CLASS_COLUMNS), 1)).astype(int) if len(ops) \
         else np.zeros((0, len(CLASS_COLUMNS)), int)
     cls[:, -1] = np.minimum(cls[:, -1], 2)
-    keys = ["{}/{}".format(op, "/".join(str(v) for v in row)) for op, row in zip(ops, cls)]
+    pattern = _patterns(ops, feats)
+    keys = ["{}/{}/{}".format(op, "/".join(str(v) for v in row), p)
+            for op, row, p in zip(ops, cls, pattern)]
     sizes = np.log1p(np.maximum(np.stack(raw_columns(feats, SIZE_COLUMNS), 1), 0.0)) \
         if len(ops) else np.zeros((0, len(SIZE_COLUMNS)))
     ref = cost_of(ops, cpu_terms(raw_columns(feats, TERM_COLUMNS)), table_for(reference))
     return keys, sizes, ref
+
+
+def _patterns(ops: Sequence[str], feats) -> List[int]:
+    """The :data:`PATTERNS` code of every operator."""
+    if not len(ops):
+        return []
+    n, h, w, c, out_el, out_c = (np.rint(v) for v in raw_columns(feats, _PATTERN_COLUMNS))
+    in1 = n * h * w * c
+    out = []
+    for k, op in enumerate(ops):
+        if op in BINARY_ELEMENTWISE and 0 < in1[k] < out_el[k]:
+            out.append(1 if c[k] == 1 and out_c[k] > 1 else 2)
+        elif op == "FULLY_CONNECTED" and out_c[k] > 0 and out_el[k] <= out_c[k]:
+            out.append(1)
+        else:
+            out.append(0)
+    return out
+
+
+def _work_ratio(key: str, q_sizes: np.ndarray, c_sizes: np.ndarray) -> Optional[np.ndarray]:
+    """ln(query work / neighbour work) where the reference table's ratio does not hold, else
+    None. A grouped convolution runs one small GEMM per group and output position here (its
+    time tracks groups x positions, 33-43 ns each on a Xeon, whatever the channels per group):
+    q_sizes [n, S], c_sizes [n, k, S] log sizes; returns [n, k]."""
+    if not key.startswith("CONV_2D/") or key.split("/")[5] != "2":
+        return None
+
+    def log_work(s):
+        return (np.log(np.maximum(np.expm1(s[..., _GROUPS]), 1.0)) +
+                np.log(np.maximum(np.expm1(s[..., _ELEMENTS]), 1.0)) -
+                np.log(np.maximum(np.expm1(s[..., _OUT_C]), 1.0)))
+
+    return log_work(q_sizes)[:, None] - log_work(c_sizes)
 
 
 class HostOps:
@@ -81,10 +126,14 @@ class HostOps:
         ref_us: float [M] their reference-table microseconds.
         time_us: float [M] their measured microseconds on this host.
         scale: the whole-model factor (in-model time / sum of operators alone).
+        patterns: whether ``keys`` end with the :data:`PATTERNS` field (False: written by
+            edge-perf before it, keys of the class columns only; queries are matched the same
+            way).
     """
 
     def __init__(self, keys: Sequence[str], sizes: np.ndarray, ref_us: np.ndarray,
-                 time_us: np.ndarray, scale: float = 1.0):
+                 time_us: np.ndarray, scale: float = 1.0, patterns: bool = True):
+        self.patterns = bool(patterns)
         self.keys = list(keys)
         self.sizes = np.asarray(sizes, np.float64).reshape(len(self.keys), len(SIZE_COLUMNS))
         self.ref = np.asarray(ref_us, np.float64)
@@ -110,6 +159,8 @@ class HostOps:
         """(float64 [N] microseconds of each operator alone on this host, bool [N] whether it
         is of a type never timed here: the reference table times the pooled ratio)."""
         keys, sizes, ref = rows
+        if not self.patterns:
+            keys = [k.rsplit("/", 1)[0] for k in keys]
         out = np.zeros(len(keys))
         untimed = np.zeros(len(keys), bool)
         groups: Dict[str, List[int]] = {}
@@ -134,8 +185,11 @@ class HostOps:
             q_el, r_el = sizes[idx][:, None, _ELEMENTS], c_sizes[near][:, :, _ELEMENTS]
             by_elements = np.where((q_el > 0) & (r_el > 0), np.log(np.expm1(
                 np.maximum(q_el, 1e-12))) - np.log(np.expm1(np.maximum(r_el, 1e-12))), 0.0)
-            scaled = log_t + np.where((r > 0) & (q > 0), np.log(np.maximum(q, 1e-12)) -
-                                      np.log(np.maximum(r, 1e-12)), by_elements)
+            ratio = _work_ratio(k, sizes[idx], c_sizes[near])
+            if ratio is None:
+                ratio = np.where((r > 0) & (q > 0), np.log(np.maximum(q, 1e-12)) -
+                                 np.log(np.maximum(r, 1e-12)), by_elements)
+            scaled = log_t + ratio
             out[idx] = np.exp(scaled.mean(1))
         return out, untimed
 
@@ -170,7 +224,8 @@ class HostOps:
         rows = ["{} {}".format(k, " ".join("%.4g" % v for v in list(sz) + [r, t]))
                 for k, sz, r, t in zip(self.keys, self.sizes, self.ref, self.time)]
         return {"columns": ["key"] + list(SIZE_COLUMNS) + ["ref_us", "time_us"],
-                "class_columns": list(CLASS_COLUMNS), "neighbours": NEIGHBOURS,
+                "class_columns": list(CLASS_COLUMNS) + ([PATTERNS] if self.patterns else []),
+                "neighbours": NEIGHBOURS,
                 "scale": self.scale, "rows": rows}
 
     @classmethod
@@ -181,8 +236,9 @@ class HostOps:
             ValueError: written with other columns, or a malformed row.
         """
         columns = ["key"] + list(SIZE_COLUMNS) + ["ref_us", "time_us"]
-        if list(doc.get("columns", [])) != columns or \
-                list(doc.get("class_columns", [])) != list(CLASS_COLUMNS):
+        class_columns = list(doc.get("class_columns", []))
+        if list(doc.get("columns", [])) != columns or class_columns not in (
+                list(CLASS_COLUMNS), list(CLASS_COLUMNS) + [PATTERNS]):
             raise ValueError("timed operators written with other columns")
         keys, values = [], []
         for row in doc["rows"]:
@@ -193,7 +249,8 @@ class HostOps:
             keys.append(parts[0])
             values.append([float(v) for v in parts[1:]])
         v = np.array(values, np.float64).reshape(len(keys), len(columns) - 1)
-        return cls(keys, v[:, :-2], v[:, -2], v[:, -1], float(doc["scale"]))
+        return cls(keys, v[:, :-2], v[:, -2], v[:, -1], float(doc["scale"]),
+                   patterns=PATTERNS in class_columns)
 
 
 def _stack(models: Sequence[Tuple[OpRows, np.ndarray]]) -> Tuple[List[str], np.ndarray,

@@ -7,7 +7,8 @@ mobile networks, a NASNet's 7x7 stride-2 depthwise convolutions (on LiteRT 2.3 a
 :data:`PROBES` is a fixed grid of the operators convolutional networks are built from --
 dense convolutions 1x1 to 7x7 of 16 to 512 channels on 7x7 to 224x224 maps (stems, grouped
 ones), depthwise 3x3 to 7x7 at stride 1 and 2, fully connected layers, pools, elementwise
-operators (with a layer norm's broadcasts) and activations: 392 of them --
+operators (with a layer norm's broadcasts and per-channel constants) and activations: 410 of
+them --
 written by :mod:`edge_predictor.op_writer` with int8 quantization and timed like the models'
 operators (:mod:`edge_predictor.op_profile`). On a 2-core Xeon it takes about 10 s.
 
@@ -75,6 +76,11 @@ def probe_specs() -> List[OpSpec]:
     for op, c, hw in itertools.product(("ADD", "MUL", "SUB", "SQUARED_DIFFERENCE"), (64, 192),
                                        (8, 14, 28)):  # a layer norm's broadcasts
         out.append({"op": op, "hw": hw, "cin": c, "broadcast": True})
+    for op, c, hw in itertools.product(("ADD", "MUL", "SUB"), (64, 192), (8, 14, 28)):
+        # its per-channel constants: x * gamma + beta, and a folded one's beta - x (the
+        # constant first)
+        out.append({"op": op, "hw": hw, "cin": c,
+                    "broadcast": "first" if op == "SUB" else "channels"})
     return [s for s in out if _macs(s) <= MAX_MACS]
 
 

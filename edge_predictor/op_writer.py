@@ -13,7 +13,7 @@ Python 3.7 compatible; numpy, ``flatbuffers`` and the ``tflite`` schema package.
 from __future__ import annotations
 
 import importlib
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import flatbuffers
 import numpy as np
@@ -41,7 +41,10 @@ _ACT = {"NONE": 0, "RELU": 1, "RELU6": 3}
 #: what to write: ``op``, ``hw`` (input height and width), ``cin``, and per operator ``cout``
 #: (CONV_2D, FULLY_CONNECTED), ``groups`` (CONV_2D), ``kernel`` (convolutions and pools),
 #: ``stride``, ``padding`` ("SAME" / "VALID"), ``act`` ("NONE", "RELU", "RELU6"),
-#: ``broadcast`` (binary operators: the second input one channel deep, as a layer norm's)
+#: ``broadcast`` (binary operators: True, the second input one channel deep, as a layer norm's
+#: mean; "channels", the second input a constant vector of ``cin`` values broadcast over the
+#: positions, as a layer norm's scale; "first", that constant vector as the first input, as a
+#: folded layer norm's ``beta - x``)
 OpSpec = Dict[str, object]
 
 
@@ -57,6 +60,7 @@ class _Writer:
         self.rng = np.random.RandomState(seed)
         self.tensors: List[int] = []
         self.buffers: List[bytes] = [b""]
+        self.constants: Set[int] = set()  # tensors with data
 
     def tensor(self, shape: Sequence[int], ttype: int, scale: Sequence[float],
                zero: Sequence[int], dim: int = 0, data: Optional[np.ndarray] = None) -> int:
@@ -65,6 +69,7 @@ class _Writer:
         if data is not None:
             self.buffers.append(data.tobytes())
             buf = len(self.buffers) - 1
+            self.constants.add(len(self.tensors))
         dims = _ints(b, _Tensor.StartShapeVector, [int(s) for s in shape], b.PrependInt32)
         sv = _ints(b, _Quant.StartScaleVector, [float(s) for s in scale], b.PrependFloat32)
         zv = _ints(b, _Quant.StartZeroPointVector, [int(z) for z in zero], b.PrependInt64)
@@ -169,8 +174,14 @@ def write_op(spec: OpSpec, seed: int = 0) -> bytes:
             else:
                 inputs, out = [x], w.act([1, ho, ho, cin])
         elif op in _BINARY:
-            other = w.act([1, hw, hw, 1 if spec.get("broadcast") else cin])
-            inputs, out = [x, other], w.act([1, hw, hw, cin], 0.1)
+            broadcast = spec.get("broadcast")
+            if broadcast in ("channels", "first"):
+                vec = w.tensor([cin], _INT8, [0.05], [0], 0,
+                               w.rng.randint(-127, 128, size=cin).astype(np.int8))
+                inputs = [vec, x] if broadcast == "first" else [x, vec]
+            else:
+                inputs = [x, w.act([1, hw, hw, 1 if broadcast else cin])]
+            out = w.act([1, hw, hw, cin], 0.1)
         elif op == "LOGISTIC":  # the kernel requires this output quantization
             inputs, out = [x], w.act([1, hw, hw, cin], 1.0 / 256, -128)
         else:
@@ -187,6 +198,6 @@ def write_op(spec: OpSpec, seed: int = 0) -> bytes:
         _Operator.AddBuiltinOptionsType(b, opt_type)
         _Operator.AddBuiltinOptions(b, opts)
     operator = _Operator.End(b)
-    graph_in = inputs[:2] if op in _BINARY else inputs[:1]
+    graph_in = [t for t in inputs[:2] if t not in w.constants] if op in _BINARY else inputs[:1]
     return _one_op_model(b, w.tensors, operator, graph_in, [out], w.buffers,
                          (code, min(code, 127), 1, None))

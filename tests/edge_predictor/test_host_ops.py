@@ -93,9 +93,53 @@ def test_op_rows_key_operators_by_type_and_kernel_class():
     keys, sizes, ref = op_rows(featurize(read_model(write_op(
         {"op": "CONV_2D", "hw": 8, "cin": 16, "cout": 16, "kernel": 3, "groups": 4}))),
         "cpu-epyc-litert-t1")
-    assert keys == ["CONV_2D/3/3/1/0/2"]  # kernel 3x3, stride 1, int8, grouped
+    assert keys == ["CONV_2D/3/3/1/0/2/0"]  # kernel 3x3, stride 1, int8, grouped; pattern 0
     assert sizes.shape == (1, S) and ref[0] > 0
-    assert len(CLASS_COLUMNS) == keys[0].count("/")
+    assert len(CLASS_COLUMNS) + 1 == keys[0].count("/")
+
+
+def _key(spec):
+    return op_rows(featurize(read_model(write_op(spec))), "cpu-epyc-litert-t1")[0][0]
+
+
+def test_the_pattern_field_tells_broadcasts_and_matrix_vector_products_apart():
+    assert _key({"op": "ADD", "hw": 4, "cin": 8}).endswith("/0")  # operands of one size
+    assert _key({"op": "SUB", "hw": 4, "cin": 8, "broadcast": True}).endswith("/1")  # x - mean
+    assert _key({"op": "MUL", "hw": 4, "cin": 8, "broadcast": "channels"}).endswith("/2")
+    assert _key({"op": "SUB", "hw": 4, "cin": 8, "broadcast": "first"}).endswith("/2")
+    assert _key({"op": "FULLY_CONNECTED", "cin": 16, "cout": 8}).endswith("/1")  # one row
+    assert _key({"op": "CONV_2D", "hw": 4, "cin": 8, "cout": 8, "kernel": 1}).endswith("/0")
+
+
+def test_a_grouped_convolution_scales_by_groups_times_positions_not_the_table():
+    def sizes(groups, positions, channels):
+        s = np.zeros(S)
+        s[SIZE_COLUMNS.index("groups")] = np.log1p(groups)
+        s[SIZE_COLUMNS.index("out_c")] = np.log1p(channels)
+        s[SIZE_COLUMNS.index("out_elements")] = np.log1p(positions * channels)
+        return s
+
+    key = "CONV_2D/3/3/1/0/2/0"
+    ops = HostOps([key], [sizes(16, 784, 64)], np.array([50.0]), np.array([430.0]))
+    # 4x the groups on a quarter of the positions: the same work, whatever the table says
+    got = ops.predict_ops(_rows([key], [sizes(64, 196, 256)], [500.0]))
+    assert got == pytest.approx([430.0], rel=1e-6)
+    dense = HostOps(["CONV_2D/3/3/1/0/1/0"], [sizes(0, 784, 64)], np.array([50.0]),
+                    np.array([430.0]))  # not grouped: the table's ratio
+    assert dense.predict_ops(_rows(["CONV_2D/3/3/1/0/1/0"], [sizes(0, 196, 256)], [500.0])) == \
+        pytest.approx([4300.0], rel=1e-6)
+
+
+def test_timed_operators_written_before_the_pattern_field_still_match():
+    models, whole = _synthetic_models(np.random.RandomState(2))
+    doc = fit_ops(models, whole).to_json()
+    legacy = dict(doc, class_columns=list(CLASS_COLUMNS))  # keys of the class columns only
+    old = HostOps.from_json(legacy)
+    assert not old.patterns and old.to_json()["class_columns"] == list(CLASS_COLUMNS)
+    (keys, sizes, ref), _ = models[0]
+    query = ([k + "/0" for k in keys], sizes, ref)  # what op_rows writes now
+    assert old.predict_ms(query) == pytest.approx(HostOps.from_json(doc).predict_ms(
+        (keys, sizes, ref)))
 
 
 def test_profile_times_every_operator_of_a_model():
