@@ -239,7 +239,9 @@ def part_cycles(ops: Sequence[str], kinds: Sequence[str], terms: np.ndarray,
         from .npu_cost_table import COEFFICIENTS as table
     if not len(kinds):
         return np.zeros((0, len(PARTS)))
-    coefs = np.stack([coefficients(kind, op, table) for kind, op in zip(kinds, ops)])
+    memo: dict = {}  # a graph repeats few (kind, type) pairs
+    coefs = np.stack([memo[key] if key in memo else memo.setdefault(
+        key, coefficients(key[0], key[1], table)) for key in zip(kinds, ops)])
     return np.maximum(np.einsum("npk,nk->np", coefs, np.asarray(terms, np.float64)), 0.0)
 
 

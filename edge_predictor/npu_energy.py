@@ -65,7 +65,9 @@ def energy_of(ops: Sequence[str], kinds: Sequence[str], terms: np.ndarray,
         from .npu_energy_table import COEFFICIENTS as table
     if not len(kinds):
         return np.zeros(0)
-    coefs = np.stack([kind_coefficients(k, op, table) for k, op in zip(kinds, ops)])
+    memo: dict = {}  # a graph repeats few (kind, type) pairs
+    coefs = np.stack([memo[key] if key in memo else memo.setdefault(
+        key, kind_coefficients(key[0], key[1], table)) for key in zip(kinds, ops)])
     return np.maximum(np.einsum("nk,nk->n", coefs, np.asarray(terms, np.float64)), 0.0)
 
 
