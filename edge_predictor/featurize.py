@@ -387,9 +387,14 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     unknown: List[str] = []
     for node in graph.ops:
         key = _signature(tensors, node)
-        local = _CACHE.get(key)
+        try:
+            local = _CACHE.get(key)
+        except TypeError:  # an option value that cannot be hashed (a hand-built graph's list)
+            key, local = None, None
         if local is None:
-            local = _CACHE[key] = _local(graph, node)
+            local = _local(graph, node)
+            if key is not None:
+                _CACHE[key] = local
         if not local.known and node.op not in unknown:
             unknown.append(node.op)
         locals_.append(local)

@@ -407,3 +407,10 @@ def test_neighbour_columns_are_not_taken_from_the_cache():
     np.testing.assert_array_equal(x, _featurize_fresh(fed).x)
     assert x[0, FEATURE_NAMES.index("fanout")] == np.float32(np.log1p(2))
     assert x[0, FEATURE_NAMES.index("is_graph_output")] == 0
+
+
+def test_an_operator_with_unhashable_options_is_featurized_without_the_cache():
+    graph = _one_conv((1, 8, 8, 16), (32, 1, 1, 16), (1, 8, 8, 32))
+    fresh = _featurize_fresh(graph).x
+    graph.ops[0].options["note"] = [1, 2]  # a list, as a hand-built graph may hold
+    np.testing.assert_array_equal(featurize(graph).x, fresh)
