@@ -26,7 +26,8 @@ def _collect(paths: List[str]) -> List[str]:
 
 @handled
 def calibrate(models: Optional[List[str]] = typer.Argument(
-                  None, help="live: the .tflite files or folders to measure here"),
+                  None, help="live: the .tflite files or folders to measure here (none: the "
+                  "shipped default set of 20 models of the five design spaces)"),
               base: str = typer.Option(..., "--from", help="the bundled target (or bundle "
                                        "folder) to adapt"),
               out: str = typer.Option(..., "--out", help="the calibrated bundle folder to write "
@@ -61,21 +62,25 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
     if labels and models:
         raise InputError("give either --labels FILE.csv or the models to measure live here, "
                          "not both")
-    if not labels and not models:
-        raise InputError("give --labels FILE.csv or the models to measure live here (without "
-                         "models of your own: 'edge-perf dataset sample --space S --seed-from "
-                         "810000 --count 6 --out pool/' per design space builds a pool, with "
-                         "the train extra)")
-    profiles = None
+    profiles, scratch = None, None
     if labels:
         metrics = Predictor.load(base).metrics
         samples = read_labels(labels, metrics)
         source = {"kind": "labels", "file": os.path.abspath(labels)}
     else:
+        import tempfile
+
         from .calibrate import pick_models
+        from .calibration_set import write_default_models
         from .measure import host_fingerprint
 
-        paths = pick_models(base, _collect(models or []), count)
+        if not models:  # the shipped default set, written out for the measurement
+            scratch = tempfile.TemporaryDirectory(prefix="edge-perf-calibration-set-")
+            models = write_default_models(scratch.name)
+            typer.echo("no models given: measuring the default calibration set ({} models of "
+                       "the five design spaces, edge_predictor/calibration_set/)".format(
+                           len(models)), err=True)
+        paths = pick_models(base, _collect(models), count)
 
         profiles = {} if op_profile and not Predictor.load(base).target.startswith(
             "ethos-u") else None
@@ -93,7 +98,13 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
                   "method": "{} warm-up runs, >= {} timed runs and >= {} s, median{}".format(
                       warmup, runs, min_time, "; every operator timed alone" if profiles
                       is not None else "")}
-    meta = calibrate_bundle(base, samples, out, source, name=name, profiles=profiles)
+        if scratch is not None:
+            source["models"] = "the default calibration set"
+    try:
+        meta = calibrate_bundle(base, samples, out, source, name=name, profiles=profiles)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
     cal = meta["calibration"]
     if as_json:
         typer.echo(json.dumps({"bundle": out, "target": meta["target"], "calibration": cal},

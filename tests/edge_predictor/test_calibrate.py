@@ -82,10 +82,7 @@ def test_an_existing_folder_is_never_overwritten_and_one_model_is_too_few(tmp_pa
                          {"kind": "labels"})
 
 
-def test_neither_or_both_sources_is_an_error(tmp_path, capsys):
-    assert main(["calibrate", "--from", TINY, "--out", str(tmp_path / "x")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--labels" in err[0] and "edge-perf dataset sample" in err[0]
+def test_both_sources_is_an_error(tmp_path, capsys):
     csv = tmp_path / "m.csv"
     csv.write_text("model,latency_ms\n")
     assert main(["calibrate", fixture_path("conv"), "--from", TINY, "--out",
@@ -103,6 +100,20 @@ def test_live_calibration_measures_here_and_records_the_host(tmp_path):
     src = meta["calibration"]["source"]
     assert src["kind"] == "live" and src["host"]["threads"] == 1
     assert meta["calibration"]["metrics"]["latency_ms"]["n"] == 2
+
+
+def test_without_models_the_default_set_is_measured(tmp_path, capsys):
+    from edge_predictor.calibration_set import default_models
+
+    out = str(tmp_path / "default")
+    assert main(["calibrate", "--from", "cpu-epyc-litert-t1", "--out", out, "--count", "2",
+                 "--runs", "2", "--warmup", "0", "--min-time", "0", "--no-op-profile"]) == 0
+    assert "default calibration set (20 models" in capsys.readouterr().err
+    cal = json.load(open(os.path.join(out, "meta.json")))["calibration"]
+    assert cal["source"]["models"] == "the default calibration set"
+    fit = cal["metrics"]["latency_ms"]
+    assert fit["n"] == 2 and set(fit["models"]) <= {name for name, _ in default_models()}
+    assert sorted(os.listdir(out)) == ["meta.json", "perfsage.tflite"]  # no set models kept
 
 
 def test_live_calibration_measures_only_count_models(tmp_path):
