@@ -31,7 +31,8 @@ from .cpu_cost import TERM_COLUMNS, cost_of, cpu_terms, table_for
 from .featurize import raw_columns
 from .op_table import OP_VOCAB
 
-__all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "PATTERNS", "BINARY_ELEMENTWISE", "NEIGHBOURS", "UNTIMED_SHARE", "op_rows", "HostOps", "fit_ops", "loo_errors"]
+__all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "PATTERNS", "BINARY_ELEMENTWISE", "NEIGHBOURS",
+           "UNTIMED_SHARE", "op_rows", "HostOps", "fit_ops", "loo_errors"]
 
 #: the sizes whose log places an operator among the timed ones
 SIZE_COLUMNS = ("macs", "out_elements", "in_bytes", "weight_bytes", "in0_c", "out_c", "out_h",
