@@ -56,6 +56,10 @@ def test_json_has_every_key_and_positive_times(report):
     assert set(data["targets"]) == {"bundle_mb", "zoo_vela_speedup", "small_total_ms",
                                     "many_per_s", "vit1000_total_ms", "cli_rss_mb"}
     assert 0.1 < data["bundle_mb"] < 1.0  # the tiny bundle: one 0.14 MB file and meta.json
+    shipped = data["shipped_bundles_mb"]  # and every shipped target, the largest checked
+    assert set(shipped) >= {"ethos-u55-128", "cpu-epyc-litert-t1"}
+    largest = max([data["bundle_mb"]] + list(shipped.values()))
+    assert data["targets"]["bundle_mb"]["value"] == largest
     assert data["targets"]["bundle_mb"]["met"] is True
     assert 10 < data["cli_rss_mb"] < 2000 and data["cli_rss_model"] == "conv.tflite"
     assert data["targets"]["zoo_vela_speedup"]["met"] is None  # no zoo model among fixtures
