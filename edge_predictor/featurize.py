@@ -24,7 +24,7 @@ from .feature_schema import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, FEATURES, Fea
 from .feature_schema import LOG_TRANSFORMED as _LOG_COLS
 from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
-from .npu_blocks import ofm_block
+from .npu_blocks import clear_caches as clear_block_searches
 from .npu_cost import cost_kinds, cost_terms, elements_brick, own_cost_kind, part_cycles
 from .npu_energy import energy_of
 from .npu_memory import live_bytes, npu_live_bytes, npu_scratch_bytes
@@ -162,8 +162,9 @@ def clear_cache() -> None:
     """Forget the operators featurized so far, and the memoised block searches (benches time a
     model as the process sees it for the first time)."""
     _CACHE.clear()
-    for memo in (block_model, ofm_block, elements_brick):
+    for memo in (block_model, elements_brick):
         memo.cache_clear()
+    clear_block_searches()
 
 
 def _signature(tensors: Sequence[TensorInfo], node) -> Tuple[Any, ...]:

@@ -53,6 +53,7 @@ NEIGHBOURS = 3
 _ELEMENTS = SIZE_COLUMNS.index("out_elements")
 _OUT_C = SIZE_COLUMNS.index("out_c")
 _GROUPS = SIZE_COLUMNS.index("groups")
+_GROUPED_FIELD = 1 + CLASS_COLUMNS.index("groups")  # of a key: 2 when grouped
 _PATTERN_COLUMNS = ("in1_n", "in1_h", "in1_w", "in1_c", "out_elements", "out_c")
 #: the share of a model's time in never-timed operator types above which an answer warns
 UNTIMED_SHARE = 0.1
@@ -107,7 +108,7 @@ def _work_ratio(key: str, q_sizes: np.ndarray, c_sizes: np.ndarray) -> Optional[
     None. A grouped convolution runs one small GEMM per group and output position here (its
     time tracks groups x positions, 33-43 ns each on a Xeon, whatever the channels per group):
     q_sizes [n, S], c_sizes [n, k, S] log sizes; returns [n, k]."""
-    if not key.startswith("CONV_2D/") or key.split("/")[5] != "2":
+    if not key.startswith("CONV_2D/") or key.split("/")[_GROUPED_FIELD] != "2":
         return None
 
     def log_work(s):

@@ -27,7 +27,8 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["Block", "OUTPUT_CYCLES_PER_ELEMENT", "ofm_block", "dpu_cycles", "compute_cycles"]
+__all__ = ["Block", "OUTPUT_CYCLES_PER_ELEMENT", "ofm_block", "clear_caches", "dpu_cycles",
+           "compute_cycles"]
 
 _UBLOCK_W, _UBLOCK_H, _UBLOCK_D = 2, 1, 8  # OFM micro-block (width, height, depth)
 _MAX_H, _MAX_W, _MAX_D = 32, 64, 128
@@ -163,7 +164,7 @@ def _candidates(sh: int, sw: int, depths: Tuple[int, ...]):
     Returns:
         int64 [K] d, h, w; int64 [K] the banks left for the IFM block beside the accumulators;
         bool [K] the transposed block (w, h) is a candidate tried first; bool [K] small (h and
-        w at most 4) -- arrays the caller must not modify.
+        w at most 4) -- read-only arrays.
     """
     hs = np.arange(_UBLOCK_H, sh + 1, _UBLOCK_H)
     ws = np.arange(_UBLOCK_W, sw + 1, _UBLOCK_W)
@@ -175,7 +176,16 @@ def _candidates(sh: int, sw: int, depths: Tuple[int, ...]):
                              _ACC_GRANULE) * _ACC_GRANULE
     room = _BANKS - _END_BANKS - _OUT_BANKS - acc_banks
     twin = (h > w) & (w <= sh) & (h % _UBLOCK_W == 0) & (h <= sw)
-    return d, h, w, room, twin, (h <= 4) & (w <= 4)
+    out = (d, h, w, room, twin, (h <= 4) & (w <= 4))
+    for a in out:  # shared by every call with this grid
+        a.setflags(write=False)
+    return out
+
+
+def clear_caches() -> None:
+    """Forget the memoised block searches (:func:`ofm_block` and its candidate grids)."""
+    ofm_block.cache_clear()
+    _candidates.cache_clear()
 
 
 _MAX_ACC_ELEMENTS = (_BANKS - _OUT_BANKS - _END_BANKS - _IFM_GRANULE) * _BANK // (4 * 2)
