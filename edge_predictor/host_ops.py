@@ -8,9 +8,10 @@ latencies cannot say, the models' operators timed one at a time (:mod:`edge_pred
 can: twenty models hold about a thousand operators.
 
 :class:`HostOps` predicts an operator's time on the new host from the timed operators nearest to
-it: among those of the same type, kernel size, stride and data type (else the same type), the
-``k`` nearest in the log of its sizes (:data:`SIZE_COLUMNS`), each neighbour's time scaled by
-how much more work the query does by the reference host's table (``cpu_cost``; by output
+it: among those of the same type, kernel size, stride, data type and broadcast or row pattern
+(else the same type), the ``k`` nearest in the log of its sizes (:data:`SIZE_COLUMNS`), each
+neighbour's time scaled by how much more work the query does by the reference host's table
+(``cpu_cost``; grouped convolutions by groups x output positions; by output
 elements for a type the table prices at zero), geometric mean.
 A model's time is the sum over its operators times one factor fitted on the whole-model
 latencies (the operators inside a model run a little faster or slower than alone: caches,
@@ -92,15 +93,10 @@ def _patterns(ops: Sequence[str], feats) -> List[int]:
         return []
     n, h, w, c, out_el, out_c = (np.rint(v) for v in raw_columns(feats, _PATTERN_COLUMNS))
     in1 = n * h * w * c
-    out = []
-    for k, op in enumerate(ops):
-        if op in BINARY_ELEMENTWISE and 0 < in1[k] < out_el[k]:
-            out.append(1 if c[k] == 1 and out_c[k] > 1 else 2)
-        elif op == "FULLY_CONNECTED" and out_c[k] > 0 and out_el[k] <= out_c[k]:
-            out.append(1)
-        else:
-            out.append(0)
-    return out
+    binary = np.array([op in BINARY_ELEMENTWISE for op in ops]) & (in1 > 0) & (in1 < out_el)
+    one_row = np.array([op == "FULLY_CONNECTED" for op in ops]) & (out_c > 0) & (out_el <= out_c)
+    code = np.where(binary, np.where((c == 1) & (out_c > 1), 1, 2), np.where(one_row, 1, 0))
+    return code.tolist()
 
 
 def _work_ratio(key: str, q_sizes: np.ndarray, c_sizes: np.ndarray) -> Optional[np.ndarray]:
