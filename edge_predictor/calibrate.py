@@ -36,6 +36,7 @@ from .bundle import META_FILE, bundle_files, load_bundle, resolve
 from .calibration import choose, groups_of, pick_diverse, shares_of, shares_source
 from .errors import InputError
 from .featurize import featurize
+from .host_memory import cache_bytes
 from .host_ops import fit_ops, op_rows
 from .host_ops import loo_errors as host_loo_errors
 from .tflite_reader import read_model
@@ -176,12 +177,13 @@ def _probes(profiles: Dict[str, np.ndarray], reference: str):
 def _with_host_ops(fit: Dict[str, object], models, measured: Sequence[float], probes=None
                    ) -> Dict[str, object]:
     """``fit``, or the host per-operator model when its leave-one-out MAPE is lower."""
-    errors = host_loo_errors(models, measured, probes)
+    cache = cache_bytes()[0]
+    errors = host_loo_errors(models, measured, probes, cache)
     mape = float(np.mean(np.abs(errors)))
     tried = dict(fit["tried"], ops=mape)
     if mape >= fit["loo_mape"]:
         return dict(fit, tried=tried)
-    ops = fit_ops(models, measured, probes)
+    ops = fit_ops(models, measured, probes, cache)
     return {"method": "ops", "ridge": None, "factors": {g: 1.0 for g in fit["factors"]},
             "ops": ops.to_json(), "loo_mape": mape, "loo_errors": errors.tolist(),
             "tried": tried}

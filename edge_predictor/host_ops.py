@@ -13,9 +13,10 @@ it: among those of the same type, kernel size, stride, data type and broadcast o
 neighbour's time scaled by how much more work the query does by the reference host's table
 (``cpu_cost``; grouped convolutions by groups x output positions; by output
 elements for a type the table prices at zero), geometric mean.
-A model's time is the sum over its operators times one factor fitted on the whole-model
-latencies (the operators inside a model run a little faster or slower than alone: caches,
-one invoke instead of many). Operator types never timed fall back to the reference table times
+A model's time is the sum over its operators, each at least its weights' bytes at the host's
+bandwidth for cold weights once the model's weights outgrow the cache
+(:mod:`edge_predictor.host_memory`: the bandwidth measured on the probes), times one factor
+fitted on the whole-model latencies. Operator types never timed fall back to the reference table times
 the timed operators' pooled ratio.
 
 Python 3.7 compatible; no TensorFlow.
@@ -30,10 +31,11 @@ import numpy as np
 from .calibration import fit_scale
 from .cpu_cost import TERM_COLUMNS, cost_of, cpu_terms, table_for
 from .featurize import raw_columns
+from .host_memory import DEFAULT_CACHE_BYTES, NONE, in_model_us, stream_bandwidth
 from .op_table import OP_VOCAB
 
 __all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "PATTERNS", "BINARY_ELEMENTWISE", "NEIGHBOURS",
-           "UNTIMED_SHARE", "op_rows", "HostOps", "fit_ops", "loo_errors"]
+           "UNTIMED_SHARE", "op_rows", "weight_bytes", "HostOps", "fit_ops", "loo_errors"]
 
 #: the sizes whose log places an operator among the timed ones
 SIZE_COLUMNS = ("macs", "out_elements", "in_bytes", "weight_bytes", "in0_c", "out_c", "out_h",
@@ -46,7 +48,8 @@ CLASS_COLUMNS = ("kernel_h", "kernel_w", "stride_h", "dtype_float", "groups")
 #: elementwise operators: 0 operands of one size, 1 a per-position value broadcast over the
 #: channels (a layer norm's mean), 2 another broadcast (a per-channel constant over positions,
 #: a layer norm's scale and offset). FULLY_CONNECTED: 1 for one
-#: row (a matrix-vector product, bound by its weights), else 0.
+#: row (a matrix-vector product, bound by its weights), else 0. A class never timed is
+#: predicted from its type's timed operators of the same pattern, else its type's.
 PATTERNS = "pattern"
 BINARY_ELEMENTWISE = ("ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM")
 #: neighbours averaged
@@ -54,6 +57,7 @@ NEIGHBOURS = 3
 _ELEMENTS = SIZE_COLUMNS.index("out_elements")
 _OUT_C = SIZE_COLUMNS.index("out_c")
 _GROUPS = SIZE_COLUMNS.index("groups")
+_WEIGHTS = SIZE_COLUMNS.index("weight_bytes")
 _GROUPED_FIELD = 1 + CLASS_COLUMNS.index("groups")  # of a key: 2 when grouped
 _PATTERN_COLUMNS = ("in1_n", "in1_h", "in1_w", "in1_c", "out_elements", "out_c")
 #: the share of a model's time in never-timed operator types above which an answer warns
@@ -87,6 +91,11 @@ def op_rows(feats, reference: str) -> OpRows:
     return keys, sizes, ref
 
 
+def weight_bytes(rows: OpRows) -> np.ndarray:
+    """float64 [N] each operator's constant-input bytes, from its :func:`op_rows`."""
+    return np.expm1(rows[1][:, _WEIGHTS]) if len(rows[0]) else np.zeros(0)
+
+
 def _patterns(ops: Sequence[str], feats) -> List[int]:
     """The :data:`PATTERNS` code of every operator."""
     if not len(ops):
@@ -99,18 +108,34 @@ def _patterns(ops: Sequence[str], feats) -> List[int]:
     return code.tolist()
 
 
+def _type_pattern(key: str) -> str:
+    """A key's type and :data:`PATTERNS` code, ``"TYPE//pattern"``."""
+    return "{}//{}".format(key.split("/", 1)[0], key.rsplit("/", 1)[1])
+
+
+def _family(key: str) -> Optional[str]:
+    """The kernel family whose work measure a host picks (:attr:`HostOps.rules`), else None:
+    ``"grouped"`` convolutions."""
+    if key.startswith("CONV_2D/") and key.split("/")[_GROUPED_FIELD] == "2":
+        return "grouped"
+    return None
+
+
 def _work_ratio(key: str, q_sizes: np.ndarray, c_sizes: np.ndarray) -> Optional[np.ndarray]:
-    """ln(query work / neighbour work) where the reference table's ratio does not hold, else
-    None. A grouped convolution runs one small GEMM per group and output position here (its
-    time tracks groups x positions, 33-43 ns each on a Xeon, whatever the channels per group):
-    q_sizes [n, S], c_sizes [n, k, S] log sizes; returns [n, k]."""
-    if not key.startswith("CONV_2D/") or key.split("/")[_GROUPED_FIELD] != "2":
+    """ln(query work / neighbour work) by the work measure of the key's family, or None (the
+    reference table's MACs): q_sizes [n, S], c_sizes [n, k, S] log sizes; returns [n, k].
+    Grouped convolutions: groups x output positions (TFLite with XNNPACK runs one small GEMM
+    per group and output position, 33-43 ns each on a Xeon whatever the channels per group;
+    its reference kernels follow the MACs, and a host picks).
+    """
+    if _family(key) is None:
         return None
 
+    def log(s, i):
+        return np.log(np.maximum(np.expm1(s[..., i]), 1.0))
+
     def log_work(s):
-        return (np.log(np.maximum(np.expm1(s[..., _GROUPS]), 1.0)) +
-                np.log(np.maximum(np.expm1(s[..., _ELEMENTS]), 1.0)) -
-                np.log(np.maximum(np.expm1(s[..., _OUT_C]), 1.0)))
+        return log(s, _GROUPS) + log(s, _ELEMENTS) - log(s, _OUT_C)
 
     return log_work(q_sizes)[:, None] - log_work(c_sizes)
 
@@ -123,15 +148,19 @@ class HostOps:
         sizes: float [M, S] their log sizes.
         ref_us: float [M] their reference-table microseconds.
         time_us: float [M] their measured microseconds on this host.
-        scale: the whole-model factor (in-model time / sum of operators alone).
+        scale: the whole-model factor (in-model time / sum of operators in the model).
+        memory: (bandwidth GB/s, cache bytes) of cold weights (:mod:`~edge_predictor.host_memory`;
+            default: none, the plain sum).
         patterns: whether ``keys`` end with the :data:`PATTERNS` field (False: written by
             edge-perf before it, keys of the class columns only; queries are matched the same
             way).
     """
 
     def __init__(self, keys: Sequence[str], sizes: np.ndarray, ref_us: np.ndarray,
-                 time_us: np.ndarray, scale: float = 1.0, patterns: bool = True):
+                 time_us: np.ndarray, scale: float = 1.0, patterns: bool = True,
+                 memory: Tuple[float, float] = NONE):
         self.patterns = bool(patterns)
+        self.memory = (float(memory[0]), float(memory[1]))
         self.keys = list(keys)
         self.sizes = np.asarray(sizes, np.float64).reshape(len(self.keys), len(SIZE_COLUMNS))
         self.ref = np.asarray(ref_us, np.float64)
@@ -144,10 +173,15 @@ class HostOps:
         for i, k in enumerate(self.keys):
             self._by_key.setdefault(k, []).append(i)
             self._by_type.setdefault(k.split("/", 1)[0], []).append(i)
+            if self.patterns:  # type and pattern: "TYPE//pattern"
+                self._by_type.setdefault(_type_pattern(k), []).append(i)
         self._by_key = {k: np.array(v) for k, v in self._by_key.items()}
         self._by_type = {k: np.array(v) for k, v in self._by_type.items()}
         #: id of a class's row indices -> its sizes [m, S], log times [m], reference us [m]
         self._cache: Dict[int, Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        #: kernel family -> whether its work measure (:func:`_work_ratio`) replaces the table's
+        self.rules = {"grouped": True}
+        self.rules = self._choose_rules()
 
     def predict_ops(self, rows: OpRows) -> np.ndarray:
         """float64 [N] microseconds of each operator alone on this host."""
@@ -167,29 +201,64 @@ class HostOps:
         for k, idx in groups.items():
             idx = np.array(idx)
             cand = self._by_key.get(k)
+            if cand is None and self.patterns:
+                cand = self._by_type.get(_type_pattern(k))
             if cand is None:
                 cand = self._by_type.get(k.split("/", 1)[0])
             if cand is None:  # never timed: the reference table, pooled ratio
                 out[idx] = ref[idx] * self.pooled_ratio
                 untimed[idx] = True
                 continue
-            c_sizes, c_log_t, c_ref = self._class_arrays(cand)
-            d = ((sizes[idx][:, None, :] - c_sizes[None, :, :]) ** 2).sum(2)
-            near = np.argsort(d, axis=1, kind="stable")[:, :NEIGHBOURS]  # [n, k] into cand
-            log_t, r = c_log_t[near], c_ref[near]
-            q = ref[idx][:, None]
-            # the work ratio: by the reference table, else (a type the table prices at zero)
-            # by output elements
-            q_el, r_el = sizes[idx][:, None, _ELEMENTS], c_sizes[near][:, :, _ELEMENTS]
-            by_elements = np.where((q_el > 0) & (r_el > 0), np.log(np.expm1(
-                np.maximum(q_el, 1e-12))) - np.log(np.expm1(np.maximum(r_el, 1e-12))), 0.0)
-            ratio = _work_ratio(k, sizes[idx], c_sizes[near])
-            if ratio is None:
-                ratio = np.where((r > 0) & (q > 0), np.log(np.maximum(q, 1e-12)) -
-                                 np.log(np.maximum(r, 1e-12)), by_elements)
-            scaled = log_t + ratio
-            out[idx] = np.exp(scaled.mean(1))
+            out[idx] = self._from_neighbours(k, sizes[idx], ref[idx], cand)
         return out, untimed
+
+    def _from_neighbours(self, key: str, q_sizes: np.ndarray, q_ref: np.ndarray,
+                         cand: np.ndarray, by_positions: Optional[bool] = None,
+                         cached: bool = True) -> np.ndarray:
+        """float64 [n] microseconds of n queries of class ``key`` (log sizes [n, S], reference
+        us [n]) from the timed rows ``cand`` [m]: the geometric mean of the
+        :data:`NEIGHBOURS` nearest, each scaled by the work ratio (``cached``: ``cand`` is one
+        of this object's class arrays, whose sizes and times are kept by its id)."""
+        c_sizes, c_log_t, c_ref = self._class_arrays(cand) if cached else (
+            self.sizes[cand], np.log(np.maximum(self.time[cand], 1e-3)), self.ref[cand])
+        d = ((q_sizes[:, None, :] - c_sizes[None, :, :]) ** 2).sum(2)
+        near = np.argsort(d, axis=1, kind="stable")[:, :NEIGHBOURS]  # [n, k] into cand
+        log_t, r = c_log_t[near], c_ref[near]
+        q = q_ref[:, None]
+        # the work ratio: by the reference table, else (a type the table prices at zero) by
+        # output elements
+        q_el, r_el = q_sizes[:, None, _ELEMENTS], c_sizes[near][:, :, _ELEMENTS]
+        by_elements = np.where((q_el > 0) & (r_el > 0), np.log(np.expm1(
+            np.maximum(q_el, 1e-12))) - np.log(np.expm1(np.maximum(r_el, 1e-12))), 0.0)
+        if by_positions is None:
+            by_positions = self.rules.get(_family(key) or "", False)
+        ratio = _work_ratio(key, q_sizes, c_sizes[near]) if by_positions else None
+        if ratio is None:
+            ratio = np.where((r > 0) & (q > 0), np.log(np.maximum(q, 1e-12)) -
+                             np.log(np.maximum(r, 1e-12)), by_elements)
+        return np.exp((log_t + ratio).mean(1))
+
+    def _choose_rules(self) -> Dict[str, bool]:
+        """Per kernel family (:func:`_family`), whether its own work measure predicts this
+        host's timed operators of it better than the reference table's MACs: lower
+        leave-one-out error (each timed one from the others of its class; True when fewer
+        than two of a class were timed)."""
+        err: Dict[str, Dict[bool, List[float]]] = {}
+        for k, idx in self._by_key.items():
+            family = _family(k)
+            if family is None or len(idx) < 2:
+                continue
+            for j in range(len(idx)):
+                rest = np.delete(idx, j)
+                for rule in (True, False):
+                    p = self._from_neighbours(k, self.sizes[idx[j:j + 1]], self.ref[idx[j:j + 1]],
+                                              rest, rule, cached=False)
+                    err.setdefault(family, {True: [], False: []})[rule].append(abs(
+                        np.log(max(p[0], 1e-3)) - np.log(max(self.time[idx[j]], 1e-3))))
+        out = dict(self.rules)
+        for family, e in err.items():
+            out[family] = float(np.mean(e[True])) <= float(np.mean(e[False]))
+        return out
 
     def _class_arrays(self, cand: np.ndarray):
         got = self._cache.get(id(cand))
@@ -199,14 +268,19 @@ class HostOps:
                                            self.ref[cand])
         return got
 
+    def in_model(self, rows: OpRows, alone_us: np.ndarray) -> np.ndarray:
+        """float64 [N] each operator's microseconds inside its model, from [N] alone."""
+        return in_model_us(alone_us, weight_bytes(rows), *self.memory)
+
     def predict_ms(self, rows: OpRows) -> float:
-        """A model's milliseconds: its operators' sum times :attr:`scale`."""
-        return float(self.predict_ops(rows).sum()) * 1e-3 * self.scale
+        """A model's milliseconds: its operators' in-model sum times :attr:`scale`."""
+        return float(self.in_model(rows, self.predict_ops(rows)).sum()) * 1e-3 * self.scale
 
     def answer(self, rows: OpRows, share: float = UNTIMED_SHARE) -> Tuple[float, str]:
         """(a model's milliseconds as :meth:`predict_ms`, a warning when operator types never
         timed on this host carry more than ``share`` of it, else ''), in one pass."""
         us, untimed = self.predict_detail(rows)
+        us = self.in_model(rows, us)
         total = float(us.sum())
         ms = total * 1e-3 * self.scale
         if total <= 0 or float(us[untimed].sum()) <= share * total:
@@ -223,8 +297,10 @@ class HostOps:
                 for k, sz, r, t in zip(self.keys, self.sizes, self.ref, self.time)]
         return {"columns": ["key"] + list(SIZE_COLUMNS) + ["ref_us", "time_us"],
                 "class_columns": list(CLASS_COLUMNS) + ([PATTERNS] if self.patterns else []),
-                "neighbours": NEIGHBOURS,
-                "scale": self.scale, "rows": rows}
+                "neighbours": NEIGHBOURS, "scale": self.scale,
+                "memory": {"bandwidth_gbps": self.memory[0] if np.isfinite(self.memory[0])
+                           else None, "cache_bytes": self.memory[1]},
+                "rows": rows}
 
     @classmethod
     def from_json(cls, doc: Mapping[str, object]) -> "HostOps":
@@ -247,8 +323,11 @@ class HostOps:
             keys.append(parts[0])
             values.append([float(v) for v in parts[1:]])
         v = np.array(values, np.float64).reshape(len(keys), len(columns) - 1)
+        mem = doc.get("memory") or {}  # absent: written before the term, the plain sum
+        bw = mem.get("bandwidth_gbps")
+        memory = (float(bw), float(mem.get("cache_bytes", 0.0))) if bw is not None else NONE
         return cls(keys, v[:, :-2], v[:, -2], v[:, -1], float(doc["scale"]),
-                   patterns=PATTERNS in class_columns)
+                   patterns=PATTERNS in class_columns, memory=memory)
 
 
 def _stack(models: Sequence[Tuple[OpRows, np.ndarray]]) -> Tuple[List[str], np.ndarray,
@@ -276,33 +355,44 @@ def _stack(models: Sequence[Tuple[OpRows, np.ndarray]]) -> Tuple[List[str], np.n
 
 
 def fit_ops(models: Sequence[Tuple[OpRows, np.ndarray]], measured_ms: Sequence[float],
-            probes: Optional[Tuple[OpRows, np.ndarray]] = None) -> HostOps:
+            probes: Optional[Tuple[OpRows, np.ndarray]] = None,
+            cache: float = DEFAULT_CACHE_BYTES) -> HostOps:
     """The host model of timed models.
 
     Args:
         models: per model, its :func:`op_rows` and float [N] microseconds per operator alone
             (:func:`edge_predictor.op_profile.profile_ops`; NaN: not timed).
         measured_ms: [len(models)] each model's whole latency.
-        probes: more timed operators of no model (:func:`edge_predictor.op_probe.probe_models`).
+        probes: more timed operators of no model (:func:`edge_predictor.op_probe.probe_models`);
+            its one-row layers beyond the cache give the bandwidth of cold weights
+            (:func:`~edge_predictor.host_memory.stream_bandwidth`).
+        cache: the host's weight bytes a model may keep cached
+            (:func:`~edge_predictor.host_memory.cache_bytes`).
     """
     ops = HostOps(*_stack(list(models) + ([probes] if probes is not None else [])))
-    sums = []  # each model's operators alone: timed, else predicted
+    one_row = np.array([k.startswith("FULLY_CONNECTED/") and k.endswith("/1") for k in ops.keys],
+                       bool)
+    ops.memory = (stream_bandwidth(np.expm1(ops.sizes[:, _WEIGHTS]), ops.time, one_row),
+                  float(cache))
+    sums = []  # each model's operators in the model: timed alone, else predicted
     for rows, t in models:
         t = np.asarray(t, np.float64)
-        sums.append(float(np.where(np.isfinite(t), t, ops.predict_ops(rows)).sum()) * 1e-3)
-    sums = np.array(sums)
-    ops.scale = fit_scale(np.asarray(measured_ms, np.float64) / np.maximum(sums, 1e-12))
+        sums.append(float(ops.in_model(rows, np.where(np.isfinite(t), t,
+                                                      ops.predict_ops(rows))).sum()) * 1e-3)
+    ops.scale = fit_scale(np.asarray(measured_ms, np.float64) / np.maximum(np.array(sums),
+                                                                           1e-12))
     return ops
 
 
 def loo_errors(models: Sequence[Tuple[OpRows, np.ndarray]], measured_ms: Sequence[float],
-               probes: Optional[Tuple[OpRows, np.ndarray]] = None) -> np.ndarray:
+               probes: Optional[Tuple[OpRows, np.ndarray]] = None,
+               cache: float = DEFAULT_CACHE_BYTES) -> np.ndarray:
     """float64 [N] leave-one-out relative errors: each model predicted by the host model of the
     others' operators and latencies (and the probes)."""
     y = np.asarray(measured_ms, np.float64)
     out = np.zeros(len(y))
     for i in range(len(y)):
         rest = [j for j in range(len(y)) if j != i]
-        ops = fit_ops([models[j] for j in rest], y[rest], probes)
+        ops = fit_ops([models[j] for j in rest], y[rest], probes, cache)
         out[i] = ops.predict_ms(models[i][0]) / y[i] - 1.0
     return out

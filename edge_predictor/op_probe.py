@@ -67,11 +67,14 @@ def probe_specs() -> List[OpSpec]:
                     "stride": 1, "act": "RELU"})
     for cin, cout in itertools.product((64, 256, 1024), (10, 256, 1024)):
         out.append({"op": "FULLY_CONNECTED", "cin": cin, "cout": cout})
+    for cin, cout in ((2048, 2048), (4096, 4096)):  # weights beyond a core's cache: streamed
+        out.append({"op": "FULLY_CONNECTED", "cin": cin, "cout": cout})
     for op, k, s, c, hw in itertools.product(("AVERAGE_POOL_2D", "MAX_POOL_2D"), (2, 3), (1, 2),
                                              (16, 128), (14, 56)):
         out.append({"op": op, "hw": hw, "cin": c, "kernel": k, "stride": s})
     for op, c, hw in itertools.product(("ADD", "MUL", "RELU", "RELU6", "HARD_SWISH",
-                                        "LOGISTIC"), (16, 96), (7, 28, 112)):
+                                        "LOGISTIC", "TANH", "LEAKY_RELU"), (16, 96),
+                                       (7, 28, 112)):
         out.append({"op": op, "hw": hw, "cin": c})
     for op, c, hw in itertools.product(("ADD", "MUL", "SUB", "SQUARED_DIFFERENCE"), (64, 192),
                                        (8, 14, 28)):  # a layer norm's broadcasts

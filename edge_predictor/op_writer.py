@@ -33,7 +33,8 @@ _BINARY = ("ADD", "MUL", "SUB", "SQUARED_DIFFERENCE")
 WRITABLE = {"CONV_2D": (3, 1), "DEPTHWISE_CONV_2D": (4, 2), "FULLY_CONNECTED": (9, 8),
             "AVERAGE_POOL_2D": (1, 5), "MAX_POOL_2D": (17, 5), "ADD": (0, 11), "MUL": (18, 21),
             "RELU": (19, 0), "RELU6": (21, 0), "HARD_SWISH": (117, 0), "LOGISTIC": (14, 0),
-            "SUB": (41, 28), "SQUARED_DIFFERENCE": (99, 0)}
+            "SUB": (41, 28), "SQUARED_DIFFERENCE": (99, 0), "TANH": (28, 0),
+            "LEAKY_RELU": (98, 75)}
 _INT8, _INT32 = 9, 2
 _SAME, _VALID = 0, 1
 _ACT = {"NONE": 0, "RELU": 1, "RELU6": 3}
@@ -131,6 +132,10 @@ def _options(b: flatbuffers.Builder, op: str, spec: OpSpec) -> int:
         _Pool.AddFilterHeight(b, k)
         _Pool.AddFusedActivationFunction(b, act)
         return _Pool.End(b)
+    if op == "LEAKY_RELU":  # LeakyReluOptions {alpha}: without it alpha is 0, a slow path
+        b.StartObject(1)
+        b.PrependFloat32Slot(0, float(spec.get("alpha", 0.1)), 0.0)
+        return b.EndObject()
     mod = {"ADD": _Add, "MUL": _Mul, "SUB": _Sub}[op]
     mod.Start(b)
     mod.AddFusedActivationFunction(b, act)
@@ -184,6 +189,8 @@ def write_op(spec: OpSpec, seed: int = 0) -> bytes:
             out = w.act([1, hw, hw, cin], 0.1)
         elif op == "LOGISTIC":  # the kernel requires this output quantization
             inputs, out = [x], w.act([1, hw, hw, cin], 1.0 / 256, -128)
+        elif op == "TANH":  # likewise
+            inputs, out = [x], w.act([1, hw, hw, cin], 1.0 / 128, 0)
         else:
             inputs, out = [x], w.act([1, hw, hw, cin])
     b = w.b

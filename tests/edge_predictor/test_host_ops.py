@@ -178,3 +178,4 @@ def test_an_answer_mostly_from_untimed_operator_types_says_so():
     # below the share: quiet
     assert ops.answer(_rows(["ADD/0/0/0/0/0", "SOFTMAX/0/0/0/0/0"],
                             np.zeros((2, S)), [20.0, 1.0]))[1] == ""
+
