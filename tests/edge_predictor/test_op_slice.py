@@ -92,6 +92,8 @@ SPECS = [
     ({"op": "HARD_SWISH", "hw": 4, "cin": 8}, (1, 4, 4, 8), 0),
     ({"op": "LOGISTIC", "hw": 4, "cin": 8}, (1, 4, 4, 8), 0),
     ({"op": "RELU6", "hw": 4, "cin": 8}, (1, 4, 4, 8), 0),
+    ({"op": "TANH", "hw": 4, "cin": 8}, (1, 4, 4, 8), 0),
+    ({"op": "LEAKY_RELU", "hw": 4, "cin": 8}, (1, 4, 4, 8), 0),
 ]
 
 
@@ -108,6 +110,14 @@ def test_written_operator_runs_with_the_shape_and_work_asked(spec, out_shape, ma
     assert [n.op for n in graph.ops] == [spec["op"]]
     assert graph.tensors[graph.ops[0].inputs[0]].dtype == "INT8"
     assert raw_columns(featurize(graph), ("macs",))[0][0] == pytest.approx(macs, rel=1e-5)
+
+
+def test_a_written_leaky_relu_keeps_a_tenth_of_negative_inputs():
+    it = _run(write_op({"op": "LEAKY_RELU", "hw": 4, "cin": 8}, seed=1))
+    x = it.get_tensor(it.get_input_details()[0]["index"]).astype(int).ravel()
+    y = it.get_tensor(it.get_output_details()[0]["index"]).astype(int).ravel()
+    assert (x < -20).any() and (x > 0).any()
+    np.testing.assert_allclose(y, np.where(x < 0, 0.1 * x, x), atol=1)
 
 
 def test_written_weights_follow_the_seed():
