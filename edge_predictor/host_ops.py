@@ -16,8 +16,10 @@ elements for a type the table prices at zero), geometric mean.
 A model's time is the sum over its operators, each at least its weights' bytes at the host's
 bandwidth for cold weights once the model's weights outgrow the cache
 (:mod:`edge_predictor.host_memory`: the bandwidth measured on the probes), times one factor
-fitted on the whole-model latencies. Operator types never timed fall back to the reference table times
-the timed operators' pooled ratio.
+fitted on the whole-model latencies. Operator types never timed fall back to the reference
+table times the timed operators' pooled ratio. Operators of a class or type never timed widen
+the answer's interval by how far off such operators are here (:meth:`HostOps.answer`). The
+class keys and sizes are :mod:`edge_predictor.host_keys`'s.
 
 Python 3.7 compatible; no TensorFlow.
 """
@@ -29,116 +31,23 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .calibration import fit_scale
-from .cpu_cost import TERM_COLUMNS, cost_of, cpu_terms, table_for
-from .featurize import raw_columns
+from .host_keys import (BINARY_ELEMENTWISE, CLASS_COLUMNS, PATTERNS, SIZE_COLUMNS, OpRows,
+                        describe, kernel_family, op_rows, type_pattern, weight_bytes, work_ratio)
 from .host_memory import DEFAULT_CACHE_BYTES, NONE, in_model_us, stream_bandwidth
-from .op_table import OP_VOCAB
+
+_ELEMENTS = SIZE_COLUMNS.index("out_elements")
 
 __all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "PATTERNS", "BINARY_ELEMENTWISE", "NEIGHBOURS",
-           "UNTIMED_SHARE", "op_rows", "weight_bytes", "HostOps", "fit_ops", "loo_errors"]
+           "UNTIMED_SHARE", "OWN_CLASS", "OTHER_CLASS", "UNTIMED", "op_rows", "weight_bytes",
+           "HostOps", "fit_ops", "loo_errors"]
 
-#: the sizes whose log places an operator among the timed ones
-SIZE_COLUMNS = ("macs", "out_elements", "in_bytes", "weight_bytes", "in0_c", "out_c", "out_h",
-                "out_w", "in1_c", "groups")
-#: what an operator must share with its neighbours, besides its type (kernel libraries pick a
-#: kernel by these; ``groups`` only as grouped or not, 2 or at most 1), then its
-#: :data:`PATTERNS` code
-CLASS_COLUMNS = ("kernel_h", "kernel_w", "stride_h", "dtype_float", "groups")
-#: the last field of a key: the kernel path an operator takes beyond its class columns. Binary
-#: elementwise operators: 0 operands of one size, 1 a per-position value broadcast over the
-#: channels (a layer norm's mean), 2 another broadcast (a per-channel constant over positions,
-#: a layer norm's scale and offset). FULLY_CONNECTED: 1 for one
-#: row (a matrix-vector product, bound by its weights), else 0. A class never timed is
-#: predicted from its type's timed operators of the same pattern, else its type's.
-PATTERNS = "pattern"
-BINARY_ELEMENTWISE = ("ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM")
 #: neighbours averaged
 NEIGHBOURS = 3
-_ELEMENTS = SIZE_COLUMNS.index("out_elements")
-_OUT_C = SIZE_COLUMNS.index("out_c")
-_GROUPS = SIZE_COLUMNS.index("groups")
-_WEIGHTS = SIZE_COLUMNS.index("weight_bytes")
-_GROUPED_FIELD = 1 + CLASS_COLUMNS.index("groups")  # of a key: 2 when grouped
-_PATTERN_COLUMNS = ("in1_n", "in1_h", "in1_w", "in1_c", "out_elements", "out_c")
-#: the share of a model's time in never-timed operator types above which an answer warns
+#: the share of a model's time in operators of never-timed classes or types above which an
+#: answer warns
 UNTIMED_SHARE = 0.1
-
-#: one model's operators: (class keys [N], log sizes [N, S], reference table us [N])
-OpRows = Tuple[List[str], np.ndarray, np.ndarray]
-
-
-def op_rows(feats, reference: str) -> OpRows:
-    """The per-operator inputs of :class:`HostOps` for a featurized graph.
-
-    Args:
-        feats: :class:`~edge_predictor.featurize.GraphFeatures` of N operators.
-        reference: the CPU target whose host table scales neighbours (the base bundle's).
-
-    Returns:
-        (keys [N] ``"TYPE/kh/kw/s/float/groups/pattern"``, float64 [N, S] ``log1p`` of
-        :data:`SIZE_COLUMNS`, float64 [N] the reference table's microseconds).
-    """
-    ops = [OP_VOCAB[int(i)] for i in feats.op_ids]
-    cls = np.rint(np.stack(raw_columns(feats, CLASS_COLUMNS), 1)).astype(int) if len(ops) \
-        else np.zeros((0, len(CLASS_COLUMNS)), int)
-    cls[:, -1] = np.minimum(cls[:, -1], 2)
-    pattern = _patterns(ops, feats)
-    keys = ["{}/{}/{}".format(op, "/".join(str(v) for v in row), p)
-            for op, row, p in zip(ops, cls, pattern)]
-    sizes = np.log1p(np.maximum(np.stack(raw_columns(feats, SIZE_COLUMNS), 1), 0.0)) \
-        if len(ops) else np.zeros((0, len(SIZE_COLUMNS)))
-    ref = cost_of(ops, cpu_terms(raw_columns(feats, TERM_COLUMNS)), table_for(reference))
-    return keys, sizes, ref
-
-
-def weight_bytes(rows: OpRows) -> np.ndarray:
-    """float64 [N] each operator's constant-input bytes, from its :func:`op_rows`."""
-    return np.expm1(rows[1][:, _WEIGHTS]) if len(rows[0]) else np.zeros(0)
-
-
-def _patterns(ops: Sequence[str], feats) -> List[int]:
-    """The :data:`PATTERNS` code of every operator."""
-    if not len(ops):
-        return []
-    n, h, w, c, out_el, out_c = (np.rint(v) for v in raw_columns(feats, _PATTERN_COLUMNS))
-    in1 = n * h * w * c
-    binary = np.array([op in BINARY_ELEMENTWISE for op in ops]) & (in1 > 0) & (in1 < out_el)
-    one_row = np.array([op == "FULLY_CONNECTED" for op in ops]) & (out_c > 0) & (out_el <= out_c)
-    code = np.where(binary, np.where((c == 1) & (out_c > 1), 1, 2), np.where(one_row, 1, 0))
-    return code.tolist()
-
-
-def _type_pattern(key: str) -> str:
-    """A key's type and :data:`PATTERNS` code, ``"TYPE//pattern"``."""
-    return "{}//{}".format(key.split("/", 1)[0], key.rsplit("/", 1)[1])
-
-
-def _family(key: str) -> Optional[str]:
-    """The kernel family whose work measure a host picks (:attr:`HostOps.rules`), else None:
-    ``"grouped"`` convolutions."""
-    if key.startswith("CONV_2D/") and key.split("/")[_GROUPED_FIELD] == "2":
-        return "grouped"
-    return None
-
-
-def _work_ratio(key: str, q_sizes: np.ndarray, c_sizes: np.ndarray) -> Optional[np.ndarray]:
-    """ln(query work / neighbour work) by the work measure of the key's family, or None (the
-    reference table's MACs): q_sizes [n, S], c_sizes [n, k, S] log sizes; returns [n, k].
-    Grouped convolutions: groups x output positions (TFLite with XNNPACK runs one small GEMM
-    per group and output position, 33-43 ns each on a Xeon whatever the channels per group;
-    its reference kernels follow the MACs, and a host picks).
-    """
-    if _family(key) is None:
-        return None
-
-    def log(s, i):
-        return np.log(np.maximum(np.expm1(s[..., i]), 1.0))
-
-    def log_work(s):
-        return log(s, _GROUPS) + log(s, _ELEMENTS) - log(s, _OUT_C)
-
-    return log_work(q_sizes)[:, None] - log_work(c_sizes)
-
+#: where an operator's time comes from (:meth:`HostOps.predict_sources`)
+OWN_CLASS, OTHER_CLASS, UNTIMED = 0, 1, 2
 
 class HostOps:
     """Timed operators of one host, and the per-operator prediction from them.
@@ -174,12 +83,16 @@ class HostOps:
             self._by_key.setdefault(k, []).append(i)
             self._by_type.setdefault(k.split("/", 1)[0], []).append(i)
             if self.patterns:  # type and pattern: "TYPE//pattern"
-                self._by_type.setdefault(_type_pattern(k), []).append(i)
+                self._by_type.setdefault(type_pattern(k), []).append(i)
         self._by_key = {k: np.array(v) for k, v in self._by_key.items()}
         self._by_type = {k: np.array(v) for k, v in self._by_type.items()}
         #: id of a class's row indices -> its sizes [m, S], log times [m], reference us [m]
         self._cache: Dict[int, Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        #: kernel family -> whether its work measure (:func:`_work_ratio`) replaces the table's
+        #: the log error of an operator whose class, and whose type, was never timed here
+        #: (:meth:`measure_unseen_error`; 0: not measured)
+        self.unseen_error = (0.0, 0.0)
+        #: kernel family -> whether its work measure (:func:`host_keys.work_ratio
+        #: <edge_predictor.host_keys.work_ratio>`) replaces the table's
         self.rules = {"grouped": True}
         self.rules = self._choose_rules()
 
@@ -190,27 +103,36 @@ class HostOps:
     def predict_detail(self, rows: OpRows) -> Tuple[np.ndarray, np.ndarray]:
         """(float64 [N] microseconds of each operator alone on this host, bool [N] whether it
         is of a type never timed here: the reference table times the pooled ratio)."""
+        us, source = self.predict_sources(rows)
+        return us, source == UNTIMED
+
+    def predict_sources(self, rows: OpRows) -> Tuple[np.ndarray, np.ndarray]:
+        """(float64 [N] microseconds of each operator alone on this host, int8 [N] where each
+        comes from: :data:`OWN_CLASS`, :data:`OTHER_CLASS` (its class never timed: its type's
+        operators) or :data:`UNTIMED` (its type never timed))."""
         keys, sizes, ref = rows
         if not self.patterns:
             keys = [k.rsplit("/", 1)[0] for k in keys]
         out = np.zeros(len(keys))
-        untimed = np.zeros(len(keys), bool)
+        source = np.full(len(keys), OWN_CLASS, np.int8)
         groups: Dict[str, List[int]] = {}
         for i, k in enumerate(keys):
             groups.setdefault(k, []).append(i)
         for k, idx in groups.items():
             idx = np.array(idx)
             cand = self._by_key.get(k)
-            if cand is None and self.patterns:
-                cand = self._by_type.get(_type_pattern(k))
             if cand is None:
-                cand = self._by_type.get(k.split("/", 1)[0])
+                source[idx] = OTHER_CLASS
+                if self.patterns:
+                    cand = self._by_type.get(type_pattern(k))
+                if cand is None:
+                    cand = self._by_type.get(k.split("/", 1)[0])
             if cand is None:  # never timed: the reference table, pooled ratio
                 out[idx] = ref[idx] * self.pooled_ratio
-                untimed[idx] = True
+                source[idx] = UNTIMED
                 continue
             out[idx] = self._from_neighbours(k, sizes[idx], ref[idx], cand)
-        return out, untimed
+        return out, source
 
     def _from_neighbours(self, key: str, q_sizes: np.ndarray, q_ref: np.ndarray,
                          cand: np.ndarray, by_positions: Optional[bool] = None,
@@ -231,21 +153,21 @@ class HostOps:
         by_elements = np.where((q_el > 0) & (r_el > 0), np.log(np.expm1(
             np.maximum(q_el, 1e-12))) - np.log(np.expm1(np.maximum(r_el, 1e-12))), 0.0)
         if by_positions is None:
-            by_positions = self.rules.get(_family(key) or "", False)
-        ratio = _work_ratio(key, q_sizes, c_sizes[near]) if by_positions else None
+            by_positions = self.rules.get(kernel_family(key) or "", False)
+        ratio = work_ratio(key, q_sizes, c_sizes[near]) if by_positions else None
         if ratio is None:
             ratio = np.where((r > 0) & (q > 0), np.log(np.maximum(q, 1e-12)) -
                              np.log(np.maximum(r, 1e-12)), by_elements)
         return np.exp((log_t + ratio).mean(1))
 
     def _choose_rules(self) -> Dict[str, bool]:
-        """Per kernel family (:func:`_family`), whether its own work measure predicts this
-        host's timed operators of it better than the reference table's MACs: lower
-        leave-one-out error (each timed one from the others of its class; True when fewer
-        than two of a class were timed)."""
+        """Per kernel family (:func:`~edge_predictor.host_keys.kernel_family`), whether its own
+        work measure predicts this host's timed operators of it better than the reference
+        table's MACs: lower leave-one-out error (each timed one from the others of its class;
+        True when fewer than two of a class were timed)."""
         err: Dict[str, Dict[bool, List[float]]] = {}
         for k, idx in self._by_key.items():
-            family = _family(k)
+            family = kernel_family(k)
             if family is None or len(idx) < 2:
                 continue
             for j in range(len(idx)):
@@ -259,6 +181,39 @@ class HostOps:
         for family, e in err.items():
             out[family] = float(np.mean(e[True])) <= float(np.mean(e[False]))
         return out
+
+    def measure_unseen_error(self, quantile: float = 0.8, min_us: float = 1.0
+                             ) -> Tuple[float, float]:
+        """How far off an operator of a class (a type) never timed is, measured by hiding each
+        timed class (type) in turn: the ``quantile`` over classes (types) of the median
+        |ln(predicted / timed)| of their operators of at least ``min_us``."""
+        ok = self.time >= min_us
+        by_class, by_type = [], []
+        for k, idx in self._by_key.items():
+            idx = idx[ok[idx]]
+            if not len(idx):
+                continue
+            t = k.split("/", 1)[0]
+            for pool in ([type_pattern(k)] if self.patterns else []) + [t]:
+                rest = np.setdiff1d(self._by_type.get(pool, idx), self._by_key[k])
+                if len(rest):
+                    p = self._from_neighbours(k, self.sizes[idx], self.ref[idx], rest,
+                                              cached=False)
+                    by_class.append(np.median(np.abs(np.log(p / self.time[idx]))))
+                    break
+        for t, idx in self._by_type.items():
+            if "//" in t:
+                continue
+            rest_ref = self.ref.sum() - self.ref[idx].sum()
+            idx = idx[ok[idx] & (self.ref[idx] > 0)]
+            if not len(idx) or rest_ref <= 0:
+                continue
+            ratio = (self.time.sum() - self.time[self._by_type[t]].sum()) / rest_ref
+            by_type.append(np.median(np.abs(np.log(self.ref[idx] * max(ratio, 1e-9) /
+                                                   self.time[idx]))))
+        self.unseen_error = tuple(float(np.quantile(e, quantile)) if e else 0.0
+                                  for e in (by_class, by_type))
+        return self.unseen_error
 
     def _class_arrays(self, cand: np.ndarray):
         got = self._cache.get(id(cand))
@@ -276,19 +231,30 @@ class HostOps:
         """A model's milliseconds: its operators' in-model sum times :attr:`scale`."""
         return float(self.in_model(rows, self.predict_ops(rows)).sum()) * 1e-3 * self.scale
 
-    def answer(self, rows: OpRows, share: float = UNTIMED_SHARE) -> Tuple[float, str]:
-        """(a model's milliseconds as :meth:`predict_ms`, a warning when operator types never
-        timed on this host carry more than ``share`` of it, else ''), in one pass."""
-        us, untimed = self.predict_detail(rows)
+    def answer(self, rows: OpRows, share: float = UNTIMED_SHARE) -> Tuple[float, str, float]:
+        """A model's answer in one pass.
+
+        Returns:
+            (milliseconds as :meth:`predict_ms`; a warning when operators of a class or type
+            never timed on this host carry more than ``share`` of it, else ''; the log
+            half-width those operators add to its interval: their shares times
+            :attr:`unseen_error`).
+        """
+        us, source = self.predict_sources(rows)
         us = self.in_model(rows, us)
         total = float(us.sum())
         ms = total * 1e-3 * self.scale
-        if total <= 0 or float(us[untimed].sum()) <= share * total:
-            return ms, ""
-        types = sorted(set(k.split("/", 1)[0] for k, u in zip(rows[0], untimed) if u))
-        return ms, ("operators of types this host's calibration never timed ({}) make {:.0%} of "
-                    "the answer: it comes from the reference table there, see its "
-                    "interval".format(", ".join(types), float(us[untimed].sum()) / total))
+        if total <= 0:
+            return ms, "", 0.0
+        shares = [float(us[source == s].sum()) / total for s in (OTHER_CLASS, UNTIMED)]
+        spread = float(np.dot(shares, self.unseen_error))
+        if sum(shares) <= share:
+            return ms, "", spread
+        names = sorted(set(describe(k) for k, s in zip(rows[0], source) if s != OWN_CLASS))
+        shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+        return ms, ("operators unlike any this host's calibration timed ({}) make {:.0%} of the "
+                    "answer: their kernels may run faster or slower here, see its "
+                    "interval".format(shown, sum(shares))), spread
 
     def to_json(self) -> Dict[str, object]:
         """A JSON-able dict for a bundle's meta.json: one text row per timed operator, ``"KEY
@@ -300,6 +266,7 @@ class HostOps:
                 "neighbours": NEIGHBOURS, "scale": self.scale,
                 "memory": {"bandwidth_gbps": self.memory[0] if np.isfinite(self.memory[0])
                            else None, "cache_bytes": self.memory[1]},
+                "unseen_log_error": list(self.unseen_error), "rules": dict(self.rules),
                 "rows": rows}
 
     @classmethod
@@ -326,8 +293,14 @@ class HostOps:
         mem = doc.get("memory") or {}  # absent: written before the term, the plain sum
         bw = mem.get("bandwidth_gbps")
         memory = (float(bw), float(mem.get("cache_bytes", 0.0))) if bw is not None else NONE
-        return cls(keys, v[:, :-2], v[:, -2], v[:, -1], float(doc["scale"]),
-                   patterns=PATTERNS in class_columns, memory=memory)
+        ops = cls(keys, v[:, :-2], v[:, -2], v[:, -1], float(doc["scale"]),
+                  patterns=PATTERNS in class_columns, memory=memory)
+        unseen = doc.get("unseen_log_error")  # absent: written before it, no widening
+        if unseen is not None:
+            ops.unseen_error = (float(unseen[0]), float(unseen[1]))
+        ops.rules.update({k: bool(v) for k, v in (doc.get("rules") or {}).items()
+                          if k in ops.rules})  # as fitted (the rows here are rounded)
+        return ops
 
 
 def _stack(models: Sequence[Tuple[OpRows, np.ndarray]]) -> Tuple[List[str], np.ndarray,
@@ -372,7 +345,8 @@ def fit_ops(models: Sequence[Tuple[OpRows, np.ndarray]], measured_ms: Sequence[f
     ops = HostOps(*_stack(list(models) + ([probes] if probes is not None else [])))
     one_row = np.array([k.startswith("FULLY_CONNECTED/") and k.endswith("/1") for k in ops.keys],
                        bool)
-    ops.memory = (stream_bandwidth(np.expm1(ops.sizes[:, _WEIGHTS]), ops.time, one_row),
+    ops.memory = (stream_bandwidth(weight_bytes((ops.keys, ops.sizes, ops.ref)), ops.time,
+                                   one_row),
                   float(cache))
     sums = []  # each model's operators in the model: timed alone, else predicted
     for rows, t in models:
@@ -381,6 +355,7 @@ def fit_ops(models: Sequence[Tuple[OpRows, np.ndarray]], measured_ms: Sequence[f
                                                       ops.predict_ops(rows))).sum()) * 1e-3)
     ops.scale = fit_scale(np.asarray(measured_ms, np.float64) / np.maximum(np.array(sums),
                                                                            1e-12))
+    ops.measure_unseen_error()
     return ops
 
 

@@ -19,6 +19,7 @@ Python 3.7 compatible.
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -248,12 +249,12 @@ class Predictor(object):
                 from .host_ops import op_rows
 
                 rows = op_rows(feats, cal["shares"].split(":", 1)[1])
-                out[name], note = self._host_ops[name].answer(rows)
+                out[name], note, spread = self._host_ops[name].answer(rows)
                 if note:
                     warnings = list(warnings) + ["{}: {}".format(name, note)]
-                # its spread is its own leave-one-out errors' alone
-                intervals[name] = list(widen(out[name], out[name], out[name],
-                                             fit["loo_errors"]))
+                # its spread: its operators never timed here, and its own leave-one-out errors
+                intervals[name] = list(widen(out[name], out[name] * math.exp(-spread),
+                                             out[name] * math.exp(spread), fit["loo_errors"]))
                 continue
             if fit:
                 if shares is None:

@@ -39,7 +39,7 @@ def test_loading_refills_the_weights_the_same_way_every_time():
     first, again = default_models(), default_models()
     assert [n for n, _ in first] == list(_manifest())
     assert all(a == b for (_, a), (_, b) in zip(first, again))
-    for name, data in first[:5]:
+    for _name, data in first[:5]:
         regions = weight_regions(data)
         assert regions and all(any(data[s:s + n]) for s, n, _ in regions)
         assert len(featurize(read_model(data)).x) > 0

@@ -166,16 +166,42 @@ def test_probes_are_timed_in_grid_order(monkeypatch):
     assert t.shape == (2,) and np.all(t >= 0) and len(keys) == 2 and keys[1].startswith("RELU/")
 
 
-def test_an_answer_mostly_from_untimed_operator_types_says_so():
+def test_an_answer_mostly_from_operators_never_timed_says_so_and_widens():
     ops = HostOps(["ADD/0/0/0/0/0"], np.zeros((1, S)), np.array([1.0]), np.array([2.0]))
+    ops.unseen_error = (0.3, 0.6)
     timed = _rows(["ADD/0/0/0/0/0"] * 2, np.zeros((2, S)), [1.0, 1.0])
-    assert ops.answer(timed) == (pytest.approx(4.0 * 1e-3), "")
+    assert ops.answer(timed) == (pytest.approx(4.0 * 1e-3), "", 0.0)
     mixed = _rows(["ADD/0/0/0/0/0", "SOFTMAX/0/0/0/0/0"], np.zeros((2, S)), [1.0, 1.0])
     us, untimed = ops.predict_detail(mixed)
     assert untimed.tolist() == [False, True] and us.tolist() == [2.0, 2.0]
-    ms, note = ops.answer(mixed)
-    assert "SOFTMAX" in note and "50%" in note
-    # below the share: quiet
-    assert ops.answer(_rows(["ADD/0/0/0/0/0", "SOFTMAX/0/0/0/0/0"],
-                            np.zeros((2, S)), [20.0, 1.0]))[1] == ""
+    ms, note, spread = ops.answer(mixed)
+    assert "SOFTMAX" in note and "50%" in note and spread == pytest.approx(0.5 * 0.6)
+    # a class never timed of a timed type: its type's operators, named with its kernel
+    other = _rows(["ADD/0/0/0/0/0", "ADD/1/80/1/0/0"], np.zeros((2, S)), [1.0, 1.0])
+    assert ops.predict_sources(other)[1].tolist() == [0, 1]
+    ms, note, spread = ops.answer(other)
+    assert "ADD 1x80/1" in note and spread == pytest.approx(0.5 * 0.3)
+    # below the share: quiet, and a little wider
+    ms, note, spread = ops.answer(_rows(["ADD/0/0/0/0/0", "SOFTMAX/0/0/0/0/0"],
+                                        np.zeros((2, S)), [20.0, 1.0]))
+    assert note == "" and 0 < spread < 0.1 * 0.6
 
+
+def test_the_error_of_operators_never_timed_is_measured_by_hiding_each_class():
+    def sizes(macs):
+        s = np.zeros(S)
+        s[SIZE_COLUMNS.index("macs")] = np.log1p(macs)
+        return s
+
+    keys = ["CONV_2D/3/3/1/0/1/0"] * 3 + ["CONV_2D/1/1/1/0/1/0"] * 3 + ["ADD/0/0/0/0/0/0"] * 2
+    macs = np.array([1e6, 2e6, 4e6] * 2 + [0, 0])
+    ref = np.array([10.0, 20, 40, 10, 20, 40, 5, 5])
+    # 3x3 run at 2 us per reference us, 1x1 at 3: hiding either predicts it 1.5x off
+    time = np.array([20.0, 40, 80, 30, 60, 120, 5, 5])
+    ops = HostOps(keys, np.stack([sizes(m) for m in macs]), ref, time)
+    other, untimed = ops.measure_unseen_error(quantile=0.5)
+    assert other == pytest.approx(np.log(1.5))
+    # hiding ADD: the others' pooled ratio (2.5) against its 1; hiding a conv class keeps it
+    assert untimed > 0
+    back = HostOps.from_json(dict(ops.to_json()))
+    assert back.unseen_error == pytest.approx(ops.unseen_error)
