@@ -37,6 +37,8 @@ def _macs(spec: OpSpec) -> float:
         return float(ho * ho * k * k * int(spec["cin"]) * int(spec["cout"]))
     if spec["op"] == "DEPTHWISE_CONV_2D":
         return float(ho * ho * k * k * int(spec["cin"])) * 30  # slow paths: keep them small
+    if spec["op"] == "BATCH_MATMUL":
+        return float(int(spec["heads"]) * int(spec["rows"]) * int(spec["cin"]) * int(spec["cout"]))
     return 0.0
 
 
@@ -69,6 +71,9 @@ def probe_specs() -> List[OpSpec]:
         out.append({"op": "FULLY_CONNECTED", "cin": cin, "cout": cout})
     for cin, cout in ((2048, 2048), (4096, 4096)):  # weights beyond a core's cache: streamed
         out.append({"op": "FULLY_CONNECTED", "cin": cin, "cout": cout})
+    for rows, (cin, cout) in itertools.product((16, 64, 196), ((64, 256), (256, 64), (192, 768),
+                                                                 (768, 192), (512, 512))):
+        out.append({"op": "FULLY_CONNECTED", "rows": rows, "cin": cin, "cout": cout})  # tokens
     for op, k, s, c, hw in itertools.product(("AVERAGE_POOL_2D", "MAX_POOL_2D"), (2, 3), (1, 2),
                                              (16, 128), (14, 56)):
         out.append({"op": op, "hw": hw, "cin": c, "kernel": k, "stride": s})
@@ -84,6 +89,17 @@ def probe_specs() -> List[OpSpec]:
         # constant first)
         out.append({"op": op, "hw": hw, "cin": c,
                     "broadcast": "first" if op == "SUB" else "channels"})
+    for heads, tokens, dk in itertools.product((1, 4), (16, 64, 196), (32, 64)):  # attention
+        out.append({"op": "BATCH_MATMUL", "heads": heads, "rows": tokens, "cin": dk,
+                    "cout": tokens})  # queries x keys
+        out.append({"op": "BATCH_MATMUL", "heads": heads, "rows": tokens, "cin": tokens,
+                    "cout": dk})  # scores x values
+    for c, hw in itertools.product((16, 196), (1, 8, 14)):
+        out.append({"op": "SOFTMAX", "hw": hw, "cin": c})
+    for c, hw in itertools.product((64, 256), (7, 14, 28)):  # global pooling
+        out.append({"op": "MEAN", "hw": hw, "cin": c})
+    for c, hw in itertools.product((64, 192), (8, 14)):  # a layer norm's mean
+        out.append({"op": "MEAN", "hw": hw, "cin": c, "axis": "channels"})
     return [s for s in out if _macs(s) <= MAX_MACS]
 
 

@@ -34,18 +34,23 @@ WRITABLE = {"CONV_2D": (3, 1), "DEPTHWISE_CONV_2D": (4, 2), "FULLY_CONNECTED": (
             "AVERAGE_POOL_2D": (1, 5), "MAX_POOL_2D": (17, 5), "ADD": (0, 11), "MUL": (18, 21),
             "RELU": (19, 0), "RELU6": (21, 0), "HARD_SWISH": (117, 0), "LOGISTIC": (14, 0),
             "SUB": (41, 28), "SQUARED_DIFFERENCE": (99, 0), "TANH": (28, 0),
-            "LEAKY_RELU": (98, 75)}
+            "LEAKY_RELU": (98, 75), "BATCH_MATMUL": (126, 101), "SOFTMAX": (25, 9),
+            "MEAN": (40, 27)}
 _INT8, _INT32 = 9, 2
 _SAME, _VALID = 0, 1
 _ACT = {"NONE": 0, "RELU": 1, "RELU6": 3}
 
 #: what to write: ``op``, ``hw`` (input height and width), ``cin``, and per operator ``cout``
-#: (CONV_2D, FULLY_CONNECTED), ``groups`` (CONV_2D), ``kernel`` (convolutions and pools),
-#: ``stride``, ``padding`` ("SAME" / "VALID"), ``act`` ("NONE", "RELU", "RELU6"),
-#: ``broadcast`` (binary operators: True, the second input one channel deep, as a layer norm's
-#: mean; "channels", the second input a constant vector of ``cin`` values broadcast over the
-#: positions, as a layer norm's scale; "first", that constant vector as the first input, as a
-#: folded layer norm's ``beta - x``)
+#: (CONV_2D, FULLY_CONNECTED, BATCH_MATMUL), ``rows`` (FULLY_CONNECTED: [1, rows, cin] tokens,
+#: default 1; BATCH_MATMUL: [1, heads, rows, cin] x [1, heads, cin, cout]), ``heads``
+#: (BATCH_MATMUL), ``groups`` (CONV_2D), ``kernel`` (convolutions and pools), ``stride``,
+#: ``padding`` ("SAME" / "VALID"), ``act`` ("NONE", "RELU", "RELU6"), ``broadcast`` (binary
+#: operators: True, the second input one channel deep, as a layer norm's mean; "channels", the
+#: second input a constant vector of ``cin`` values broadcast over the positions, as a layer
+#: norm's scale; "first", that constant vector as the first input, as a folded layer norm's
+#: ``beta - x``), ``axis`` (MEAN: "channels", else over the positions), ``alpha`` (LEAKY_RELU,
+#: default 0.1). Token inputs and attention operands carry nonzero zero points, as a
+#: converter writes them: kernel libraries pick their path by them.
 OpSpec = Dict[str, object]
 
 
@@ -121,6 +126,8 @@ def _options(b: flatbuffers.Builder, op: str, spec: OpSpec) -> int:
     if op == "FULLY_CONNECTED":
         _Fc.Start(b)
         _Fc.AddFusedActivationFunction(b, act)
+        if int(spec.get("rows", 1)) > 1:
+            _Fc.AddKeepNumDims(b, True)
         return _Fc.End(b)
     if op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         k = int(spec.get("kernel", 2))
@@ -132,6 +139,17 @@ def _options(b: flatbuffers.Builder, op: str, spec: OpSpec) -> int:
         _Pool.AddFilterHeight(b, k)
         _Pool.AddFusedActivationFunction(b, act)
         return _Pool.End(b)
+    if op == "BATCH_MATMUL":  # BatchMatMulOptions {adj_x, adj_y}: neither
+        b.StartObject(3)
+        return b.EndObject()
+    if op == "SOFTMAX":  # SoftmaxOptions {beta}
+        b.StartObject(1)
+        b.PrependFloat32Slot(0, 1.0, 0.0)
+        return b.EndObject()
+    if op == "MEAN":  # ReducerOptions {keep_dims}
+        b.StartObject(1)
+        b.PrependBoolSlot(0, True, False)
+        return b.EndObject()
     if op == "LEAKY_RELU":  # LeakyReluOptions {alpha}: without it alpha is 0, a slow path
         b.StartObject(1)
         b.PrependFloat32Slot(0, float(spec.get("alpha", 0.1)), 0.0)
@@ -157,11 +175,23 @@ def write_op(spec: OpSpec, seed: int = 0) -> bytes:
     padding = str(spec.get("padding", "SAME"))
     w = _Writer(seed)
     s_in = 0.05
-    if op == "FULLY_CONNECTED":
-        cout = int(spec["cout"])
-        x = w.act([1, cin])
+    if op == "BATCH_MATMUL":  # attention: [1, heads, rows, cin] x [1, heads, cin, cout]
+        heads, rows, cout = int(spec.get("heads", 1)), int(spec.get("rows", hw)), int(spec["cout"])
+        # with nonzero zero points, as a converter writes them (XNNPACK takes only a zero
+        # one for the second input: these run TFLite's own kernel, 5-25x slower)
+        inputs = [w.act([1, heads, rows, cin], 0.05, 2), w.act([1, heads, cin, cout], 0.05, -5)]
+        out = w.act([1, heads, rows, cout], 0.5, 12)
+    elif op == "MEAN":  # over the positions (global pooling) or the channels (a layer norm)
+        x = w.act([1, hw, hw, cin])
+        axes = [3] if spec.get("axis") == "channels" else [1, 2]
+        axis = w.tensor([len(axes)], _INT32, [1.0], [0], 0, np.array(axes, np.int32))
+        inputs = [x, axis]
+        out = w.act([1, hw, hw, 1] if axes == [3] else [1, 1, 1, cin])
+    elif op == "FULLY_CONNECTED":  # ``rows`` > 1: a transformer's [1, rows, cin] tokens
+        cout, rows = int(spec["cout"]), int(spec.get("rows", 1))
+        x = w.act([1, rows, cin] if rows > 1 else [1, cin], 0.05, 3 if rows > 1 else 0)
         filt, bias = w.weights([cout, cin], cout, 0, s_in)
-        inputs, out = [x, filt, bias], w.act([1, cout], 0.1)
+        inputs, out = [x, filt, bias], w.act([1, rows, cout] if rows > 1 else [1, cout], 0.1)
     else:
         x = w.act([1, hw, hw, cin])
         if op in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"):
@@ -189,6 +219,8 @@ def write_op(spec: OpSpec, seed: int = 0) -> bytes:
             out = w.act([1, hw, hw, cin], 0.1)
         elif op == "LOGISTIC":  # the kernel requires this output quantization
             inputs, out = [x], w.act([1, hw, hw, cin], 1.0 / 256, -128)
+        elif op == "SOFTMAX":  # likewise
+            inputs, out = [x], w.act([1, hw, hw, cin], 1.0 / 256, -128)
         elif op == "TANH":  # likewise
             inputs, out = [x], w.act([1, hw, hw, cin], 1.0 / 128, 0)
         else:
@@ -205,6 +237,7 @@ def write_op(spec: OpSpec, seed: int = 0) -> bytes:
         _Operator.AddBuiltinOptionsType(b, opt_type)
         _Operator.AddBuiltinOptions(b, opts)
     operator = _Operator.End(b)
-    graph_in = [t for t in inputs[:2] if t not in w.constants] if op in _BINARY else inputs[:1]
+    graph_in = [t for t in inputs[:2] if t not in w.constants] \
+        if op in _BINARY + ("BATCH_MATMUL",) else inputs[:1]
     return _one_op_model(b, w.tensors, operator, graph_in, [out], w.buffers,
                          (code, min(code, 127), 1, None))

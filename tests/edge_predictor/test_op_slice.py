@@ -94,6 +94,12 @@ SPECS = [
     ({"op": "RELU6", "hw": 4, "cin": 8}, (1, 4, 4, 8), 0),
     ({"op": "TANH", "hw": 4, "cin": 8}, (1, 4, 4, 8), 0),
     ({"op": "LEAKY_RELU", "hw": 4, "cin": 8}, (1, 4, 4, 8), 0),
+    ({"op": "SOFTMAX", "hw": 4, "cin": 8}, (1, 4, 4, 8), 0),
+    ({"op": "FULLY_CONNECTED", "rows": 4, "cin": 8, "cout": 3}, (1, 4, 3), 4 * 8 * 3),
+    ({"op": "MEAN", "hw": 4, "cin": 8}, (1, 1, 1, 8), 0),
+    ({"op": "MEAN", "hw": 4, "cin": 8, "axis": "channels"}, (1, 4, 4, 1), 0),
+    ({"op": "BATCH_MATMUL", "heads": 2, "rows": 5, "cin": 8, "cout": 3}, (1, 2, 5, 3),
+     2 * 5 * 8 * 3),
 ]
 
 
@@ -126,7 +132,7 @@ def test_written_weights_follow_the_seed():
 
 
 @pytest.mark.parametrize("spec,match", [
-    ({"op": "SOFTMAX", "cin": 4}, "cannot write SOFTMAX"),
+    ({"op": "RESHAPE", "cin": 4}, "cannot write RESHAPE"),
     ({"op": "CONV_2D", "hw": 2, "cin": 4, "cout": 4, "kernel": 5, "padding": "VALID"},
      "no output"),
 ])
