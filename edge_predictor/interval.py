@@ -139,9 +139,14 @@ def widen(value: float, lo: float, hi: float, loo_errors: Sequence[float]) -> Tu
     Returns:
         ``(p10, p90)``.
     """
-    err = np.log1p(np.asarray(loo_errors, np.float64))  # ln(predicted / measured)
-    below = max(float(np.quantile(err, HIGH)), 0.0)  # predicted above measured: truth lower
-    above = max(-float(np.quantile(err, LOW)), 0.0)
+    err = np.sort(np.log1p(np.asarray(loo_errors, np.float64)))  # ln(predicted / measured)
+    # the conformal order statistics of n leave-one-out residuals: the k-th from each end,
+    # k = floor(0.1 (n + 1)), holds a new exchangeable model's error with probability
+    # (n + 1 - 2k) / (n + 1) (17/21 for n = 20; the interpolated 10th/90th percentiles hold
+    # ~72%); fewer than 9 residuals: the extremes
+    k = max(int(np.floor(LOW * (len(err) + 1))), 1)
+    below = max(float(err[len(err) - k]), 0.0)  # predicted above measured: truth lower
+    above = max(-float(err[k - 1]), 0.0)
     d_lo = float(np.hypot(max(np.log(value / lo), 0.0), below)) if lo > 0 else float("inf")
     d_hi = float(np.hypot(max(np.log(hi / value), 0.0), above)) if value > 0 else float("inf")
     return value * float(np.exp(-d_lo)), value * float(np.exp(d_hi))

@@ -107,3 +107,17 @@ def test_widen_adds_the_calibration_error_to_the_base_interval_in_quadrature():
     # a calibration that only ever over-predicts widens the interval downwards only
     wlo, whi = widen(v, lo, hi, [0.2] * 5)
     assert wlo < lo and whi == pytest.approx(hi)
+
+
+def test_a_calibration_widens_by_the_conformal_order_statistics_of_its_residuals():
+    from edge_predictor.interval import widen
+
+    v = 10.0
+    logs = np.linspace(-0.19, 0.2, 20)  # ln(predicted / measured) of 20 left-out models
+    wlo, whi = widen(v, v, v, np.expm1(logs))
+    # k = floor(0.1 * 21) = 2: the 2nd largest bounds the truth below, the 2nd smallest above
+    assert wlo == pytest.approx(v * math.exp(-logs[-2]))
+    assert whi == pytest.approx(v * math.exp(-logs[1]))
+    # fewer than 9: the extremes
+    wlo, whi = widen(v, v, v, np.expm1(logs[::4]))
+    assert wlo == pytest.approx(v * math.exp(-logs[::4].max()))
