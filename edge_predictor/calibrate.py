@@ -124,7 +124,8 @@ def pick_models(base: str, models: Sequence[str], count: int, metric: str = "lat
 def measure_live(models: Sequence[str], threads: int = 1, warmup: int = 10, runs: int = 30,
                  min_time_s: float = 0.3, default_delegates: bool = True,
                  profiles: Optional[Dict[str, np.ndarray]] = None,
-                 progress: Optional[Callable[[int, int, str], None]] = None) -> List[Sample]:
+                 progress: Optional[Callable[[int, int, str], None]] = None,
+                 canary: Optional[List[float]] = None) -> List[Sample]:
     """Measure each model's latency on this host (the median of the timed runs).
 
     Args:
@@ -136,11 +137,21 @@ def measure_live(models: Sequence[str], threads: int = 1, warmup: int = 10, runs
             (:data:`edge_predictor.op_probe.PROBES`) under :data:`PROBES_KEY`: what
             :func:`calibrate_bundle` fits a host's per-operator model on.
         progress: called with (models done, models, path); the probes count as one model.
+        canary: if a list, the microseconds of one fixed operator
+            (:data:`edge_predictor.op_probe.CANARY`) timed before the first model, after each
+            and after the probes are appended to it: whether the host's speed held still
+            (:func:`edge_predictor.op_probe.drift`).
     """
     from .measure import measure_latency
     from .op_profile import invoke_overhead_us, profile_ops
 
     overhead = invoke_overhead_us(threads, default_delegates) if profiles is not None else 0.0
+    bird = None
+    if canary is not None:
+        from .op_probe import Canary
+
+        bird = Canary(threads, default_delegates)
+        canary.append(bird.time())
     out: List[Sample] = []
     for i, path in enumerate(models):
         if progress:
@@ -152,12 +163,16 @@ def measure_live(models: Sequence[str], threads: int = 1, warmup: int = 10, runs
             with open(path, "rb") as f:
                 profiles[path] = profile_ops(f.read(), threads, default_delegates,
                                              overhead_us=overhead)
+        if bird is not None:
+            canary.append(bird.time())
     if profiles is not None:
         from .op_probe import time_probes
 
         if progress:
             progress(len(models), len(models) + 1, "operator probes")
         profiles[PROBES_KEY] = time_probes(threads, default_delegates, overhead_us=overhead)
+        if bird is not None:
+            canary.append(bird.time())
     if progress:
         n = len(models) + (profiles is not None)
         progress(n, n, "")

@@ -15,7 +15,11 @@ import typer
 from .cli_support import handled
 from .progress import progress_bar
 
-__all__ = ["calibrate"]
+__all__ = ["DRIFT_WARN", "calibrate"]
+
+#: a live calibration warns when the host's speed moved by more than this while it measured
+#: (:func:`edge_predictor.op_probe.drift` of a canary operator timed between models)
+DRIFT_WARN = 0.1
 
 
 def _collect(paths: List[str]) -> List[str]:
@@ -73,6 +77,7 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
         from .calibrate import pick_models
         from .calibration_set import write_default_models
         from .measure import host_fingerprint
+        from .op_probe import drift
 
         if not models:  # the shipped default set, written out for the measurement
             scratch = tempfile.TemporaryDirectory(prefix="edge-perf-calibration-set-")
@@ -86,14 +91,24 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
             "ethos-u") else None
         bar = progress_bar("calibrate: measuring" + (" and timing operators" if profiles
                                                      is not None else ""))
+        canary: List[float] = []
         try:
             samples = measure_live(paths, threads=threads, warmup=warmup, runs=runs,
                                    min_time_s=min_time, default_delegates=delegate,
                                    profiles=profiles,
-                                   progress=lambda i, n, path: bar(i, n, os.path.basename(path)))
+                                   progress=lambda i, n, path: bar(i, n, os.path.basename(path)),
+                                   canary=canary)
         finally:
             bar.close()
+        moved = drift(canary)
+        if moved > DRIFT_WARN:
+            typer.echo("edge-perf: warning: this host's speed moved by {:.0%} while calibrating "
+                       "(a 3x3 convolution timed {} times: {:.1f}-{:.1f} us); another process or "
+                       "tenant was busy, and the calibration carries it: calibrate again on "
+                       "an idle host".format(moved, len(canary), min(canary), max(canary)),
+                       err=True)
         source = {"kind": "live", "host": host_fingerprint(threads=threads),
+                  "canary_us": [round(v, 2) for v in canary], "drift": round(moved, 3),
                   "default_delegate": delegate,
                   "method": "{} warm-up runs, >= {} timed runs and >= {} s, median{}".format(
                       warmup, runs, min_time, "; every operator timed alone" if profiles

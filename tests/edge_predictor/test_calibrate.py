@@ -100,6 +100,21 @@ def test_live_calibration_measures_here_and_records_the_host(tmp_path):
     src = meta["calibration"]["source"]
     assert src["kind"] == "live" and src["host"]["threads"] == 1
     assert meta["calibration"]["metrics"]["latency_ms"]["n"] == 2
+    # the canary operator was timed before the first model and after each
+    assert len(src["canary_us"]) == 3 and all(t > 0 for t in src["canary_us"])
+    assert src["drift"] >= 0
+
+
+def test_a_host_whose_speed_moved_while_calibrating_is_warned(tmp_path, capsys, monkeypatch):
+    import edge_predictor.op_probe as op_probe
+
+    speeds = iter([30.0, 45.0, 60.0])
+    monkeypatch.setattr(op_probe.Canary, "time", lambda self: next(speeds))
+    assert main(["calibrate", fixture_path("conv"), fixture_path("depthwise"), "--from", TINY,
+                 "--out", str(tmp_path / "moved"), "--runs", "2", "--warmup", "0",
+                 "--min-time", "0", "--no-op-profile"]) == 0
+    err = capsys.readouterr().err
+    assert "speed moved by" in err and "30.0-60.0 us" in err
 
 
 def test_without_models_the_default_set_is_measured(tmp_path, capsys):

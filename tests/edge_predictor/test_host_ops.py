@@ -205,3 +205,12 @@ def test_the_error_of_operators_never_timed_is_measured_by_hiding_each_class():
     assert untimed > 0
     back = HostOps.from_json(dict(ops.to_json()))
     assert back.unseen_error == pytest.approx(ops.unseen_error)
+
+
+def test_drift_is_the_spread_of_a_canary_without_its_strays():
+    assert op_probe.drift([]) == 0.0 and op_probe.drift([5.0]) == 0.0
+    steady = [32.4] * 20 + [29.7, 35.5]  # two strays among 22
+    assert op_probe.drift(steady) < 0.05
+    assert op_probe.drift(list(np.linspace(30.0, 36.0, 20))) == pytest.approx(
+        np.quantile(np.linspace(30.0, 36.0, 20), 0.9) / np.quantile(
+            np.linspace(30.0, 36.0, 20), 0.1) - 1)
