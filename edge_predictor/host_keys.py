@@ -21,7 +21,8 @@ from .featurize import raw_columns
 from .op_table import OP_VOCAB
 
 __all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "PATTERNS", "BINARY_ELEMENTWISE", "OpRows",
-           "op_rows", "weight_bytes", "describe", "type_pattern", "kernel_family", "work_ratio"]
+           "op_rows", "weight_bytes", "describe", "type_pattern", "is_one_row", "kernel_family",
+           "work_ratio"]
 
 #: the sizes whose log places an operator among the timed ones
 SIZE_COLUMNS = ("macs", "out_elements", "in_bytes", "weight_bytes", "in0_c", "out_c", "out_h",
@@ -100,6 +101,11 @@ def describe(key: str) -> str:
 def type_pattern(key: str) -> str:
     """A key's type and :data:`PATTERNS` code, ``"TYPE//pattern"``."""
     return "{}//{}".format(key.split("/", 1)[0], key.rsplit("/", 1)[1])
+
+
+def is_one_row(key: str) -> bool:
+    """Whether a key is a one-row FULLY_CONNECTED layer (a matrix-vector product)."""
+    return key.startswith("FULLY_CONNECTED/") and key.endswith("/1")
 
 
 def kernel_family(key: str) -> Optional[str]:

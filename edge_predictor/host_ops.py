@@ -32,7 +32,8 @@ import numpy as np
 
 from .calibration import fit_scale
 from .host_keys import (BINARY_ELEMENTWISE, CLASS_COLUMNS, PATTERNS, SIZE_COLUMNS, OpRows,
-                        describe, kernel_family, op_rows, type_pattern, weight_bytes, work_ratio)
+                        describe, is_one_row, kernel_family, op_rows, type_pattern, weight_bytes,
+                        work_ratio)
 from .host_memory import DEFAULT_CACHE_BYTES, NONE, in_model_us, stream_bandwidth
 
 _ELEMENTS = SIZE_COLUMNS.index("out_elements")
@@ -92,9 +93,9 @@ class HostOps:
         #: (:meth:`measure_unseen_error`; 0: not measured)
         self.unseen_error = (0.0, 0.0)
         #: kernel family -> whether its work measure (:func:`host_keys.work_ratio
-        #: <edge_predictor.host_keys.work_ratio>`) replaces the table's
+        #: <edge_predictor.host_keys.work_ratio>`) replaces the table's (:meth:`choose_rules`;
+        #: True: what calibrations written before the choice assumed)
         self.rules = {"grouped": True}
-        self.rules = self._choose_rules()
 
     def predict_ops(self, rows: OpRows) -> np.ndarray:
         """float64 [N] microseconds of each operator alone on this host."""
@@ -160,11 +161,11 @@ class HostOps:
                              np.log(np.maximum(r, 1e-12)), by_elements)
         return np.exp((log_t + ratio).mean(1))
 
-    def _choose_rules(self) -> Dict[str, bool]:
+    def choose_rules(self) -> Dict[str, bool]:
         """Per kernel family (:func:`~edge_predictor.host_keys.kernel_family`), whether its own
         work measure predicts this host's timed operators of it better than the reference
         table's MACs: lower leave-one-out error (each timed one from the others of its class;
-        True when fewer than two of a class were timed)."""
+        True when fewer than two of a class were timed); sets and returns :attr:`rules`."""
         err: Dict[str, Dict[bool, List[float]]] = {}
         for k, idx in self._by_key.items():
             family = kernel_family(k)
@@ -177,10 +178,9 @@ class HostOps:
                                               rest, rule, cached=False)
                     err.setdefault(family, {True: [], False: []})[rule].append(abs(
                         np.log(max(p[0], 1e-3)) - np.log(max(self.time[idx[j]], 1e-3))))
-        out = dict(self.rules)
         for family, e in err.items():
-            out[family] = float(np.mean(e[True])) <= float(np.mean(e[False]))
-        return out
+            self.rules[family] = float(np.mean(e[True])) <= float(np.mean(e[False]))
+        return self.rules
 
     def measure_unseen_error(self, quantile: float = 0.8, min_us: float = 1.0
                              ) -> Tuple[float, float]:
@@ -329,8 +329,9 @@ def _stack(models: Sequence[Tuple[OpRows, np.ndarray]]) -> Tuple[List[str], np.n
 
 def fit_ops(models: Sequence[Tuple[OpRows, np.ndarray]], measured_ms: Sequence[float],
             probes: Optional[Tuple[OpRows, np.ndarray]] = None,
-            cache: float = DEFAULT_CACHE_BYTES) -> HostOps:
-    """The host model of timed models.
+            cache: float = DEFAULT_CACHE_BYTES, unseen: bool = True) -> HostOps:
+    """The host model of timed models: its work measures (:meth:`HostOps.choose_rules`), cold
+    weights, in-model factor and (``unseen``) :meth:`HostOps.measure_unseen_error`.
 
     Args:
         models: per model, its :func:`op_rows` and float [N] microseconds per operator alone
@@ -341,13 +342,13 @@ def fit_ops(models: Sequence[Tuple[OpRows, np.ndarray]], measured_ms: Sequence[f
             (:func:`~edge_predictor.host_memory.stream_bandwidth`).
         cache: the host's weight bytes a model may keep cached
             (:func:`~edge_predictor.host_memory.cache_bytes`).
+        unseen: False leaves :attr:`HostOps.unseen_error` unmeasured (leave-one-out fits,
+            which only predict).
     """
     ops = HostOps(*_stack(list(models) + ([probes] if probes is not None else [])))
-    one_row = np.array([k.startswith("FULLY_CONNECTED/") and k.endswith("/1") for k in ops.keys],
-                       bool)
+    ops.choose_rules()
     ops.memory = (stream_bandwidth(weight_bytes((ops.keys, ops.sizes, ops.ref)), ops.time,
-                                   one_row),
-                  float(cache))
+                                   [is_one_row(k) for k in ops.keys]), float(cache))
     sums = []  # each model's operators in the model: timed alone, else predicted
     for rows, t in models:
         t = np.asarray(t, np.float64)
@@ -355,7 +356,8 @@ def fit_ops(models: Sequence[Tuple[OpRows, np.ndarray]], measured_ms: Sequence[f
                                                       ops.predict_ops(rows))).sum()) * 1e-3)
     ops.scale = fit_scale(np.asarray(measured_ms, np.float64) / np.maximum(np.array(sums),
                                                                            1e-12))
-    ops.measure_unseen_error()
+    if unseen:
+        ops.measure_unseen_error()
     return ops
 
 
@@ -368,6 +370,6 @@ def loo_errors(models: Sequence[Tuple[OpRows, np.ndarray]], measured_ms: Sequenc
     out = np.zeros(len(y))
     for i in range(len(y)):
         rest = [j for j in range(len(y)) if j != i]
-        ops = fit_ops([models[j] for j in rest], y[rest], probes, cache)
+        ops = fit_ops([models[j] for j in rest], y[rest], probes, cache, unseen=False)
         out[i] = ops.predict_ms(models[i][0]) / y[i] - 1.0
     return out
