@@ -58,6 +58,7 @@ from benches.validation import SPACES, build_models, zoo_models  # noqa: E402
 from edge_predictor.calibration import (choose, fit_groups, fit_scale, groups_of,  # noqa: E402
                                         pick_diverse, shares_of, shares_source)
 from edge_predictor.featurize import featurize, raw_columns  # noqa: E402
+from edge_predictor.npu_blocks import ACCELERATORS  # noqa: E402
 from edge_predictor.runtime import Predictor  # noqa: E402
 from edge_predictor.tflite_reader import read_model  # noqa: E402
 from edge_predictor.validate import spearman  # noqa: E402
@@ -204,10 +205,12 @@ def _stats(pred: np.ndarray, meas: np.ndarray) -> Dict[str, Any]:
 
 def _calibrated(base: str, metric: str, chosen: List[str], paths: Dict[str, str],
                 labels: Dict[str, Dict[str, float]], held: Dict[str, List[str]],
-                feats_of: Dict[str, Any], profiles: Optional[Dict[str, np.ndarray]]
+                feats_of: Dict[str, Any], profiles: Optional[Dict[str, np.ndarray]],
+                accelerator: Optional[str] = None
                 ) -> Tuple[Dict[str, Any], Dict[str, np.ndarray], Dict[str, Dict[str, Any]]]:
     """The bundle ``edge-perf calibrate`` writes from ``chosen``'s ``metric`` (and, for a live
-    CPU setting, their operator timings and the probes'), as its user sees it.
+    CPU setting, their operator timings and the probes'), as its user sees it; ``feats_of``
+    the held-out models featurized for ``accelerator`` (``calibrate --accelerator``).
 
     Returns:
         (its fit: method, LOO MAPE; per held-out set its answers [n]; per held-out set the
@@ -226,7 +229,7 @@ def _calibrated(base: str, metric: str, chosen: List[str], paths: Dict[str, str]
         out = os.path.join(tmp, "calibrated")
         meta = calibrate_bundle(base, samples, out, {"kind": "labels",
                                                      "file": "benches.adaptation"},
-                                profiles=prof)
+                                profiles=prof, accelerator=accelerator)
         calibrated = Predictor.load(out)
         preds, cover = {}, {}
         for set_name, names in held.items():
@@ -247,8 +250,15 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
              labels: Dict[str, Dict[str, float]],
              profiles: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, Any]:
     """Score the five predictors for every N and metric on each held-out set."""
-    base, metrics, _ = SETTINGS[setting]
+    base, metrics, how = SETTINGS[setting]
     predictor = Predictor.load(base)
+    # Vela labels of another Ethos-U configuration: the network answers for it through its
+    # features and the analytical SRAM peaks ("transfer": no measurement used)
+    accelerator = how.get("vela") if how.get("vela") in ACCELERATORS else None
+    transfer = Predictor.load(base)
+    if accelerator:
+        transfer.accelerator = accelerator
+    feats_t: Dict[str, Any] = {}
     src = shares_source(predictor.target)
     groups = groups_of(src)
     info: Dict[str, Dict[str, Any]] = {}
@@ -258,12 +268,17 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
         name = os.path.basename(p)
         if name in info or "error" in labels.get(name, {"error": 1}):
             continue
-        feats = feats_of[name] = featurize(read_model(p))
+        graph = read_model(p)
+        feats = feats_of[name] = featurize(graph)
         info[name] = {"pred": predictor.predict_features(feats, p), "shares":
                       shares_of(feats, src), "analytical": {
                           m: _analytical(feats, base, m) for m in metrics}}
+        if accelerator:
+            feats_t[name] = transfer.featurize(graph)
+            info[name]["transfer"] = transfer.predict_features(feats_t[name], p)
     pool_n = [os.path.basename(p) for p in pool if os.path.basename(p) in info]
-    out: Dict[str, Any] = {"base": base, "pool": len(pool_n), "metrics": {}}
+    out: Dict[str, Any] = {"base": base, "pool": len(pool_n), "metrics": {},
+                           "accelerator": accelerator}
     for metric in metrics:
         per_n = {}
         cand = [n for n in pool_n if metric in labels[n]]
@@ -283,7 +298,8 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
             held_names = {k: [n for n in (os.path.basename(p) for p in v)
                               if n in info and metric in labels[n]] for k, v in held.items()}
             cal_fit, cal_pred, cover = _calibrated(base, metric, chosen, pool_paths, labels,
-                                                   held_names, feats_of, profiles)
+                                                   held_names, feats_t or feats_of, profiles,
+                                                   accelerator)
             sets = {}
             for set_name, paths in held.items():
                 names = [os.path.basename(p) for p in paths]
@@ -298,10 +314,18 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
                                   "factors": _stats(p0 * (shs @ fac), y),
                                   "calibrated": _stats(pc, y),
                                   "analytical-refit": _stats(pa, y)}
+                if accelerator:
+                    sets[set_name]["transfer"] = _stats(np.array(
+                        [info[n]["transfer"][metric] for n in names]), y)
                 if set_name == "fresh":  # the calibrated predictor on each space's models
                     space = np.array([n.rsplit("-", 1)[0] for n in names])
                     sets[set_name]["calibrated_per_space"] = {
                         sp: _stats(pc[space == sp], y[space == sp]) for sp in sorted(set(space))}
+                    if accelerator:
+                        pt = np.array([info[n]["transfer"][metric] for n in names])
+                        sets[set_name]["transfer_per_space"] = {
+                            sp: _stats(pt[space == sp], y[space == sp])
+                            for sp in sorted(set(space))}
             for set_name, names in held_names.items():
                 inside = [info[n]["pred"]["interval"][metric][0] <= labels[n][metric] <=
                           info[n]["pred"]["interval"][metric][1] for n in names]
@@ -323,21 +347,28 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                                                    doc["pool_per_space"]), ""]
     for setting, res in doc["settings"].items():
         lines += ["## {} (base `{}`, pool {} models)".format(setting, res["base"], res["pool"]),
-                  "", "Measured: {}; measurements last written {}, scored {} (`{}`; cached "
+                  ""]
+        if res.get("accelerator"):
+            lines += ["**transfer**: the base network's answer with its SRAM scaled by the "
+                      "analytical SRAM peaks of the {0} and the {1} (blocks, cycles and weight "
+                      "buffers replayed for each), no measurement used; `calibrate "
+                      "--accelerator {0}` fits its factors on top of that "
+                      "(**calibrated**).".format(res["accelerator"], res["base"]), ""]
+        lines += ["Measured: {}; measurements last written {}, scored {} (`{}`; cached "
                   "per setting in `.cache/adaptation`).".format(
                       res.get("measured_on", "not recorded"),
                       res.get("measured_at", "(not recorded)"), res.get("when", doc["when"]),
                       res.get("command", doc["command"])), ""]
         for metric, per_n in res["metrics"].items():
             lines += ["### {}".format(metric), "", "| N | calibrated: method (LOO MAPE) | "
-                      "held-out set | base | scale | factors | calibrated | analytical-refit | "
-                      "p10-p90 holds: base / calibrated (width) |",
-                      "|---:|---|---|---|---|---|---|---|---|"]
+                      "held-out set | base | transfer | scale | factors | calibrated | "
+                      "analytical-refit | p10-p90 holds: base / calibrated (width) |",
+                      "|---:|---|---|---|---|---|---|---|---|---|"]
             for count, r in per_n.items():
                 for set_name, st in r["sets"].items():
                     cells = ["{mape} / {within10} / {spearman}".format(**st[k]) if k in st
-                             else "-" for k in ("base", "scale", "factors", "calibrated",
-                                                "analytical-refit")]
+                             else "-" for k in ("base", "transfer", "scale", "factors",
+                                                "calibrated", "analytical-refit")]
                     iv = st.get("interval")
                     cells.append("{}% / {}% ({:.2f}x)".format(
                         iv["base_coverage"], iv["coverage"], iv["width"]) if iv else "-")
@@ -349,6 +380,10 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                 lines += ["", "Calibrated, N={}, fresh models per space (MAPE %): {}.".format(
                     max(per_n, key=int), ", ".join("{} {}".format(sp, st["mape"]) for sp, st in
                                                    last["calibrated_per_space"].items()))]
+            if last.get("transfer_per_space"):
+                lines += ["", "Transfer (no measurement), fresh models per space (MAPE %): "
+                          "{}.".format(", ".join("{} {}".format(sp, st["mape"]) for sp, st in
+                                                 last["transfer_per_space"].items()))]
             lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -363,7 +398,7 @@ def _plot(doc: Dict[str, Any], path: str) -> None:
     for ax, (s, m) in zip(axes[0], rows):
         per_n = doc["settings"][s]["metrics"][m]
         ns = [int(k) for k in per_n]
-        for kind, style in (("base", ":"), ("scale", "--"), ("factors", "-."),
+        for kind, style in (("base", ":"), ("transfer", "--"), ("scale", "--"), ("factors", "-."),
                             ("calibrated", "-"), ("analytical-refit", ":")):
             if all(kind in per_n[str(n)]["sets"]["zoo"] for n in ns):
                 ax.plot(ns, [per_n[str(n)]["sets"]["zoo"][kind]["mape"] for n in ns], style,

@@ -35,10 +35,10 @@ import numpy as np
 from .bundle import META_FILE, bundle_files, load_bundle, resolve
 from .calibration import choose, groups_of, pick_diverse, shares_of, shares_source
 from .errors import InputError
-from .featurize import featurize
 from .host_memory import cache_bytes
 from .host_ops import fit_ops, op_rows
 from .host_ops import loo_errors as host_loo_errors
+from .npu_blocks import ACCELERATORS
 from .tflite_reader import read_model
 
 __all__ = ["Sample", "PROBES_KEY", "read_labels", "pick_models", "measure_live", "calibrate_bundle"]
@@ -115,7 +115,7 @@ def pick_models(base: str, models: Sequence[str], count: int, metric: str = "lat
     shares, preds = [], []
     for path in models:
         graph = read_model(path)
-        feats = featurize(graph)
+        feats = predictor.featurize(graph)
         preds.append(predictor.predict_features(feats, graph.path, graph.warnings)[metric])
         shares.append(shares_of(feats, src))
     return [models[i] for i in pick_diverse(np.array(shares), np.array(preds), count)]
@@ -211,7 +211,8 @@ def _sha256(path: str) -> str:
 
 def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source: Dict[str, object],
                      name: Optional[str] = None,
-                     profiles: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, object]:
+                     profiles: Optional[Dict[str, np.ndarray]] = None,
+                     accelerator: Optional[str] = None) -> Dict[str, object]:
     """Fit the calibration of ``base`` on ``samples`` and write the calibrated bundle.
 
     Args:
@@ -223,13 +224,17 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
         profiles: a CPU target's latency: each sample's operators timed one at a time
             (:func:`measure_live`), keyed by path; with them a host per-operator model
             (:mod:`edge_predictor.host_ops`) competes with the factors by leave-one-out.
+        accelerator: an Ethos-U base's measurements are of another configuration
+            (:data:`edge_predictor.npu_blocks.ACCELERATORS`, e.g. ``"ethos-u55-256"``): the
+            calibrated bundle featurizes for it and scales SRAM by the analytical peaks
+            (:meth:`Predictor.featurize`); the factors are fitted on top of that.
 
     Returns:
         The written ``meta.json`` content.
 
     Raises:
         InputError: ``out_dir`` exists, the base is already calibrated, too few measurements,
-            or a model the base cannot read or predict.
+            a model the base cannot read or predict, or an accelerator the base cannot take.
     """
     from .runtime import Predictor
 
@@ -240,11 +245,19 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
     if predictor.calibration:
         raise InputError("{}: already calibrated; calibrate its base bundle ({})".format(
             folder, predictor.calibration.get("base", {}).get("target")))
+    if accelerator and accelerator != predictor.accelerator:
+        if predictor.target not in ACCELERATORS:
+            raise InputError("--accelerator applies to an Ethos-U base ({}), not {}".format(
+                ", ".join(sorted(ACCELERATORS)), predictor.target))
+        if accelerator not in ACCELERATORS:
+            raise InputError("no block model for accelerator {!r} (known: {})".format(
+                accelerator, ", ".join(sorted(ACCELERATORS))))
+        predictor.accelerator = accelerator
     src = shares_source(predictor.target)
     preds, shares, rows = [], [], []
     for path, _ in samples:
         graph = read_model(path)
-        feats = featurize(graph)
+        feats = predictor.featurize(graph)
         preds.append(predictor.predict_features(feats, graph.path, graph.warnings))
         shares.append(shares_of(feats, src))
         if profiles is not None and path in profiles and src.startswith("cpu_terms:"):
@@ -281,6 +294,9 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
                            "source": source, "metrics": fits,
                            "created": datetime.datetime.now(datetime.timezone.utc).strftime(
                                "%Y-%m-%dT%H:%M:%SZ")}
+    if predictor.accelerator != predictor.trained_accelerator:
+        meta["calibration"]["accelerator"] = predictor.accelerator
+        meta["description"] += "; for the {}".format(predictor.accelerator)
     staged = os.path.normpath(out_dir) + ".partial"
     if os.path.exists(staged):
         shutil.rmtree(staged)

@@ -41,6 +41,10 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
                   "(paths relative to the CSV) and one column per metric"),
               name: Optional[str] = typer.Option(None, "--name", help="target id of the "
                                                  "calibrated bundle"),
+              accelerator: Optional[str] = typer.Option(
+                  None, "--accelerator", help="--labels of an Ethos-U base from another "
+                  "configuration (Vela's --accelerator-config, e.g. ethos-u55-256): the bundle "
+                  "replays that configuration's blocks and weight buffers"),
               count: int = typer.Option(20, "--count", min=2, help="live: how many of the "
                                         "models to measure (the most diverse)"),
               threads: int = typer.Option(1, "--threads", min=1, help="live: interpreter "
@@ -116,7 +120,8 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
         if scratch is not None:
             source["models"] = "the default calibration set"
     try:
-        meta = calibrate_bundle(base, samples, out, source, name=name, profiles=profiles)
+        meta = calibrate_bundle(base, samples, out, source, name=name, profiles=profiles,
+                                accelerator=accelerator)
     finally:
         if scratch is not None:
             scratch.cleanup()

@@ -107,24 +107,24 @@ def predict(models: List[str] = typer.Argument(..., help=".tflite files"),
             threads: int = typer.Option(1, "--threads", min=1,
                                         help="interpreter CPU threads")) -> None:
     """Predict latency, memory and energy of models on edge targets."""
-    from .featurize import featurize
     from .tflite_reader import read_model
 
     predictors = _load_predictors(target, bundle, threads,
                                   delegates=len(models) > LEAN_MODELS)
-    graphs = []
-    for path in models:
-        g = read_model(path)
-        graphs.append((path, featurize(g), g.warnings))
+    graphs = [(path, read_model(path)) for path in models]
     metrics: List[str] = []
     estimated = set()
     for p in predictors:
         metrics += [m for m in p.metrics if m not in metrics]
         estimated.update(p.estimates)
     rows = []
-    for path, feats, warnings in graphs:
+    for path, graph in graphs:
+        feats_for = {}  # featurized once per accelerator configuration the predictors answer for
         for p in predictors:
-            ans = p.predict_features(feats, path, warnings)
+            key = (p.accelerator, p.trained_accelerator)
+            if key not in feats_for:
+                feats_for[key] = p.featurize(graph)
+            ans = p.predict_features(feats_for[key], path, graph.warnings)
             row = {"model": path, "target": p.target}
             row.update({m: ans.get(m) for m in metrics})
             row["units"] = {m: p.units[m] for m in p.metrics}

@@ -24,12 +24,13 @@ from .feature_schema import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, FEATURES, Fea
 from .feature_schema import LOG_TRANSFORMED as _LOG_COLS
 from .graph import OpGraph, TensorInfo
 from .op_features import HYPER_SLOTS
+from .npu_blocks import ACCELERATORS, DEFAULT_ARCH
 from .npu_blocks import clear_caches as clear_block_searches
 from .npu_cost import cost_kinds, cost_terms, elements_brick, own_cost_kind, part_cycles
 from .npu_energy import energy_of
 from .npu_memory import live_bytes, npu_live_bytes, npu_scratch_bytes
 from .npu_schedule import (BLOCK_MODEL_OPS, SCHEDULE_COLUMNS, OpGeometry, block_model,
-                           cycle_kind, schedule_columns)
+                           cycle_kind, schedule_columns, sram_peak)
 from .op_table import category_index, lookup, op_index
 from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, brick_ratio,
                             ceil_to_brick, macs_brick, npu_sram_weights, npu_stream_bytes,
@@ -75,6 +76,9 @@ class GraphFeatures:
         npu_parts: float64 [N, P] the analytical NPU cycles of each operator in each of
             :data:`edge_predictor.npu_cost.PARTS` (compute, SRAM, flash), whose max is the
             ``npu_cost_cycles`` column; None when not kept (features read back from a cache).
+        sram_peaks: accelerator -> the analytical SRAM peak in bytes
+            (:func:`npu_schedule.sram_peak`): the featurized configuration's and those asked
+            for with ``also``; None when not kept.
     """
 
     x: np.ndarray
@@ -84,6 +88,7 @@ class GraphFeatures:
     unknown_ops: Tuple[str, ...] = ()
     schema_version: int = FEATURE_SCHEMA_VERSION
     npu_parts: Optional[np.ndarray] = None
+    sram_peaks: Optional[Dict[str, float]] = None
 
     @property
     def n_nodes(self) -> int:
@@ -224,7 +229,8 @@ def _local(graph: OpGraph, node) -> _Local:
                   op_index(node.op), known, kind, stream, geometry, own_cost_kind(graph, node))
 
 
-def featurize(graph: OpGraph) -> GraphFeatures:
+def featurize(graph: OpGraph, accelerator: str = DEFAULT_ARCH.name,
+              also: Sequence[str] = ()) -> GraphFeatures:
     """Turn an operator graph into PerfSAGE's input.
 
     An operator's own columns are computed once per distinct operator (its options and its
@@ -233,11 +239,25 @@ def featurize(graph: OpGraph) -> GraphFeatures:
 
     Args:
         graph: from :func:`edge_predictor.tflite_reader.read_model`.
+        accelerator: the Ethos-U configuration (:data:`npu_blocks.ACCELERATORS`) whose OFM
+            blocks, compute cycles and weight buffering the replayed-schedule columns
+            (:data:`npu_schedule.SCHEDULE_COLUMNS`) describe; ``npu_cost_cycles`` takes a
+            buffered convolution's cycles from them. Every other column is the same for every
+            configuration. The bundles were trained on the default.
+        also: more configurations whose analytical SRAM peak to replay (``sram_peaks``).
 
     Returns:
         The :class:`GraphFeatures` (N nodes, F features, E unique operator edges). Operators
         outside the op table are listed in ``unknown_ops`` and a warning is added to the graph.
+
+    Raises:
+        ValueError: an accelerator outside :data:`npu_blocks.ACCELERATORS`.
     """
+    for name in (accelerator,) + tuple(also):
+        if name not in ACCELERATORS:
+            raise ValueError("no block model for accelerator {!r} (known: {})".format(
+                name, ", ".join(sorted(ACCELERATORS))))
+    arch = ACCELERATORS[accelerator]
     tensors = graph.tensors
     edges3 = graph.edges()
     fanout = np.zeros(len(tensors), dtype=np.int64)
@@ -285,21 +305,26 @@ def featurize(graph: OpGraph) -> GraphFeatures:
     nxt_slack[:-1], nxt_double[:-1] = slack[1:], double[1:]
     rows[:, _SLACK_COLS] = np.stack([prev_macs, slack, double, nxt_slack, nxt_double], 1)
     rows[:-1, _NEXT_SRAM_WEIGHT_COL] = rows[1:, _SRAM_WEIGHT_COL]
-    rows[:, _SCHEDULE_COLS] = schedule_columns(kinds, rows[:, _CYCLE_INPUTS], stream,
-                                               rows[:, _SRAM_WEIGHT_COL], rows[:, _OUT_C_COL],
-                                               geometry)
+    replay = (kinds, rows[:, _CYCLE_INPUTS], stream, rows[:, _SRAM_WEIGHT_COL],
+              rows[:, _OUT_C_COL], geometry)
+    rows[:, _SCHEDULE_COLS] = schedule = schedule_columns(*replay, arch)
     terms = cost_terms(graph, *rows[:, _COST_INPUTS].T)
     kinds = cost_kinds(graph, [loc.own_kind for loc in locals_])
     parts = part_cycles([node.op for node in graph.ops], kinds, terms)
     rows[:, _COST_COL] = parts.max(1)
-    rows[:, _MEMORY_COLS] = np.stack([npu_live_bytes(graph), npu_scratch_bytes(graph)], 1)
+    live, scratch = npu_live_bytes(graph), npu_scratch_bytes(graph)
+    rows[:, _MEMORY_COLS] = np.stack([live, scratch], 1)
+    peaks = {accelerator: sram_peak(schedule, live, scratch)}
+    for name in also:
+        if name not in peaks:
+            peaks[name] = sram_peak(schedule_columns(*replay, ACCELERATORS[name]), live, scratch)
     rows[:, _ENERGY_COL] = energy_of([node.op for node in graph.ops], kinds, terms)
     rows[:, _LOG_COLS] = np.log1p(np.maximum(rows[:, _LOG_COLS], 0.0))
     pairs = np.unique(edges3[:, :2], axis=0).astype(np.int32) if len(edges3) else \
         np.zeros((0, 2), dtype=np.int32)
-    if unknown:
-        graph.warnings.append("operators outside the op table (category OTHER): " +
-                              ", ".join(unknown))
+    note = "operators outside the op table (category OTHER): " + ", ".join(unknown)
+    if unknown and note not in graph.warnings:  # once, however often the graph is featurized
+        graph.warnings.append(note)
     return GraphFeatures(x=rows.astype(np.float32), categories=cats, op_ids=ids, edges=pairs,
-                         unknown_ops=tuple(unknown), npu_parts=parts)
+                         unknown_ops=tuple(unknown), npu_parts=parts, sram_peaks=peaks)
 

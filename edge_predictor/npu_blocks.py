@@ -1,21 +1,24 @@
-"""The OFM block shape the Ethos-U55-128 compiler (Vela 5.2) picks for an operator.
+"""The OFM block shape the Ethos-U55 compiler (Vela 5.2) picks for an operator.
 
 Vela runs a convolution, depthwise convolution or pooling block by block: an OFM block of
-``height x width x depth`` elements whose IFM block and accumulators must fit in the 24 KiB
-shared buffer (SHRAM). Among the blocks that fit, it takes the one that re-fetches the fewest
-IFM and weight elements per output element. The block *depth* matters to the weight-buffering
-replay (:mod:`edge_predictor.npu_schedule`): Vela cuts a double-buffered weight stream in
-slices of whole blocks, so a 276-channel 1x1 convolution with 48-deep blocks is sliced
+``height x width x depth`` elements whose IFM block and accumulators must fit in the shared
+buffer (SHRAM). Among the blocks that fit, it takes the one that re-fetches the fewest IFM and
+weight elements per output element. The block *depth* matters to the weight-buffering replay
+(:mod:`edge_predictor.npu_schedule`): Vela cuts a double-buffered weight stream in slices of
+whole blocks, so a 276-channel 1x1 convolution with 48-deep blocks is sliced
 ``[0, 128, 272, 276]``, and the 4-channel tail is the only slack the next operator gets to hide
 its own transfer.
 
-This is our own statement of that search for one accelerator (``ethos-u55-128``: micro-block
-2 x 1 x 8, 24 banks of 1 KiB, 2 reserved for output and 2 at the end, IFM granule 4 and
-32-bit accumulator granule 8 banks, largest block 32 x 64 x 128), int8 activations, no lookup
-table and no upscaling: Vela's blocks for all 1,782 operators of 146 cnn-kws models
-(``docs/experiments.md: schema8_blocks/schedule_vs_vela.py``). :func:`compute_cycles`
-estimates the cycles Vela's scheduler weighs weight transfers against, block by block. Other
-spaces' operators were not checked. Pure Python and numpy; Python 3.7 compatible.
+This is our own statement of that search, per accelerator configuration (:class:`Arch`,
+:data:`ACCELERATORS`): on the ``ethos-u55-128`` (micro-block 2 x 1 x 8, 24 banks of 1 KiB, 2
+reserved for output and 2 at the end, IFM granule 4 and 32-bit accumulator granule 8 banks),
+Vela's blocks for all 1,782 operators of 146 cnn-kws models
+(``docs/experiments.md: schema8_blocks/schedule_vs_vela.py``); on the ``ethos-u55-256``
+(micro-block 2 x 2 x 8, 48 banks, granules 8 and 16), all 388 operators of 30 cnn-kws models
+(``docs/npu-accelerators.md``). Largest block 32 x 64 x 128, int8 activations, no lookup table
+and no upscaling. :func:`compute_cycles` estimates the cycles Vela's scheduler weighs weight
+transfers against, block by block. Other spaces' operators were not checked. Pure Python and
+numpy; Python 3.7 compatible.
 """
 
 from __future__ import annotations
@@ -27,22 +30,60 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["Block", "OUTPUT_CYCLES_PER_ELEMENT", "ofm_block", "clear_caches", "dpu_cycles",
+__all__ = ["Arch", "ACCELERATORS", "DEFAULT_ARCH", "Block", "OUTPUT_CYCLES_PER_ELEMENT", "ofm_block", "clear_caches", "dpu_cycles",
            "compute_cycles"]
 
-_UBLOCK_W, _UBLOCK_H, _UBLOCK_D = 2, 1, 8  # OFM micro-block (width, height, depth)
 _MAX_H, _MAX_W, _MAX_D = 32, 64, 128
 _BANK = 1024
-_BANKS, _OUT_BANKS, _END_BANKS = 24, 2, 2
-_IFM_GRANULE, _ACC_GRANULE = 4, 8  # banks, int8 IFM and 32-bit accumulators
+_OUT_BANKS, _END_BANKS = 2, 2
 _SPLIT = 16  # OFM depth granule when the block does not cover the whole depth
 _SUBKERNEL = 8  # largest sub-kernel height and width
 _LARGEST = 1 << 20  # no dimension, kernel or stride of a model the NPU runs is larger
 
-#: cycles per output element of a block (write-out and activation), picked with the tail term
-#: of :func:`compute_cycles` among 0.5 / 0.625 / 0.75 on Vela 5.2's estimates (p10..p90 of
-#: the depth-first convolutions' error: -15..-1%, -4..+3%, -2..+24%)
+
+class Arch(NamedTuple):
+    """What the block search and the cycle estimate need of one Ethos-U configuration (Vela's
+    ``ArchitectureConfig`` and SHRAM layout).
+
+    Attributes:
+        name: Vela's ``--accelerator-config``.
+        macs: multiply-accumulates per cycle.
+        ublock_w, ublock_h, ublock_d: the OFM micro-block (elements).
+        ifm_ublock_h: the IFM micro-block's height (IFM blocks are whole micro-blocks high).
+        banks: SHRAM banks of 1 KiB.
+        ifm_granule, acc_granule: banks an int8 IFM block and 32-bit accumulators are
+            allocated in.
+        output_cycles: cycles per output element of a block (write-out and activation).
+    """
+
+    name: str
+    macs: int
+    ublock_w: int
+    ublock_h: int
+    ublock_d: int
+    ifm_ublock_h: int
+    banks: int
+    ifm_granule: int
+    acc_granule: int
+    output_cycles: float
+
+
+#: cycles per output element of a block (write-out and activation) on the ethos-u55-128, picked
+#: with the tail term of :func:`compute_cycles` among 0.5 / 0.625 / 0.75 on Vela 5.2's estimates
+#: (p10..p90 of the depth-first convolutions' error: -15..-1%, -4..+3%, -2..+24%)
 OUTPUT_CYCLES_PER_ELEMENT = 0.625
+
+#: the configurations whose blocks and cycles were checked against Vela 5.2
+#: (``docs/npu-accelerators.md``). The ethos-u55-256 from Vela's architecture tables
+#: (micro-block 2 x 2 x 8, 48 banks, IFM granule 8, accumulator granule 16) and the 128's
+#: output rate halved (twice the MACs): its blocks are Vela's for all 388 operators of 30
+#: cnn-kws models, its cycles median -4.7% off (p10..p90 -12..+5%)
+ACCELERATORS = {
+    "ethos-u55-128": Arch("ethos-u55-128", 128, 2, 1, 8, 1, 24, 4, 8, OUTPUT_CYCLES_PER_ELEMENT),
+    "ethos-u55-256": Arch("ethos-u55-256", 256, 2, 2, 8, 2, 48, 8, 16,
+                          OUTPUT_CYCLES_PER_ELEMENT / 2),
+}
+DEFAULT_ARCH = ACCELERATORS["ethos-u55-128"]
 
 
 class Block(NamedTuple):
@@ -81,7 +122,7 @@ def _part_kernel(ifm_depth: int, kernel_hw: int) -> bool:
 @functools.lru_cache(maxsize=4096)
 def ofm_block(kind: str, ofm: Tuple[int, int, int], ifm: Tuple[int, int, int],
               kernel: Tuple[int, int], stride: Tuple[int, int],
-              dilation: Tuple[int, int] = (1, 1)) -> Optional[Block]:
+              dilation: Tuple[int, int] = (1, 1), arch: Arch = DEFAULT_ARCH) -> Optional[Block]:
     """The OFM block of one operator (memoised: NAS graphs repeat their shapes).
 
     Args:
@@ -90,6 +131,7 @@ def ofm_block(kind: str, ofm: Tuple[int, int, int], ifm: Tuple[int, int, int],
         ofm: output (height, width, depth).
         ifm: input (height, width, depth).
         kernel: (height, width); stride, dilation: (y, x).
+        arch: the accelerator (:data:`ACCELERATORS`).
 
     Returns:
         The :class:`Block`, or None when no block fits.
@@ -107,30 +149,30 @@ def ofm_block(kind: str, ofm: Tuple[int, int, int], ifm: Tuple[int, int, int],
     repeats = _ceil_div(kw, _SUBKERNEL) * _ceil_div(kh, _SUBKERNEL)
     ifm_bd = _round_up(min(idp, 16 if part else 32), 8)
     weight_hw = 0 if pool else kw * kh
-    sh = _round_up(min(oh, _MAX_H), _UBLOCK_H)
-    sw = _round_up(min(ow, _MAX_W), _UBLOCK_W)
-    sd = _round_up(min(od, _MAX_D), _UBLOCK_D)
+    sh = _round_up(min(oh, _MAX_H), arch.ublock_h)
+    sw = _round_up(min(ow, _MAX_W), arch.ublock_w)
+    sd = _round_up(min(od, _MAX_D), arch.ublock_d)
     depths = []
-    depth = max(_UBLOCK_D, min(sd, _SPLIT))
+    depth = max(arch.ublock_d, min(sd, _SPLIT))
     if depth < od:
         depth = _round_up(depth, _SPLIT)
     while depth <= sd:
         depths.append(depth)
-        depth += _UBLOCK_D
+        depth += arch.ublock_d
         if depth < od:
             depth = _round_up(depth, _SPLIT)
     # the candidates (d, h, w) in Vela's order whose accumulators can fit at all (flat arrays)
-    d, h, w, acc_room, twin, small = _candidates(sh, sw, tuple(depths))
+    d, h, w, acc_room, twin, small = _candidates(sh, sw, tuple(depths), arch)
     sy, sx = int(stride[0]), int(stride[1])
     bd8 = d if equal_depth else _round_up(ifm_bd, 8)  # IFM block depth in 8s (d: already)
-    bh, bw = _ifm_block(h, w, sy, sx, kh, kw)
-    fits = _ifm_banks(bh * bw * bd8) <= acc_room
+    bh, bw = _ifm_block(h, w, sy, sx, kh, kw, arch)
+    fits = _ifm_banks(bh * bw * bd8, arch) <= acc_room
     # (h, w) is skipped when the transposed (w, h) was tried first (w < h) and did not fit
     if twin.any():
-        twin_bh, twin_bw = _ifm_block(w[twin], h[twin], sy, sx, kh, kw)
+        twin_bh, twin_bw = _ifm_block(w[twin], h[twin], sy, sx, kh, kw, arch)
         twin_bd8 = bd8[twin] if equal_depth else bd8
         ok = fits.copy()
-        ok[twin] &= _ifm_banks(twin_bh * twin_bw * twin_bd8) <= acc_room[twin]
+        ok[twin] &= _ifm_banks(twin_bh * twin_bw * twin_bd8, arch) <= acc_room[twin]
     else:
         ok = fits
     bd = d if equal_depth else ifm_bd
@@ -156,26 +198,29 @@ def ofm_block(kind: str, ofm: Tuple[int, int, int], ifm: Tuple[int, int, int],
 
 
 @functools.lru_cache(maxsize=1024)
-def _candidates(sh: int, sw: int, depths: Tuple[int, ...]):
+def _candidates(sh: int, sw: int, depths: Tuple[int, ...], arch: Arch):
     """The blocks :func:`ofm_block` weighs, in Vela's order (depth, then height, then width),
-    less those whose accumulators alone overflow the SHRAM (a block fits only if they take at
-    most 16 banks: the IFM takes at least 4 of the 20, i.e. ``h * w * round8(d) <= 2048``).
+    less those whose accumulators alone overflow the SHRAM (on the ethos-u55-128 a block fits
+    only if they take at most 16 banks: the IFM takes at least 4 of the 20, i.e.
+    ``h * w * round8(d) <= 2048``).
 
     Returns:
         int64 [K] d, h, w; int64 [K] the banks left for the IFM block beside the accumulators;
         bool [K] the transposed block (w, h) is a candidate tried first; bool [K] small (h and
         w at most 4) -- read-only arrays.
     """
-    hs = np.arange(_UBLOCK_H, sh + 1, _UBLOCK_H)
-    ws = np.arange(_UBLOCK_W, sw + 1, _UBLOCK_W)
+    hs = np.arange(arch.ublock_h, sh + 1, arch.ublock_h)
+    ws = np.arange(arch.ublock_w, sw + 1, arch.ublock_w)
     h, w = (a.ravel() for a in np.meshgrid(hs, ws, indexing="ij"))
     d8 = _round_up_np(np.array(depths), 8)
-    di, k = np.nonzero((h * w)[None, :] * d8[:, None] <= _MAX_ACC_ELEMENTS)
+    max_acc = (arch.banks - _OUT_BANKS - _END_BANKS - arch.ifm_granule) * _BANK // (4 * 2)
+    di, k = np.nonzero((h * w)[None, :] * d8[:, None] <= max_acc)
     d, h, w = np.array(depths)[di], h[k], w[k]
     acc_banks = _ceil_div_np(_ceil_div_np(h * w * d8[di] * 4, _BANK) * 2,
-                             _ACC_GRANULE) * _ACC_GRANULE
-    room = _BANKS - _END_BANKS - _OUT_BANKS - acc_banks
-    twin = (h > w) & (w <= sh) & (h % _UBLOCK_W == 0) & (h <= sw)
+                             arch.acc_granule) * arch.acc_granule
+    room = arch.banks - _END_BANKS - _OUT_BANKS - acc_banks
+    twin = ((h > w) & (w <= sh) & (h % arch.ublock_w == 0) & (w % arch.ublock_h == 0)
+            & (h <= sw))
     out = (d, h, w, room, twin, (h <= 4) & (w <= 4))
     for a in out:  # shared by every call with this grid
         a.setflags(write=False)
@@ -188,19 +233,18 @@ def clear_caches() -> None:
     _candidates.cache_clear()
 
 
-_MAX_ACC_ELEMENTS = (_BANKS - _OUT_BANKS - _END_BANKS - _IFM_GRANULE) * _BANK // (4 * 2)
-
-
-def _ifm_block(h, w, sy: int, sx: int, kh: int, kw: int):
-    """The IFM block (height, width) an OFM block of h x w reads."""
+def _ifm_block(h, w, sy: int, sx: int, kh: int, kw: int, arch: Arch):
+    """The IFM block (height, width) an OFM block of h x w reads, in whole IFM micro-blocks."""
     bh = (h - 1) * sy + min(kh, _SUBKERNEL)
-    bw = -(-((w - 1) * sx + min(kw, _SUBKERNEL)) // _UBLOCK_W) * _UBLOCK_W
+    if arch.ifm_ublock_h > 1:
+        bh = -(-bh // arch.ifm_ublock_h) * arch.ifm_ublock_h
+    bw = -(-((w - 1) * sx + min(kw, _SUBKERNEL)) // arch.ublock_w) * arch.ublock_w
     return bh, bw
 
 
-def _ifm_banks(elements):
+def _ifm_banks(elements, arch: Arch):
     """SHRAM banks an int8 IFM block of ``elements`` (depth rounded up to 8) takes."""
-    return _ceil_div_np(_ceil_div_np(elements, _BANK) * 2, _IFM_GRANULE) * _IFM_GRANULE
+    return _ceil_div_np(_ceil_div_np(elements, _BANK) * 2, arch.ifm_granule) * arch.ifm_granule
 
 
 def _sizes(total: int, block: int) -> List[Tuple[int, int]]:
@@ -216,10 +260,10 @@ def _traversal(kind: str, ifm_depth: int, kh: int, kw: int) -> Tuple[bool, int]:
 
 
 def _block_dpu(kind: str, bh: int, bw: int, bd: int, ifm_depth: int, kh: int, kw: int,
-               part: bool, ibd: int) -> float:
+               part: bool, ibd: int, arch: Arch) -> float:
     """MAC-array cycles of one OFM block of bh x bw x bd elements."""
-    xy = _ceil_div(bw, _UBLOCK_W) * _ceil_div(bh, _UBLOCK_H)
-    z = _ceil_div(bd, _UBLOCK_D)
+    xy = _ceil_div(bw, arch.ublock_w) * _ceil_div(bh, arch.ublock_h)
+    z = _ceil_div(bd, arch.ublock_d)
     per_part = _ceil_div(ibd, 8) if part else 1
     cyc = 0.0
     # sub-kernels of at most 8 x 8: whole ones and the remainders, with counts
@@ -250,7 +294,7 @@ def _blocks(ofm: Sequence[int], block: Block):
 
 
 def dpu_cycles(kind: str, ofm: Sequence[int], ifm_depth: int, kernel: Sequence[int],
-               block: Block) -> float:
+               block: Block, arch: Arch = DEFAULT_ARCH) -> float:
     """MAC-array cycles of one operator: the sum over its OFM blocks, edge blocks at their
     real size (measured on Vela 5.2: a 25-row output in 14-row blocks costs 14 + 11 rows).
 
@@ -260,21 +304,22 @@ def dpu_cycles(kind: str, ofm: Sequence[int], ifm_depth: int, kernel: Sequence[i
         ifm_depth: input channels.
         kernel: dilated (height, width).
         block: from :func:`ofm_block`.
+        arch: the accelerator.
 
     Returns:
         The cycle count (no output, memory or DMA terms).
     """
     kh, kw, idp = int(kernel[0]), int(kernel[1]), int(ifm_depth)
     part, ibd = _traversal(kind, idp, kh, kw)
-    return sum(_block_dpu(kind, bh, bw, bd, idp, kh, kw, part, ibd) * count
+    return sum(_block_dpu(kind, bh, bw, bd, idp, kh, kw, part, ibd, arch) * count
                for bh, bw, bd, count in _blocks(ofm, block))
 
 
 def compute_cycles(kind: str, ofm: Sequence[int], ifm_depth: int, kernel: Sequence[int],
-                   block: Block) -> float:
+                   block: Block, arch: Arch = DEFAULT_ARCH) -> float:
     """Vela's estimate of an operator's compute cycles, the figure its scheduler weighs weight
     transfers against (``--verbose-schedule``, "Estimated Perf"): per OFM block the larger of
-    its MAC-array cycles and :data:`OUTPUT_CYCLES_PER_ELEMENT` per output element, summed over
+    its MAC-array cycles and ``arch.output_cycles`` per output element, summed over
     the blocks, plus one block's output for the pipeline tail.
 
     Against Vela 5.2 on 1,490 operators of 146 cnn-kws models: median error -0.9%, p10..p90
@@ -287,15 +332,17 @@ def compute_cycles(kind: str, ofm: Sequence[int], ifm_depth: int, kernel: Sequen
         ifm_depth: input channels.
         kernel: dilated (height, width).
         block: from :func:`ofm_block`.
+        arch: the accelerator.
 
     Returns:
         The cycle estimate.
     """
     kh, kw, idp = int(kernel[0]), int(kernel[1]), int(ifm_depth)
     part, ibd = _traversal(kind, idp, kh, kw)
-    total = sum(max(_block_dpu(kind, bh, bw, bd, idp, kh, kw, part, ibd),
-                    OUTPUT_CYCLES_PER_ELEMENT * bh * bw * bd) * count
+    rate = arch.output_cycles
+    total = sum(max(_block_dpu(kind, bh, bw, bd, idp, kh, kw, part, ibd, arch),
+                    rate * bh * bw * bd) * count
                 for bh, bw, bd, count in _blocks(ofm, block))
     tail = (min(int(ofm[0]), block.height) * min(int(ofm[1]), block.width) *
             min(int(ofm[2]), block.depth))
-    return total + OUTPUT_CYCLES_PER_ELEMENT * tail
+    return total + rate * tail

@@ -37,12 +37,12 @@ from typing import Any, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .npu_blocks import compute_cycles, ofm_block
+from .npu_blocks import DEFAULT_ARCH, Arch, compute_cycles, ofm_block
 
 __all__ = ["CYCLE_MODEL", "TRANSFER_CYCLES_PER_BYTE", "TRANSFER_LATENCY", "SLICE_DEPTH",
            "SCHEDULE_COLUMNS", "BLOCK_MODEL_OPS", "BufferPlan", "OpGeometry", "block_model",
            "cycle_kind",
-           "op_cycles", "replay_buffering", "schedule_columns"]
+           "op_cycles", "replay_buffering", "schedule_columns", "sram_peak"]
 
 #: NPU cycles per byte of weight stream DMA'd from flash, and the latency of a transfer: Vela's
 #: figures for its default system config (flash at 1 byte per cycle, 64 cycles to first byte)
@@ -219,20 +219,22 @@ class OpGeometry(NamedTuple):
 
 
 @functools.lru_cache(maxsize=8192)
-def block_model(geom: OpGeometry) -> Optional[Tuple[int, float]]:
-    """(OFM block depth, compute cycles) Vela estimates for an operator; None: no block fits
-    (memoised: models repeat their shapes)."""
-    block = ofm_block(geom.kind, geom.ofm, geom.ifm, geom.kernel, geom.stride, geom.dilation)
+def block_model(geom: OpGeometry, arch: Arch = DEFAULT_ARCH) -> Optional[Tuple[int, float]]:
+    """(OFM block depth, compute cycles) Vela estimates for an operator on ``arch``; None: no
+    block fits (memoised: models repeat their shapes)."""
+    block = ofm_block(geom.kind, geom.ofm, geom.ifm, geom.kernel, geom.stride, geom.dilation,
+                      arch)
     if block is None:
         return None
     kernel = ((geom.kernel[0] - 1) * geom.dilation[0] + 1,
               (geom.kernel[1] - 1) * geom.dilation[1] + 1)
-    return block.depth, compute_cycles(geom.kind, geom.ofm, geom.ifm[2], kernel, block)
+    return block.depth, compute_cycles(geom.kind, geom.ofm, geom.ifm[2], kernel, block, arch)
 
 
 def schedule_columns(kinds: Sequence[str], cycle_inputs: np.ndarray, stream: np.ndarray,
                      sram: np.ndarray, depths: np.ndarray,
-                     geometry: Optional[Sequence[Optional[OpGeometry]]] = None) -> np.ndarray:
+                     geometry: Optional[Sequence[Optional[OpGeometry]]] = None,
+                     arch: Arch = DEFAULT_ARCH) -> np.ndarray:
     """The featurizer's :data:`SCHEDULE_COLUMNS` for a graph, before its log transform.
 
     Args:
@@ -245,6 +247,8 @@ def schedule_columns(kinds: Sequence[str], cycle_inputs: np.ndarray, stream: np.
             others: their cycles are Vela's block-by-block estimate
             (:func:`npu_blocks.compute_cycles`) and their weights are sliced in whole blocks.
             None: every operator on :func:`op_cycles`.
+        arch: the accelerator the blocks and cycles are for (the other operators'
+            :func:`op_cycles` are the ethos-u55-128's, scaled by its MACs per cycle).
 
     Returns:
         float64 [N, 9]: cycles, double flag, first / kept / whole buffer bytes, the next
@@ -257,13 +261,37 @@ def schedule_columns(kinds: Sequence[str], cycle_inputs: np.ndarray, stream: np.
     for k, (kind, (macs, inb, outb), w, geom) in enumerate(zip(
             kinds, np.asarray(cycle_inputs, np.float64).tolist(),
             np.asarray(stream, np.float64).tolist(), geometry)):
-        model = block_model(geom) if geom is not None else None
+        model = block_model(geom, arch) if geom is not None else None
         if model is not None:
             blocks[k], cycles[k] = model
         else:
-            cycles[k] = op_cycles(kind, macs, inb, outb, w)
+            cycles[k] = op_cycles(kind, macs * DEFAULT_ARCH.macs / arch.macs, inb, outb, w)
     plan = replay_buffering(cycles, sram, depths, blocks)
     nxt_first, nxt_ratio = np.zeros(n), np.zeros(n)
     nxt_first[:-1], nxt_ratio[:-1] = plan.first[1:], plan.slack_ratio[1:]
     return np.stack([cycles, plan.double, plan.first, plan.kept, plan.whole, nxt_first,
                      plan.kept + nxt_first, plan.slack_ratio, nxt_ratio], 1).reshape(n, 9)
+
+
+def sram_peak(schedule: np.ndarray, live: np.ndarray, scratch: np.ndarray) -> float:
+    """The analytical SRAM peak of a graph: the largest, over operators, of the activation
+    buffers alive (``npu_live_bytes``), the operator's scratch and its weight buffers (the
+    whole buffer, or the hand-over to the next operator's first slice if larger).
+
+    It is a lower bound of Vela's figure (no fragmentation, no lookup tables), but it moves as
+    Vela's does between accelerator configurations, which is what
+    :class:`~edge_predictor.runtime.Predictor` uses it for: on fresh cnn-kws models the ratio
+    of the ethos-u55-256 and ethos-u55-128 peaks takes the u55-128 network's SRAM answer to
+    Vela's u55-256 figure within 5.3% (19.6% unscaled; ``docs/npu-accelerators.md``).
+
+    Args:
+        schedule: float [N, 9] :func:`schedule_columns` (before any log transform).
+        live, scratch: float [N] bytes (``npu_memory.npu_live_bytes``, ``npu_scratch_bytes``).
+
+    Returns:
+        Bytes (0.0 for an empty graph).
+    """
+    if len(live) == 0:
+        return 0.0
+    buffers = np.maximum(schedule[:, 4], schedule[:, 6])
+    return float(np.max(np.asarray(live) + np.asarray(scratch) + buffers))

@@ -30,6 +30,7 @@ from .interval import analytical_of, bounds, departure, widen
 from .errors import BundleError, GraphTooLargeError, ModelFormatError
 from .featurize import FEATURE_NAMES, featurize
 from .interpreters import make_interpreter
+from .npu_blocks import ACCELERATORS, DEFAULT_ARCH
 from .op_table import CATEGORIES, OP_VOCAB
 from .tflite_reader import read_model
 
@@ -40,6 +41,8 @@ INPUT_NAMES = ("x", "cat", "op", "a", "mask")
 
 _FLOAT_COL = FEATURE_NAMES.index("dtype_float")
 _QUANTIZE_CAT = CATEGORIES.index("QUANTIZE")
+#: the metric an answer for another Ethos-U configuration scales by the analytical SRAM peaks
+_SRAM_METRIC = "sram_kib"
 
 
 def _base_name(name):
@@ -167,6 +170,16 @@ class Predictor(object):
         self.intervals = bundle.meta.get("interval") or {}
         self._physics_target = (self.calibration["base"]["target"] if self.calibration
                                 else self.target)
+        #: the Ethos-U configuration the network's features were trained on, and the one this
+        #: bundle answers for (a calibration's ``accelerator``): when they differ, the SRAM
+        #: answer is scaled by the two configurations' analytical peaks (the featurizer replays
+        #: both schedules); the network's features stay the trained configuration's
+        self.trained_accelerator = (self._physics_target if self._physics_target in ACCELERATORS
+                                    else DEFAULT_ARCH.name)
+        self.accelerator = (self.calibration or {}).get("accelerator") or self.trained_accelerator
+        if self.accelerator not in ACCELERATORS:
+            raise BundleError("{}: calibrated for accelerator {!r}, which this edge-perf has no "
+                              "block model for".format(bundle.path, self.accelerator))
         #: metric -> the host per-operator model of an ``ops`` calibration
         self._host_ops = {}
         for name, fit in ((self.calibration or {}).get("metrics") or {}).items():
@@ -238,12 +251,28 @@ class Predictor(object):
                                 "outside the training distribution".format(", ".join(new)))
         return warnings
 
+    def featurize(self, graph):
+        """:func:`~edge_predictor.featurize.featurize` as the network was trained (and, for a
+        bundle calibrated for another accelerator, that one's analytical SRAM peak too)."""
+        also = (self.accelerator,) if self.accelerator != self.trained_accelerator else ()
+        return featurize(graph, self.trained_accelerator, also)
+
+    def _transfer(self, name, v, feats):
+        """The network's answer moved to this bundle's accelerator: SRAM times the ratio of the
+        two configurations' analytical peaks (the other metrics: by the calibration's factors)."""
+        if name != _SRAM_METRIC or self.accelerator == self.trained_accelerator:
+            return v
+        peaks = feats.sram_peaks or {}
+        to, of = peaks.get(self.accelerator, 0.0), peaks.get(self.trained_accelerator, 0.0)
+        return v * to / of if to > 0 and of > 0 else v
+
     def _answer(self, row, warnings, feats):
         out = {"target": self.target}
         cal = self.calibration
         shares = None  # the factors' kernel-group shares, computed when a factor needs them
         intervals, far = {}, []
         for name, v in zip(self.metrics, row):
+            v = self._transfer(name, float(v), feats)
             fit = cal["metrics"].get(name) if cal else None
             if name in self._host_ops:  # this host's operators, not the base network
                 from .host_ops import op_rows
@@ -318,7 +347,7 @@ class Predictor(object):
             GraphTooLargeError: more operators than the largest bucket.
         """
         graph = read_model(model, name=name)
-        feats = featurize(graph)
+        feats = self.featurize(graph)
         return self.predict_features(feats, graph.path, graph.warnings)
 
     def predict_many_features(self, items):
@@ -367,5 +396,5 @@ class Predictor(object):
         items = []
         for k, m in enumerate(models):
             graph = read_model(m, name=names[k] if names else "")
-            items.append((featurize(graph), graph.path, graph.warnings))
+            items.append((self.featurize(graph), graph.path, graph.warnings))
         return self.predict_many_features(items)

@@ -209,3 +209,70 @@ def test_live_calibration_times_operators_and_probes(tmp_path):
     cal = json.load(open(os.path.join(out, "meta.json")))["calibration"]
     assert "every operator timed alone" in cal["source"]["method"]
     assert "ops" in cal["metrics"]["latency_ms"]["tried"]
+
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "examples", "models")
+
+
+def test_labels_of_another_accelerator_scale_sram_by_the_analytical_peaks(tmp_path, capsys):
+    from edge_predictor.featurize import featurize
+    from edge_predictor.tflite_reader import read_model
+
+    base = Predictor.load("ethos-u55-128")
+    models = [os.path.join(EXAMPLES, m) for m in ("cnn-kws-900000.tflite", "ds_cnn.tflite")]
+    models += [fixture_path(m) for m in ("conv", "depthwise")]
+    expect = {}
+    for m in models:  # Vela's u55-256 labels as this physics would have them
+        peaks = featurize(read_model(m), also=("ethos-u55-256",)).sram_peaks
+        expect[m] = (base.predict(m)["sram_kib"] * peaks["ethos-u55-256"] /
+                     peaks["ethos-u55-128"])
+    labels = tmp_path / "vela256.csv"
+    labels.write_text("model,sram_kib\n" + "".join(
+        "{},{!r}\n".format(m, v) for m, v in expect.items()))
+    out = str(tmp_path / "u55-256")
+    assert main(["calibrate", "--from", "ethos-u55-128", "--labels", str(labels), "--out", out,
+                 "--accelerator", "ethos-u55-256", "--name", "ethos-u55-256-cal"]) == 0
+    assert "sram_kib: 4 models" in capsys.readouterr().out
+    cal = Predictor.load(out)
+    assert cal.accelerator == "ethos-u55-256" and cal.trained_accelerator == "ethos-u55-128"
+    assert cal.calibration["metrics"]["sram_kib"]["loo_mape"] == pytest.approx(0.0, abs=1e-9)
+    for m, v in expect.items():
+        assert cal.predict(m)["sram_kib"] == pytest.approx(v, rel=1e-6)
+    kws = models[0]  # smaller weight slices on the 256: its peak drops
+    assert cal.predict(kws)["sram_kib"] < 0.9 * base.predict(kws)["sram_kib"]
+    meta = json.load(open(os.path.join(out, "meta.json")))
+    assert meta["calibration"]["accelerator"] == "ethos-u55-256"
+    assert "ethos-u55-256" in meta["description"]
+    # predict on the command line answers with the same figure
+    assert main(["predict", kws, "--bundle", out, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["sram_kib"] == pytest.approx(expect[kws], rel=1e-6)
+
+
+def test_an_accelerator_needs_an_ethos_base_and_a_known_configuration(tmp_path, capsys):
+    base = _base_latency()
+    labels = _csv(tmp_path, ["{}.tflite,{}".format(m, v) for m, v in base.items()])
+    assert main(["calibrate", "--from", TINY, "--out", str(tmp_path / "a"), "--labels", labels,
+                 "--accelerator", "ethos-u55-256"]) == 2
+    assert "applies to an Ethos-U base" in capsys.readouterr().err
+    assert main(["calibrate", "--from", "ethos-u55-128", "--out", str(tmp_path / "b"),
+                 "--labels", labels, "--accelerator", "ethos-u65-512"]) == 2
+    err = capsys.readouterr().err
+    assert "no block model for accelerator 'ethos-u65-512'" in err and "Traceback" not in err
+    assert not os.path.exists(str(tmp_path / "a")) and not os.path.exists(str(tmp_path / "b"))
+
+
+def test_a_bundle_calibrated_for_an_unknown_accelerator_is_refused(tmp_path):
+    from edge_predictor.errors import BundleError
+
+    base = _base_latency()
+    out = str(tmp_path / "cal")
+    calibrate_bundle(TINY, [(fixture_path(m), {"latency_ms": 2.0 * v}) for m, v in base.items()],
+                     out, {"kind": "labels"})
+    meta_path = os.path.join(out, "meta.json")
+    meta = json.load(open(meta_path))
+    meta["calibration"]["accelerator"] = "ethos-u85-2048"
+    json.dump(meta, open(meta_path, "w"))
+    with pytest.raises(BundleError, match="ethos-u85-2048"):
+        Predictor.load(out)

@@ -1,6 +1,9 @@
 """The featurizer: shapes, documented columns, transforms, adjacency, round trip of records."""
 
+import os
+
 import numpy as np
+import pytest
 from conftest import fixture_path
 
 from edge_predictor.featurize import FEATURE_NAMES, FEATURES, dims4, featurize
@@ -414,3 +417,33 @@ def test_an_operator_with_unhashable_options_is_featurized_without_the_cache():
     fresh = _featurize_fresh(graph).x
     graph.ops[0].options["note"] = [1, 2]  # a list, as a hand-built graph may hold
     np.testing.assert_array_equal(featurize(graph).x, fresh)
+
+
+KWS_EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "examples", "models", "cnn-kws-900000.tflite")
+
+
+def test_another_accelerator_moves_only_the_replayed_schedule_and_the_cost_built_on_it():
+    from edge_predictor.npu_schedule import SCHEDULE_COLUMNS
+
+    graph = read_model(KWS_EXAMPLE)
+    base, other = featurize(graph), featurize(graph, "ethos-u55-256")
+    sched = [FEATURE_NAMES.index(n) for n in SCHEDULE_COLUMNS + ("npu_cost_cycles",)]
+    rest = [c for c in range(len(FEATURE_NAMES)) if c not in sched]
+    np.testing.assert_array_equal(base.x[:, rest], other.x[:, rest])
+    assert not np.array_equal(base.x[:, sched], other.x[:, sched])
+    # also= adds the other configuration's SRAM peak and leaves the features alone
+    both = featurize(graph, also=("ethos-u55-256",))
+    np.testing.assert_array_equal(both.x, base.x)
+    assert set(both.sram_peaks) == {"ethos-u55-128", "ethos-u55-256"}
+    assert both.sram_peaks["ethos-u55-256"] == other.sram_peaks["ethos-u55-256"]
+    # 256 MACs compute a slice faster: Vela double-buffers smaller slices, the peak drops
+    assert both.sram_peaks["ethos-u55-256"] < both.sram_peaks["ethos-u55-128"]
+
+
+def test_an_unknown_accelerator_is_refused():
+    graph = read_model(fixture_path("conv"))
+    with pytest.raises(ValueError, match="ethos-u65-512"):
+        featurize(graph, "ethos-u65-512")
+    with pytest.raises(ValueError, match="known: ethos-u55-128, ethos-u55-256"):
+        featurize(graph, also=("ethos-u65-512",))
