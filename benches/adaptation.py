@@ -2,8 +2,9 @@
 
 Settings that differ from the labelling setup (each a base bundle and a way to measure):
 
-* ``npu-u55-256``: the ``ethos-u55-128`` bundle, labels from Vela for an Ethos-U55 with 256 MACs
-  (another accelerator size; latency, SRAM, energy);
+* ``npu-u55-256``, ``npu-u55-64``, ``npu-u55-32``: the ``ethos-u55-128`` bundle, labels from
+  Vela for an Ethos-U55 with 256, 64 or 32 MACs (another accelerator size; latency, SRAM,
+  energy), calibrated with ``--accelerator`` (its blocks and weight buffers replayed);
 * ``cpu-t2``: the host-CPU bundle, measured live on this host with 2 interpreter threads;
 * ``cpu-nodelegate``: the same at 1 thread with the default delegate off (the interpreter's
   reference kernels: another kernel library, as another board would have);
@@ -75,6 +76,10 @@ CPU_BASE = "cpu-epyc-litert-t1"
 SETTINGS = {
     "npu-u55-256": ("ethos-u55-128", ("latency_ms", "sram_kib", "energy_mj"),
                     {"vela": "ethos-u55-256"}),
+    "npu-u55-64": ("ethos-u55-128", ("latency_ms", "sram_kib", "energy_mj"),
+                   {"vela": "ethos-u55-64"}),
+    "npu-u55-32": ("ethos-u55-128", ("latency_ms", "sram_kib", "energy_mj"),
+                   {"vela": "ethos-u55-32"}),
     "cpu-t2": (CPU_BASE, ("latency_ms",), {"threads": 2, "delegates": True}),
     "cpu-nodelegate": (CPU_BASE, ("latency_ms",), {"threads": 1, "delegates": False}),
     "cpu-t1": (CPU_BASE, ("latency_ms",), {"threads": 1, "delegates": True}),

@@ -215,8 +215,8 @@ def main(argv=None) -> int:
     sets = {"store": store_models(args.seeds),
             "fresh": sorted(glob.glob(os.path.join(ROOT, ".cache", "validation", "models",
                                                    "cnn-kws-8*.tflite")))}
-    doc: Dict[str, Any] = {"command": "python -m benches.npu_schedule_check " + " ".join(
-        argv if argv is not None else sys.argv[1:]), "when": time.strftime("%Y-%m-%d"),
+    doc: Dict[str, Any] = {"command": ("python -m benches.npu_schedule_check " + " ".join(
+        argv if argv is not None else sys.argv[1:])).strip(), "when": time.strftime("%Y-%m-%d"),
         "vela": vela_version(), "seeds": args.seeds, "accelerators": {}}
     for acc in accs:
         doc["accelerators"][acc] = {}

@@ -333,7 +333,8 @@ def describe(bundle):
     Returns:
         A dict: target, path, description, precision, metrics (name, unit, estimate),
         buckets (nodes, batch), training_data, test_accuracy, created, interval_coverage
-        (metric -> held-out coverage and width of its p10-p90), calibration (base, source).
+        (metric -> held-out coverage and width of its p10-p90), calibration (base, source, and
+        the accelerator of one calibrated for another Ethos-U configuration).
     """
     m = bundle.meta
     return {
@@ -348,6 +349,6 @@ def describe(bundle):
         "training_data": m.get("training_data", {}),
         "test_accuracy": m.get("test_accuracy", {}),
         "interval_coverage": m.get("interval_coverage", {}),
-        "calibration": {k: m["calibration"][k] for k in ("base", "source")}
-        if m.get("calibration") else None,
+        "calibration": {k: m["calibration"][k] for k in ("base", "source", "accelerator")
+                        if k in m["calibration"]} if m.get("calibration") else None,
     }

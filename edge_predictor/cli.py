@@ -217,8 +217,10 @@ def targets(as_json: bool = typer.Option(False, "--json", help="print a JSON arr
                 "{:.0%} ({}, width {:.2f}x)".format(c["coverage"], m, c["width"])
                 for m, c in d["interval_coverage"].items())))
         if d["calibration"]:
-            typer.echo("  calibrated from {} on {}".format(
-                d["calibration"]["base"]["target"], d["calibration"]["source"].get("kind")))
+            typer.echo("  calibrated from {} on {}{}".format(
+                d["calibration"]["base"]["target"], d["calibration"]["source"].get("kind"),
+                ", for the " + d["calibration"]["accelerator"]
+                if d["calibration"].get("accelerator") else ""))
     for b in [] if as_json else bad:
         typer.echo("{}  (refused: see the error below)".format(b["target"]))
     if bad:

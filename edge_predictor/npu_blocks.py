@@ -13,9 +13,9 @@ This is our own statement of that search, per accelerator configuration (:class:
 :data:`ACCELERATORS`): on the ``ethos-u55-128`` (micro-block 2 x 1 x 8, 24 banks of 1 KiB, 2
 reserved for output and 2 at the end, IFM granule 4 and 32-bit accumulator granule 8 banks),
 Vela's blocks for all 1,782 operators of 146 cnn-kws models
-(``docs/experiments.md: schema8_blocks/schedule_vs_vela.py``); on the ``ethos-u55-256``
-(micro-block 2 x 2 x 8, 48 banks, granules 8 and 16), all 388 operators of 30 cnn-kws models
-(``docs/npu-accelerators.md``). Largest block 32 x 64 x 128, int8 activations, no lookup table
+(``docs/experiments.md: schema8_blocks/schedule_vs_vela.py``); on the ``ethos-u55-256``,
+``-64`` and ``-32``, from Vela's tables, all 488 operators of 40 cnn-kws models
+(``benches/npu_schedule_check.py``, ``docs/npu-accelerators.md``). Largest block 32 x 64 x 128, int8 activations, no lookup table
 and no upscaling. :func:`compute_cycles` estimates the cycles Vela's scheduler weighs weight
 transfers against, block by block. Other spaces' operators were not checked. Pure Python and
 numpy; Python 3.7 compatible.
@@ -35,7 +35,7 @@ __all__ = ["Arch", "ACCELERATORS", "DEFAULT_ARCH", "Block", "OUTPUT_CYCLES_PER_E
 
 _MAX_H, _MAX_W, _MAX_D = 32, 64, 128
 _BANK = 1024
-_OUT_BANKS, _END_BANKS = 2, 2
+_OUT_BANKS = 2  # SHRAM banks reserved for the output
 _SPLIT = 16  # OFM depth granule when the block does not cover the whole depth
 _SUBKERNEL = 8  # largest sub-kernel height and width
 _LARGEST = 1 << 20  # no dimension, kernel or stride of a model the NPU runs is larger
@@ -51,6 +51,7 @@ class Arch(NamedTuple):
         ublock_w, ublock_h, ublock_d: the OFM micro-block (elements).
         ifm_ublock_h: the IFM micro-block's height (IFM blocks are whole micro-blocks high).
         banks: SHRAM banks of 1 KiB.
+        end_banks: banks Vela leaves unused at the end (2 above 16 banks, else 0).
         ifm_granule, acc_granule: banks an int8 IFM block and 32-bit accumulators are
             allocated in.
         output_cycles: cycles per output element of a block (write-out and activation).
@@ -63,6 +64,7 @@ class Arch(NamedTuple):
     ublock_d: int
     ifm_ublock_h: int
     banks: int
+    end_banks: int
     ifm_granule: int
     acc_granule: int
     output_cycles: float
@@ -74,14 +76,18 @@ class Arch(NamedTuple):
 OUTPUT_CYCLES_PER_ELEMENT = 0.625
 
 #: the configurations whose blocks and cycles were checked against Vela 5.2
-#: (``docs/npu-accelerators.md``). The ethos-u55-256 from Vela's architecture tables
-#: (micro-block 2 x 2 x 8, 48 banks, IFM granule 8, accumulator granule 16) and the 128's
-#: output rate halved (twice the MACs): its blocks are Vela's for all 388 operators of 30
-#: cnn-kws models, its cycles median -4.7% off (p10..p90 -12..+5%)
+#: (``benches/results/npu_schedule_check.md``), from Vela's architecture tables (micro-block,
+#: SHRAM banks, IFM and accumulator granules) with the ethos-u55-128's output rate scaled by
+#: MACs: every block of 488 cnn-kws operators Vela's on each, compute cycles within a median 6%
 ACCELERATORS = {
-    "ethos-u55-128": Arch("ethos-u55-128", 128, 2, 1, 8, 1, 24, 4, 8, OUTPUT_CYCLES_PER_ELEMENT),
-    "ethos-u55-256": Arch("ethos-u55-256", 256, 2, 2, 8, 2, 48, 8, 16,
+    "ethos-u55-128": Arch("ethos-u55-128", 128, 2, 1, 8, 1, 24, 2, 4, 8,
+                          OUTPUT_CYCLES_PER_ELEMENT),
+    "ethos-u55-256": Arch("ethos-u55-256", 256, 2, 2, 8, 2, 48, 2, 8, 16,
                           OUTPUT_CYCLES_PER_ELEMENT / 2),
+    "ethos-u55-64": Arch("ethos-u55-64", 64, 1, 1, 8, 1, 16, 0, 2, 4,
+                         OUTPUT_CYCLES_PER_ELEMENT * 2),
+    "ethos-u55-32": Arch("ethos-u55-32", 32, 1, 1, 4, 1, 16, 0, 2, 4,
+                         OUTPUT_CYCLES_PER_ELEMENT * 4),
 }
 DEFAULT_ARCH = ACCELERATORS["ethos-u55-128"]
 
@@ -213,12 +219,12 @@ def _candidates(sh: int, sw: int, depths: Tuple[int, ...], arch: Arch):
     ws = np.arange(arch.ublock_w, sw + 1, arch.ublock_w)
     h, w = (a.ravel() for a in np.meshgrid(hs, ws, indexing="ij"))
     d8 = _round_up_np(np.array(depths), 8)
-    max_acc = (arch.banks - _OUT_BANKS - _END_BANKS - arch.ifm_granule) * _BANK // (4 * 2)
+    max_acc = (arch.banks - _OUT_BANKS - arch.end_banks - arch.ifm_granule) * _BANK // (4 * 2)
     di, k = np.nonzero((h * w)[None, :] * d8[:, None] <= max_acc)
     d, h, w = np.array(depths)[di], h[k], w[k]
     acc_banks = _ceil_div_np(_ceil_div_np(h * w * d8[di] * 4, _BANK) * 2,
                              arch.acc_granule) * arch.acc_granule
-    room = arch.banks - _END_BANKS - _OUT_BANKS - acc_banks
+    room = arch.banks - arch.end_banks - _OUT_BANKS - acc_banks
     twin = ((h > w) & (w <= sh) & (h % arch.ublock_w == 0) & (w % arch.ublock_h == 0)
             & (h <= sw))
     out = (d, h, w, room, twin, (h <= 4) & (w <= 4))

@@ -215,7 +215,8 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "examples", "models")
 
 
-def test_labels_of_another_accelerator_scale_sram_by_the_analytical_peaks(tmp_path, capsys):
+def test_labels_of_another_accelerator_scale_sram_by_the_analytical_peaks(tmp_path, capsys,
+                                                                          monkeypatch):
     from edge_predictor.featurize import featurize
     from edge_predictor.tflite_reader import read_model
 
@@ -244,6 +245,10 @@ def test_labels_of_another_accelerator_scale_sram_by_the_analytical_peaks(tmp_pa
     meta = json.load(open(os.path.join(out, "meta.json")))
     assert meta["calibration"]["accelerator"] == "ethos-u55-256"
     assert "ethos-u55-256" in meta["description"]
+    monkeypatch.setenv("EDGE_PERF_BUNDLE_PATH", out)
+    assert main(["targets"]) == 0
+    assert "calibrated from ethos-u55-128 on labels, for the ethos-u55-256" in \
+        capsys.readouterr().out
     # predict on the command line answers with the same figure
     assert main(["predict", kws, "--bundle", out, "--json"]) == 0
     row = json.loads(capsys.readouterr().out)[0]

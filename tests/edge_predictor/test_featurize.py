@@ -445,5 +445,5 @@ def test_an_unknown_accelerator_is_refused():
     graph = read_model(fixture_path("conv"))
     with pytest.raises(ValueError, match="ethos-u65-512"):
         featurize(graph, "ethos-u65-512")
-    with pytest.raises(ValueError, match="known: ethos-u55-128, ethos-u55-256"):
+    with pytest.raises(ValueError, match="known: ethos-u55-128, ethos-u55-256, ethos-u55-32"):
         featurize(graph, also=("ethos-u65-512",))

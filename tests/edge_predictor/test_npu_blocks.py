@@ -1,4 +1,4 @@
-"""Vela's OFM block choice and cycle estimate for the Ethos-U55-128 and -256 (pure Python, no
+"""Vela's OFM block choice and cycle estimate for the Ethos-U55 configurations (pure Python, no
 models).
 
 The expected blocks and cycles are Vela 5.2's own, printed by ``--verbose-schedule`` for
@@ -97,6 +97,21 @@ def test_another_accelerator_gets_velas_blocks(kind, ofm, ifm, kernel, stride, b
     if cycles is not None:  # Vela's estimate within 15% (median over 30 models: -4.7%)
         assert compute_cycles(kind, ofm, ifm[2], kernel, got, U55_256) == pytest.approx(
             cycles, rel=0.15)
+
+
+@pytest.mark.parametrize("accelerator, kind, ofm, ifm, kernel, stride, block, cycles", [
+    # the smaller ones (16 banks, none left unused at the end; 1 x 1 micro-blocks)
+    ("ethos-u55-64", "conv", (25, 5, 48), (49, 10, 1), (8, 4), (2, 2), (12, 5, 16), 25541),
+    ("ethos-u55-64", "depthwise", (25, 5, 48), (25, 5, 48), (3, 3), (1, 1), (12, 5, 16), 10284),
+    ("ethos-u55-32", "conv", (25, 5, 48), (49, 10, 1), (8, 4), (2, 2), (12, 5, 16), 50741),
+    ("ethos-u55-32", "depthwise", (25, 5, 48), (25, 5, 48), (3, 3), (1, 1), (12, 5, 16), 20244),
+])
+def test_smaller_accelerators_get_velas_blocks(accelerator, kind, ofm, ifm, kernel, stride,
+                                               block, cycles):
+    arch = ACCELERATORS[accelerator]
+    got = ofm_block(kind, ofm, ifm, kernel, stride, (1, 1), arch)
+    assert got == Block(*block) and got != ofm_block(kind, ofm, ifm, kernel, stride)
+    assert compute_cycles(kind, ofm, ifm[2], kernel, got, arch) == pytest.approx(cycles, rel=0.05)
 
 
 def test_twice_the_macs_take_fewer_cycles_for_the_same_block():
