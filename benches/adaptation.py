@@ -59,6 +59,7 @@ from benches.validation import SPACES, build_models, zoo_models  # noqa: E402
 from edge_predictor.calibration import (choose, fit_groups, fit_scale, groups_of,  # noqa: E402
                                         pick_diverse, shares_of, shares_source)
 from edge_predictor.featurize import featurize, raw_columns  # noqa: E402
+from edge_predictor.accelerator import AcceleratorView  # noqa: E402
 from edge_predictor.npu_blocks import ACCELERATORS  # noqa: E402
 from edge_predictor.runtime import Predictor  # noqa: E402
 from edge_predictor.tflite_reader import read_model  # noqa: E402
@@ -257,12 +258,14 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
     """Score the five predictors for every N and metric on each held-out set."""
     base, metrics, how = SETTINGS[setting]
     predictor = Predictor.load(base)
-    # Vela labels of another Ethos-U configuration: the network answers for it through its
-    # features and the analytical SRAM peaks ("transfer": no measurement used)
+    # Vela labels of another Ethos-U configuration: the network's answer with SRAM scaled by
+    # the analytical peaks ("transfer"), and on the accelerator's features ("transfer on its
+    # features"), no measurement used; the held-out features carry both sets
     accelerator = how.get("vela") if how.get("vela") in ACCELERATORS else None
-    transfer = Predictor.load(base)
+    transfer, on_own = Predictor.load(base), Predictor.load(base)
     if accelerator:
-        transfer.accelerator = accelerator
+        transfer.view = AcceleratorView(transfer.view.trained, accelerator)
+        on_own.view = AcceleratorView(transfer.view.trained, accelerator, metrics)
     feats_t: Dict[str, Any] = {}
     src = shares_source(predictor.target)
     groups = groups_of(src)
@@ -279,8 +282,9 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
                       shares_of(feats, src), "analytical": {
                           m: _analytical(feats, base, m) for m in metrics}}
         if accelerator:
-            feats_t[name] = transfer.featurize(graph)
+            feats_t[name] = on_own.featurize(graph)
             info[name]["transfer"] = transfer.predict_features(feats_t[name], p)
+            info[name]["transfer_own"] = on_own.predict_features(feats_t[name], p)
     pool_n = [os.path.basename(p) for p in pool if os.path.basename(p) in info]
     out: Dict[str, Any] = {"base": base, "pool": len(pool_n), "metrics": {},
                            "accelerator": accelerator}
@@ -320,8 +324,9 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
                                   "calibrated": _stats(pc, y),
                                   "analytical-refit": _stats(pa, y)}
                 if accelerator:
-                    sets[set_name]["transfer"] = _stats(np.array(
-                        [info[n]["transfer"][metric] for n in names]), y)
+                    for key in ("transfer", "transfer_own"):
+                        sets[set_name][key] = _stats(np.array(
+                            [info[n][key][metric] for n in names]), y)
                 if set_name == "fresh":  # the calibrated predictor on each space's models
                     space = np.array([n.rsplit("-", 1)[0] for n in names])
                     sets[set_name]["calibrated_per_space"] = {
@@ -337,6 +342,7 @@ def evaluate(setting: str, pool: List[str], held: Dict[str, List[str]],
                 sets[set_name]["interval"] = dict(cover[set_name], base_coverage=round(
                     100 * float(np.mean(inside)), 1))
             per_n[str(count)] = {"chosen": chosen, "method": cal_fit["method"],
+                                 "features": cal_fit.get("features"),
                                  "loo_mape": round(100 * cal_fit["loo_mape"], 2),
                                  "factors_method": fit["method"], "sets": sets}
         out["metrics"][metric] = per_n
@@ -377,14 +383,21 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                     iv = st.get("interval")
                     cells.append("{}% / {}% ({:.2f}x)".format(
                         iv["base_coverage"], iv["coverage"], iv["width"]) if iv else "-")
-                    lines.append("| {} | {} ({}) | {} (n={}) | {} |".format(
-                        count, r["method"], r["loo_mape"], set_name, st["base"]["n"],
+                    lines.append("| {} | {}{} ({}) | {} (n={}) | {} |".format(
+                        count, r["method"], ", {} features".format(r["features"])
+                        if r.get("features") else "", r["loo_mape"], set_name, st["base"]["n"],
                         " | ".join(cells)))
             last = per_n[max(per_n, key=int)]["sets"].get("fresh", {})
             if last.get("calibrated_per_space"):
                 lines += ["", "Calibrated, N={}, fresh models per space (MAPE %): {}.".format(
                     max(per_n, key=int), ", ".join("{} {}".format(sp, st["mape"]) for sp, st in
                                                    last["calibrated_per_space"].items()))]
+            own = {k: v.get("transfer_own") for k, v in
+                   per_n[max(per_n, key=int)]["sets"].items()}
+            if all(own.values()):
+                lines += ["", "Transfer on the accelerator's features (no measurement; MAPE %): "
+                          "{}.".format(", ".join("{} {}".format(k, v["mape"])
+                                                 for k, v in own.items()))]
             if last.get("transfer_per_space"):
                 lines += ["", "Transfer (no measurement), fresh models per space (MAPE %): "
                           "{}.".format(", ".join("{} {}".format(sp, st["mape"]) for sp, st in

@@ -32,6 +32,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .accelerator import ACCELERATOR, TRAINED, AcceleratorView
 from .bundle import META_FILE, bundle_files, load_bundle, resolve
 from .calibration import choose, groups_of, pick_diverse, shares_of, shares_source
 from .errors import InputError
@@ -225,9 +226,11 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
             (:func:`measure_live`), keyed by path; with them a host per-operator model
             (:mod:`edge_predictor.host_ops`) competes with the factors by leave-one-out.
         accelerator: an Ethos-U base's measurements are of another configuration
-            (:data:`edge_predictor.npu_blocks.ACCELERATORS`, e.g. ``"ethos-u55-256"``): the
-            calibrated bundle featurizes for it and scales SRAM by the analytical peaks
-            (:meth:`Predictor.featurize`); the factors are fitted on top of that.
+            (:data:`edge_predictor.npu_blocks.ACCELERATORS`, e.g. ``"ethos-u55-256"``): SRAM
+            is scaled by the two configurations' analytical peaks, and each metric answers
+            from the trained configuration's features or the accelerator's, whichever
+            leave-one-out prefers (:mod:`edge_predictor.accelerator`); the factors are fitted
+            on top of that.
 
     Returns:
         The written ``meta.json`` content.
@@ -252,14 +255,23 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
         if accelerator not in ACCELERATORS:
             raise InputError("no block model for accelerator {!r} (known: {})".format(
                 accelerator, ", ".join(sorted(ACCELERATORS))))
-        predictor.accelerator = accelerator
+        trained = predictor.view.trained
+        views = [AcceleratorView(trained, accelerator),
+                 AcceleratorView(trained, accelerator, predictor.metrics)]
+    else:
+        views = [predictor.view]
     src = shares_source(predictor.target)
-    preds, shares, rows = [], [], []
+    # per view: every sample's answers and kernel-group shares
+    preds = [[] for _ in views]  # type: List[List[Dict[str, float]]]
+    shares = [[] for _ in views]  # type: List[List[np.ndarray]]
+    rows = []
     for path, _ in samples:
         graph = read_model(path)
-        feats = predictor.featurize(graph)
-        preds.append(predictor.predict_features(feats, graph.path, graph.warnings))
-        shares.append(shares_of(feats, src))
+        feats = views[-1].featurize(graph)  # the last view's: every feature set there is
+        for k, view in enumerate(views):
+            predictor.view = view
+            preds[k].append(predictor.predict_features(feats, graph.path, graph.warnings))
+            shares[k].append(shares_of(feats.alt if view.from_accelerator else feats, src))
         if profiles is not None and path in profiles and src.startswith("cpu_terms:"):
             rows.append(op_rows(feats, src.split(":", 1)[1]))
     fits = {}
@@ -270,8 +282,15 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
         if len(idx) < 2:
             raise InputError("calibrating {} needs at least 2 measured models, got {}".format(
                 metric, len(idx)))
-        ratio = np.array([samples[i][1][metric] / preds[i][metric] for i in idx])
-        fit = choose(np.array([shares[i] for i in idx]), ratio, groups_of(src))
+        tried = [choose(np.array([shares[k][i] for i in idx]), np.array(
+            [samples[i][1][metric] / preds[k][i][metric] for i in idx]), groups_of(src))
+            for k in range(len(views))]
+        best = min(range(len(views)), key=lambda k: tried[k]["loo_mape"])
+        fit = tried[best]
+        if len(views) > 1:  # the accelerator's features only where leave-one-out prefers them
+            fit["features"] = ACCELERATOR if best else TRAINED
+            fit["features_loo_mape"] = {TRAINED: tried[0]["loo_mape"],
+                                        ACCELERATOR: tried[1]["loo_mape"]}
         if metric == "latency_ms" and profiles is not None and len(rows) == len(samples) \
                 and len(idx) >= 3:
             fit = _with_host_ops(fit, [(rows[i], profiles[samples[i][0]]) for i in idx],
@@ -294,9 +313,9 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
                            "source": source, "metrics": fits,
                            "created": datetime.datetime.now(datetime.timezone.utc).strftime(
                                "%Y-%m-%dT%H:%M:%SZ")}
-    if predictor.accelerator != predictor.trained_accelerator:
-        meta["calibration"]["accelerator"] = predictor.accelerator
-        meta["description"] += "; for the {}".format(predictor.accelerator)
+    if len(views) > 1:
+        meta["calibration"]["accelerator"] = accelerator
+        meta["description"] += "; for the {}".format(accelerator)
     staged = os.path.normpath(out_dir) + ".partial"
     if os.path.exists(staged):
         shutil.rmtree(staged)

@@ -121,7 +121,7 @@ def predict(models: List[str] = typer.Argument(..., help=".tflite files"),
     for path, graph in graphs:
         feats_for = {}  # featurized once per accelerator configuration the predictors answer for
         for p in predictors:
-            key = (p.accelerator, p.trained_accelerator)
+            key = p.view.key
             if key not in feats_for:
                 feats_for[key] = p.featurize(graph)
             ans = p.predict_features(feats_for[key], path, graph.warnings)

@@ -79,6 +79,8 @@ class GraphFeatures:
         sram_peaks: accelerator -> the analytical SRAM peak in bytes
             (:func:`npu_schedule.sram_peak`): the featurized configuration's and those asked
             for with ``also``; None when not kept.
+        alt: the same graph featurized for another accelerator, when a bundle answers some
+            metric from it (:class:`edge_predictor.accelerator.AcceleratorView`); else None.
     """
 
     x: np.ndarray
@@ -89,6 +91,7 @@ class GraphFeatures:
     schema_version: int = FEATURE_SCHEMA_VERSION
     npu_parts: Optional[np.ndarray] = None
     sram_peaks: Optional[Dict[str, float]] = None
+    alt: Optional["GraphFeatures"] = None
 
     @property
     def n_nodes(self) -> int:

@@ -28,9 +28,9 @@ from .bundle import load_bundle, resolve
 from .calibration import apply, groups_of, shares_of
 from .interval import analytical_of, bounds, departure, widen
 from .errors import BundleError, GraphTooLargeError, ModelFormatError
-from .featurize import FEATURE_NAMES, featurize
+from .featurize import FEATURE_NAMES
+from .accelerator import AcceleratorView
 from .interpreters import make_interpreter
-from .npu_blocks import ACCELERATORS, DEFAULT_ARCH
 from .op_table import CATEGORIES, OP_VOCAB
 from .tflite_reader import read_model
 
@@ -41,8 +41,6 @@ INPUT_NAMES = ("x", "cat", "op", "a", "mask")
 
 _FLOAT_COL = FEATURE_NAMES.index("dtype_float")
 _QUANTIZE_CAT = CATEGORIES.index("QUANTIZE")
-#: the metric an answer for another Ethos-U configuration scales by the analytical SRAM peaks
-_SRAM_METRIC = "sram_kib"
 
 
 def _base_name(name):
@@ -170,16 +168,9 @@ class Predictor(object):
         self.intervals = bundle.meta.get("interval") or {}
         self._physics_target = (self.calibration["base"]["target"] if self.calibration
                                 else self.target)
-        #: the Ethos-U configuration the network's features were trained on, and the one this
-        #: bundle answers for (a calibration's ``accelerator``): when they differ, the SRAM
-        #: answer is scaled by the two configurations' analytical peaks (the featurizer replays
-        #: both schedules); the network's features stay the trained configuration's
-        self.trained_accelerator = (self._physics_target if self._physics_target in ACCELERATORS
-                                    else DEFAULT_ARCH.name)
-        self.accelerator = (self.calibration or {}).get("accelerator") or self.trained_accelerator
-        if self.accelerator not in ACCELERATORS:
-            raise BundleError("{}: calibrated for accelerator {!r}, which this edge-perf has no "
-                              "block model for".format(bundle.path, self.accelerator))
+        #: the Ethos-U configuration the network was trained on and the one this bundle
+        #: answers for (:mod:`edge_predictor.accelerator`)
+        self.view = AcceleratorView.of_bundle(bundle.path, self.target, self.calibration)
         #: metric -> the host per-operator model of an ``ops`` calibration
         self._host_ops = {}
         for name, fit in ((self.calibration or {}).get("metrics") or {}).items():
@@ -251,33 +242,42 @@ class Predictor(object):
                                 "outside the training distribution".format(", ".join(new)))
         return warnings
 
-    def featurize(self, graph):
-        """:func:`~edge_predictor.featurize.featurize` as the network was trained (and, for a
-        bundle calibrated for another accelerator, that one's analytical SRAM peak too)."""
-        also = (self.accelerator,) if self.accelerator != self.trained_accelerator else ()
-        return featurize(graph, self.trained_accelerator, also)
+    @property
+    def accelerator(self):
+        """The Ethos-U configuration this bundle answers for."""
+        return self.view.accelerator
 
-    def _transfer(self, name, v, feats):
-        """The network's answer moved to this bundle's accelerator: SRAM times the ratio of the
-        two configurations' analytical peaks (the other metrics: by the calibration's factors)."""
-        if name != _SRAM_METRIC or self.accelerator == self.trained_accelerator:
-            return v
-        peaks = feats.sram_peaks or {}
-        to, of = peaks.get(self.accelerator, 0.0), peaks.get(self.trained_accelerator, 0.0)
-        return v * to / of if to > 0 and of > 0 else v
+    @property
+    def trained_accelerator(self):
+        """The Ethos-U configuration its network was trained on."""
+        return self.view.trained
+
+    def featurize(self, graph):
+        """The features this bundle answers from (:meth:`AcceleratorView.featurize`)."""
+        return self.view.featurize(graph)
+
+    def _rows(self, runner, feats_list):
+        """The network's rows [M] for a batch, each metric from the features it answers from."""
+        rows = runner.run(feats_list)
+        if not self.view.from_accelerator:
+            return rows
+        metric = next(iter(self.view.from_accelerator))
+        alt = runner.run([self.view.features(metric, f) for f in feats_list])
+        return [self.view.merge(self.metrics, r, a) for r, a in zip(rows, alt)]
 
     def _answer(self, row, warnings, feats):
         out = {"target": self.target}
         cal = self.calibration
-        shares = None  # the factors' kernel-group shares, computed when a factor needs them
+        shares = {}  # the factors' kernel-group shares per feature set, computed when needed
         intervals, far = {}, []
         for name, v in zip(self.metrics, row):
-            v = self._transfer(name, float(v), feats)
+            own = self.view.features(name, feats)
+            v = self.view.sram(name, float(v), feats)
             fit = cal["metrics"].get(name) if cal else None
             if name in self._host_ops:  # this host's operators, not the base network
                 from .host_ops import op_rows
 
-                rows = op_rows(feats, cal["shares"].split(":", 1)[1])
+                rows = op_rows(own, cal["shares"].split(":", 1)[1])
                 out[name], note, spread = self._host_ops[name].answer(rows)
                 if note:
                     warnings = list(warnings) + ["{}: {}".format(name, note)]
@@ -286,14 +286,14 @@ class Predictor(object):
                                              out[name] * math.exp(spread), fit["loo_errors"]))
                 continue
             if fit:
-                if shares is None:
-                    shares = shares_of(feats, cal["shares"])
-                out[name] = apply(float(v), shares, fit["factors"], groups_of(cal["shares"]))
+                if id(own) not in shares:
+                    shares[id(own)] = shares_of(own, cal["shares"])
+                out[name] = apply(v, shares[id(own)], fit["factors"], groups_of(cal["shares"]))
             else:
                 out[name] = float(v)
             spec = self.intervals.get(name)
             if spec:
-                dep = departure(float(v), analytical_of(feats, self._physics_target, name))
+                dep = departure(v, analytical_of(own, self._physics_target, name))
                 lo, hi = bounds(out[name], dep, spec)
                 if fit:  # and the calibration's own leave-one-out errors
                     lo, hi = widen(out[name], lo, hi, fit["loo_errors"])
@@ -328,7 +328,7 @@ class Predictor(object):
         w = list(warnings) + self._check(feats, name)
         bucket = self.bundle.bucket_for(feats.n_nodes)
         with self._lock:
-            row = self.runner(bucket).run([feats])[0]
+            row = self._rows(self.runner(bucket), [feats])[0]
         return self._answer(row, w, feats)
 
     def predict(self, model, name=""):
@@ -373,7 +373,7 @@ class Predictor(object):
                     left = len(idx) - start
                     use = big if (left > big.batch // 4 or big is small) else small
                     chunk = idx[start:start + use.batch]
-                    out = self.runner(use).run([items[i][0] for i in chunk])
+                    out = self._rows(self.runner(use), [items[i][0] for i in chunk])
                     for k, i in enumerate(chunk):
                         rows[i] = out[k]
                     start += len(chunk)

@@ -281,3 +281,38 @@ def test_a_bundle_calibrated_for_an_unknown_accelerator_is_refused(tmp_path):
     json.dump(meta, open(meta_path, "w"))
     with pytest.raises(BundleError, match="ethos-u85-2048"):
         Predictor.load(out)
+
+
+def test_each_metric_answers_from_the_features_leave_one_out_prefers(tmp_path):
+    from edge_predictor.accelerator import AcceleratorView
+
+    base = Predictor.load("ethos-u55-128")
+    on_256 = Predictor.load("ethos-u55-128")
+    on_256.view = AcceleratorView("ethos-u55-128", "ethos-u55-256", on_256.metrics)
+    models = [os.path.join(EXAMPLES, m) for m in ("cnn-kws-900000.tflite", "ds_cnn.tflite")]
+    models += [fixture_path(m) for m in ("conv", "depthwise")]
+    # latency as the 256's features answer it, SRAM as the trained ones do (scaled by peaks)
+    samples = [(m, {"latency_ms": on_256.predict(m)["latency_ms"],
+                    "sram_kib": base.predict(m)["sram_kib"]}) for m in models]
+    assert any(abs(on_256.predict(m)["latency_ms"] / base.predict(m)["latency_ms"] - 1) > 0.05
+               for m in models)  # the two feature sets do answer differently
+    out = str(tmp_path / "cal")
+    meta = calibrate_bundle("ethos-u55-128", samples, out, {"kind": "labels"},
+                            accelerator="ethos-u55-256")
+    fits = meta["calibration"]["metrics"]
+    assert fits["latency_ms"]["features"] == "accelerator"
+    assert fits["latency_ms"]["features_loo_mape"]["accelerator"] == pytest.approx(0, abs=1e-9)
+    assert fits["latency_ms"]["features_loo_mape"]["trained"] > 0
+    cal = Predictor.load(out)
+    assert cal.view.from_accelerator == {"latency_ms"}
+    for m, labels in samples:
+        assert cal.predict(m)["latency_ms"] == pytest.approx(labels["latency_ms"], rel=1e-6)
+    # features made without the accelerator's set cannot answer the latency: a clear error
+    from edge_predictor.featurize import featurize
+    from edge_predictor.tflite_reader import read_model
+
+    with pytest.raises(InputError, match="replayed for the ethos-u55-256"):
+        cal.predict_features(featurize(read_model(models[0])))
+    many = cal.predict_many(models)
+    assert [a["latency_ms"] for a in many] == pytest.approx(
+        [lab["latency_ms"] for _, lab in samples], rel=1e-6)
