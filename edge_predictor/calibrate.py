@@ -35,14 +35,15 @@ import numpy as np
 from .accelerator import ACCELERATOR, TRAINED, AcceleratorView
 from .bundle import META_FILE, bundle_files, load_bundle, resolve
 from .calibration import choose, groups_of, pick_diverse, shares_of, shares_source
-from .errors import InputError
+from .errors import InputError, LabelError
 from .host_memory import cache_bytes
 from .host_ops import fit_ops, op_rows
 from .host_ops import loo_errors as host_loo_errors
 from .npu_blocks import ACCELERATORS
 from .tflite_reader import read_model
 
-__all__ = ["Sample", "PROBES_KEY", "read_labels", "pick_models", "measure_live", "calibrate_bundle"]
+__all__ = ["Sample", "PROBES_KEY", "read_labels", "pick_models", "measure_vela", "measure_live",
+           "calibrate_bundle"]
 
 #: one calibration model: its path and its measured metrics
 Sample = Tuple[str, Dict[str, float]]
@@ -120,6 +121,33 @@ def pick_models(base: str, models: Sequence[str], count: int, metric: str = "lat
         preds.append(predictor.predict_features(feats, graph.path, graph.warnings)[metric])
         shares.append(shares_of(feats, src))
     return [models[i] for i in pick_diverse(np.array(shares), np.array(preds), count)]
+
+
+def measure_vela(models: Sequence[str], accelerator: str,
+                 progress: Optional[Callable[[int, int, str], None]] = None
+                 ) -> Tuple[List[Sample], List[str]]:
+    """Label ``models`` with Vela for one Ethos-U55 configuration (needs the train extra), as
+    ``edge-perf validate --target <accelerator>`` measures them.
+
+    Returns:
+        (samples with every metric Vela gives: latency, SRAM, energy (an estimate); one
+        ``"<model>: <reason>"`` per model Vela failed on).
+
+    Raises:
+        UnavailableError: Vela is not installed.
+    """
+    from .validate import make_measurer
+
+    measure = make_measurer(accelerator)
+    samples, failed = [], []
+    for i, path in enumerate(models):
+        try:
+            samples.append((path, dict(measure(path)[0])))
+        except LabelError as err:
+            failed.append("{}: {}".format(os.path.basename(path), err))
+        if progress:
+            progress(i + 1, len(models), path)
+    return samples, failed
 
 
 def measure_live(models: Sequence[str], threads: int = 1, warmup: int = 10, runs: int = 30,

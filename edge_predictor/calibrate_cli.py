@@ -42,9 +42,10 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
               name: Optional[str] = typer.Option(None, "--name", help="target id of the "
                                                  "calibrated bundle"),
               accelerator: Optional[str] = typer.Option(
-                  None, "--accelerator", help="--labels of an Ethos-U base from another "
-                  "configuration (Vela's --accelerator-config, e.g. ethos-u55-256): the bundle "
-                  "replays that configuration's blocks and weight buffers"),
+                  None, "--accelerator", help="an Ethos-U base for another configuration "
+                  "(Vela's --accelerator-config: ethos-u55-256, -64, -32), whose --labels are "
+                  "given or, without them, Vela compiles here: the bundle replays its blocks "
+                  "and weight buffers"),
               count: int = typer.Option(20, "--count", min=2, help="live: how many of the "
                                         "models to measure (the most diverse)"),
               threads: int = typer.Option(1, "--threads", min=1, help="live: interpreter "
@@ -65,6 +66,7 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
     """Adapt a predictor from measured models; write a bundle for predict --bundle."""
     from .calibrate import calibrate_bundle, measure_live, read_labels
     from .errors import InputError
+    from .npu_blocks import ACCELERATORS
     from .runtime import Predictor
 
     if labels and models:
@@ -89,10 +91,28 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
             typer.echo("no models given: measuring the default calibration set ({} models of "
                        "the five design spaces, edge_predictor/calibration_set/)".format(
                            len(models)), err=True)
+        base_target = Predictor.load(base).target
+        if accelerator and base_target not in ACCELERATORS:
+            raise InputError("--accelerator applies to an Ethos-U base ({}), not {}".format(
+                ", ".join(sorted(ACCELERATORS)), base_target))
         paths = pick_models(base, _collect(models), count)
+    if not labels and base_target in ACCELERATORS:  # an NPU: Vela compiles, nothing runs here
+        from .calibrate import measure_vela
 
-        profiles = {} if op_profile and not Predictor.load(base).target.startswith(
-            "ethos-u") else None
+        acc = accelerator or base_target
+        bar = progress_bar("calibrate: compiling with Vela for the " + acc)
+        try:
+            samples, failed = measure_vela(
+                paths, acc, progress=lambda i, n, path: bar(i, n, os.path.basename(path)))
+        finally:
+            bar.close()
+        for reason in failed:
+            typer.echo("edge-perf: warning: Vela failed, model left out: " + reason, err=True)
+        source = {"kind": "vela", "accelerator": acc}
+        if scratch is not None:
+            source["models"] = "the default calibration set"
+    elif not labels:
+        profiles = {} if op_profile else None
         bar = progress_bar("calibrate: measuring" + (" and timing operators" if profiles
                                                      is not None else ""))
         canary: List[float] = []
@@ -138,5 +158,9 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
         else:
             how = "{} ({})".format(fit["method"], ", ".join(
                 "{} x{:.3g}".format(g, v) for g, v in fit["factors"].items()))
+        if fit.get("features"):  # --accelerator: the features leave-one-out preferred
+            how += ", on the {} features".format(
+                cal["accelerator"] if fit["features"] == "accelerator" else
+                cal["base"]["target"])
         typer.echo("{}: {} models, {}, leave-one-out MAPE {:.1%}".format(
             metric, fit["n"], how, fit["loo_mape"]))

@@ -1,7 +1,8 @@
 """Predicted vs. measured over many models, in a resumable SQLite store.
 
 For each model and one target: predict with a :class:`~edge_predictor.runtime.Predictor`, measure
-(``ethos-u55-128``: Vela through :func:`benches.labelers.vela.label_vela`; ``cpu-...``: live on
+(``ethos-u55-128`` and the other configurations of :data:`npu_blocks.ACCELERATORS`: Vela
+through :func:`benches.labelers.vela.label_vela`; ``cpu-...``: live on
 this host, which must be the host the target names; ``edgetpu``: on a Coral board), and store one
 row per metric. The store is resumable and idempotent: a model already done for the target is
 skipped, and each model is written in one transaction (WAL journal), so killing the process at any
@@ -24,6 +25,7 @@ import numpy as np
 
 from .errors import (EdgePerfError, InputError, LabelError, ModelFormatError, UnavailableError,
                      UnknownTargetError)
+from .npu_blocks import ACCELERATORS
 
 __all__ = ["SCHEMA_VERSION", "collect_models", "sha256_file", "rankdata", "spearman",
            "error_stats", "ResultStore", "calibrated_for", "make_measurer", "load_predictor",
@@ -217,17 +219,17 @@ class ResultStore(object):
         self.conn.close()
 
 
-def _vela_measurer():
+def _vela_measurer(accelerator):
     try:
         from benches.labelers import vela
     except ImportError as exc:
-        raise UnavailableError("the ethos-u55-128 target is measured with Vela, which is not "
+        raise UnavailableError("the {} target is measured with Vela, which is not "
                                "importable ({}); install the train extra "
-                               "`pip install '.[train]'`".format(exc)) from None
+                               "`pip install '.[train]'`".format(accelerator, exc)) from None
     vela.vela_version()  # UnavailableError naming `.[train]`
 
     def run(path):
-        res = vela.label_vela(path)
+        res = vela.label_vela(path, accelerator=accelerator)
         prov = res["provenance"]
         host = {k: prov.get(k) for k in ("labeler", "labeler_version", "accelerator",
                                          "system_config", "memory_mode", "energy_model")}
@@ -279,12 +281,15 @@ def _edgetpu_measurer(warmup, runs, min_time_s):
 
 
 def calibrated_for(predictor):
-    """The CPU target id a bundle was calibrated live on (``edge-perf calibrate`` measuring on
-    that host), or None: such a bundle validates against the host it measured, whatever its
-    name."""
+    """The target a calibrated bundle answers for, or None: the CPU target of the host it was
+    calibrated live on, or the Ethos-U configuration it was calibrated for (``--accelerator``);
+    such a bundle validates against that target, whatever its name."""
     from .measure import cpu_target_id
 
-    source = (getattr(predictor, "calibration", None) or {}).get("source") or {}
+    cal = getattr(predictor, "calibration", None) or {}
+    if cal.get("accelerator"):
+        return cal["accelerator"]
+    source = cal.get("source") or {}
     if source.get("kind") != "live" or not source.get("host"):
         return None
     target = cpu_target_id(source["host"])
@@ -299,15 +304,15 @@ def make_measurer(target, warmup=10, runs=30, min_time_s=1.0):
         UnavailableError: Vela (``.[train]``) or the device is missing.
         InputError: a CPU target that is not this host.
     """
-    if target == "ethos-u55-128":
-        return _vela_measurer()
+    if target in ACCELERATORS:
+        return _vela_measurer(target)
     if target.startswith("cpu-"):
         return _cpu_measurer(target, warmup, runs, min_time_s)
     if target == "edgetpu":
         return _edgetpu_measurer(warmup, runs, min_time_s)
-    raise UnknownTargetError("{}: cannot measure this target; validate knows ethos-u55-128 "
-                             "(Vela), cpu-... (this host) and edgetpu (a Coral board)"
-                             .format(target))
+    raise UnknownTargetError("{}: cannot measure this target; validate knows {} (Vela), "
+                             "cpu-... (this host) and edgetpu (a Coral board)".format(
+                                 target, ", ".join(sorted(ACCELERATORS))))
 
 
 def load_predictor(target_or_path):

@@ -68,8 +68,8 @@ class _ModelProgress:
 @handled
 def validate(paths: List[str] = typer.Argument(..., help=".tflite files or folders"),
              target: str = typer.Option(..., "--target", "-t",
-                                        help="ethos-u55-128 (Vela), cpu-... (this host), "
-                                             "edgetpu"),
+                                        help="ethos-u55-128, -256, -64, -32 (Vela), cpu-... "
+                                             "(this host), edgetpu"),
              db: str = typer.Option("edge-perf-validate.sqlite", "--db",
                                     help="SQLite store; rerunning resumes it"),
              plot: Optional[str] = typer.Option(None, "--plot",

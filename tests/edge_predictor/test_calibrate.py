@@ -316,3 +316,32 @@ def test_each_metric_answers_from_the_features_leave_one_out_prefers(tmp_path):
     many = cal.predict_many(models)
     assert [a["latency_ms"] for a in many] == pytest.approx(
         [lab["latency_ms"] for _, lab in samples], rel=1e-6)
+
+
+@pytest.mark.train
+def test_an_npu_base_without_labels_is_calibrated_by_vela_here(tmp_path, capsys):
+    pytest.importorskip("ethosu.vela")
+    from edge_predictor.validate import make_measurer
+
+    models = [fixture_path(m) for m in ("conv", "depthwise", "transpose_conv")]
+    out = str(tmp_path / "u55-64")
+    assert main(["calibrate", *models, "--from", "ethos-u55-128", "--accelerator",
+                 "ethos-u55-64", "--out", out]) == 0
+    captured = capsys.readouterr()
+    assert "compiling with Vela for the ethos-u55-64" in captured.err
+    cal = Predictor.load(out)
+    assert cal.accelerator == "ethos-u55-64"
+    assert cal.calibration["source"] == {"kind": "vela", "accelerator": "ethos-u55-64"}
+    vela64 = make_measurer("ethos-u55-64")
+    for metric in ("latency_ms", "sram_kib", "energy_mj"):
+        assert cal.calibration["metrics"][metric]["n"] == 3
+    # the labels it fitted are Vela's for the 64, not the 128's
+    labels = {m: vela64(m)[0] for m in models}
+    assert labels[models[0]]["latency_ms"] != make_measurer("ethos-u55-128")(
+        models[0])[0]["latency_ms"]
+    base = Predictor.load("ethos-u55-128")
+
+    def error(p):
+        return np.mean([abs(p.predict(m)["latency_ms"] / labels[m]["latency_ms"] - 1)
+                        for m in models])
+    assert error(cal) < 0.5 * error(base)  # the 128's answers are far from the 64's
