@@ -29,7 +29,7 @@ from .npu_blocks import clear_caches as clear_block_searches
 from .npu_cost import cost_kinds, cost_terms, elements_brick, own_cost_kind, part_cycles
 from .npu_energy import energy_of
 from .npu_memory import live_bytes, npu_live_bytes, npu_scratch_bytes
-from .npu_schedule import (BLOCK_MODEL_OPS, SCHEDULE_COLUMNS, OpGeometry, block_model,
+from .npu_schedule import (BLOCK_MODEL_OPS, SCHEDULE_COLUMNS, OpGeometry, clear_block_models,
                            cycle_kind, schedule_columns, sram_peak)
 from .op_table import category_index, lookup, op_index
 from .weight_stream import (BRICK_DEPTH, BRICK_IFM_DEPTH, SLACK_DOUBLE_BUFFER, brick_ratio,
@@ -170,8 +170,8 @@ def clear_cache() -> None:
     """Forget the operators featurized so far, and the memoised block searches (benches time a
     model as the process sees it for the first time)."""
     _CACHE.clear()
-    for memo in (block_model, elements_brick):
-        memo.cache_clear()
+    elements_brick.cache_clear()
+    clear_block_models()
     clear_block_searches()
 
 

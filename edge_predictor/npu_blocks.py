@@ -30,7 +30,8 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["Arch", "ACCELERATORS", "DEFAULT_ARCH", "Block", "OUTPUT_CYCLES_PER_ELEMENT", "ofm_block", "clear_caches", "dpu_cycles",
+__all__ = ["Arch", "ACCELERATORS", "DEFAULT_ARCH", "Block", "OUTPUT_CYCLES_PER_ELEMENT", "ofm_block",
+           "ofm_blocks", "clear_caches", "dpu_cycles",
            "compute_cycles"]
 
 _MAX_H, _MAX_W, _MAX_D = 32, 64, 128
@@ -203,6 +204,101 @@ def ofm_block(kind: str, ofm: Tuple[int, int, int], ifm: Tuple[int, int, int],
     return Block(int(h[pick]), int(w[pick]), int(d[pick]))
 
 
+def ofm_blocks(queries: Sequence[Tuple], arch: Arch = DEFAULT_ARCH) -> List[Optional[Block]]:
+    """:func:`ofm_block` for many operators at once: every candidate block of every query scored
+    in one pass of numpy operations (a model's searches cost one search's numpy calls, not one
+    per operator), the same blocks bit for bit.
+
+    Args:
+        queries: ``(kind, ofm, ifm, kernel, stride, dilation)`` tuples as :func:`ofm_block`
+            takes them.
+        arch: the accelerator.
+
+    Returns:
+        One :class:`Block` (or None) per query, in order.
+    """
+    out: List[Optional[Block]] = [None] * len(queries)
+    parts, rows = [], []
+    for q, (kind, ofm, ifm, kernel, stride, dilation) in enumerate(queries):
+        oh, ow, od = (int(v) for v in ofm)
+        ih, iw, idp = (int(v) for v in ifm)
+        kh = (int(kernel[0]) - 1) * int(dilation[0]) + 1
+        kw = (int(kernel[1]) - 1) * int(dilation[1]) + 1
+        sy, sx = int(stride[0]), int(stride[1])
+        sizes = (oh, ow, od, ih, iw, idp, kh, kw, sy, sx)
+        if min(sizes) <= 0 or max(sizes) > _LARGEST:
+            continue
+        depthwise, pool = kind == "depthwise", kind == "pool"
+        part = not pool and _part_kernel(idp, kw * kh)
+        sh = _round_up(min(oh, _MAX_H), arch.ublock_h)
+        sw = _round_up(min(ow, _MAX_W), arch.ublock_w)
+        sd = _round_up(min(od, _MAX_D), arch.ublock_d)
+        depths = []
+        depth = max(arch.ublock_d, min(sd, _SPLIT))
+        if depth < od:
+            depth = _round_up(depth, _SPLIT)
+        while depth <= sd:
+            depths.append(depth)
+            depth += arch.ublock_d
+            if depth < od:
+                depth = _round_up(depth, _SPLIT)
+        cand = _candidates(sh, sw, tuple(depths), arch)
+        if not len(cand[0]):
+            continue
+        parts.append(cand)
+        rows.append((q, oh, ow, od, ih, iw, idp, kh, kw, sy, sx,
+                     _ceil_div(kw, _SUBKERNEL) * _ceil_div(kh, _SUBKERNEL),
+                     _round_up(min(idp, 16 if part else 32), 8), 0 if pool else kw * kh,
+                     int(depthwise or pool), int(depthwise), len(cand[0])))
+    if not rows:
+        return out
+    r = np.array(rows, dtype=np.int64)
+    counts = r[:, -1]
+    d, h, w, room, twin, small = (np.concatenate([c[i] for c in parts]) for i in range(6))
+
+    def per(col):  # one query column broadcast to its candidates
+        return np.repeat(r[:, col], counts)
+    oh, ow, od, ih, iw, idp, kh, kw, sy, sx, repeats, ifm_bd, weight_hw = (
+        per(c) for c in range(1, 14))
+    equal = per(14).astype(bool)
+    bd8 = np.where(equal, d, _round_up_np(ifm_bd, 8))
+    bh, bw = _ifm_block(h, w, sy, sx, kh, kw, arch)
+    ok = _ifm_banks(bh * bw * bd8, arch) <= room
+    if twin.any():  # (h, w) is skipped when the transposed (w, h) was tried first and failed
+        tbh, tbw = _ifm_block(w[twin], h[twin], sy[twin], sx[twin], kh[twin], kw[twin], arch)
+        ok[twin] &= _ifm_banks(tbh * tbw * bd8[twin], arch) <= room[twin]
+    bd = np.where(equal, d, ifm_bd)
+    full_wh = -(-oh // h) * -(-ow // w)
+    ifm_wh_fetch = bh * bw * idp * repeats * (oh / h) * (ow / w)
+    weight_fetch = weight_hw * idp * full_wh * np.where(per(15).astype(bool), 1.0,
+                                                        od.astype(np.float64))
+    ifm_fetch = ifm_wh_fetch * np.where(equal, 1, _ceil_div_np(od, d))
+    cost = (ifm_fetch + weight_fetch) / (oh * ow * od).astype(np.float64)
+    cost = np.where(ih * iw * idp < bh * bw * bd * 2, cost / 2, cost)
+    cost = np.where(ok, cost, np.inf)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    best = np.minimum.reduceat(cost, starts)
+    seg = np.repeat(np.arange(len(rows)), counts)
+    tied = np.flatnonzero(cost == best[seg])
+    first = tied[np.concatenate([[True], seg[tied][1:] != seg[tied][:-1]])]
+    n_tied = np.bincount(seg[tied], minlength=len(rows))
+    picks = dict(zip(seg[first].tolist(), first.tolist()))
+    for s in np.flatnonzero((n_tied > 1) & np.isfinite(best)).tolist():
+        # equal cost: Vela prefers small blocks covering more of the IFM
+        cands = tied[seg[tied] == s].tolist()
+        pick, best_cov = cands[0], math.inf
+        for k in cands[1:]:
+            cov = ih[k] * iw[k] / (min(ih[k], bh[k]) * min(iw[k], bw[k]))
+            if small[k] and cov <= best_cov:
+                pick, best_cov = k, cov
+        picks[s] = pick
+    for s, q in enumerate(r[:, 0].tolist()):
+        if np.isfinite(best[s]):
+            k = picks[s]
+            out[q] = Block(int(h[k]), int(w[k]), int(d[k]))
+    return out
+
+
 @functools.lru_cache(maxsize=1024)
 def _candidates(sh: int, sw: int, depths: Tuple[int, ...], arch: Arch):
     """The blocks :func:`ofm_block` weighs, in Vela's order (depth, then height, then width),
@@ -241,10 +337,10 @@ def clear_caches() -> None:
 
 def _ifm_block(h, w, sy: int, sx: int, kh: int, kw: int, arch: Arch):
     """The IFM block (height, width) an OFM block of h x w reads, in whole IFM micro-blocks."""
-    bh = (h - 1) * sy + min(kh, _SUBKERNEL)
+    bh = (h - 1) * sy + np.minimum(kh, _SUBKERNEL)
     if arch.ifm_ublock_h > 1:
         bh = -(-bh // arch.ifm_ublock_h) * arch.ifm_ublock_h
-    bw = -(-((w - 1) * sx + min(kw, _SUBKERNEL)) // arch.ublock_w) * arch.ublock_w
+    bw = -(-((w - 1) * sx + np.minimum(kw, _SUBKERNEL)) // arch.ublock_w) * arch.ublock_w
     return bh, bw
 
 

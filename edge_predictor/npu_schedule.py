@@ -31,16 +31,16 @@ buffer bytes are 1.4% off (median; ``docs/experiments.md: schema8_blocks``; sche
 
 from __future__ import annotations
 
-import functools
 import math
-from typing import Any, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .npu_blocks import DEFAULT_ARCH, Arch, compute_cycles, ofm_block
+from .npu_blocks import DEFAULT_ARCH, Arch, compute_cycles, ofm_blocks
 
 __all__ = ["CYCLE_MODEL", "TRANSFER_CYCLES_PER_BYTE", "TRANSFER_LATENCY", "SLICE_DEPTH",
            "SCHEDULE_COLUMNS", "BLOCK_MODEL_OPS", "BufferPlan", "OpGeometry", "block_model",
+           "block_models", "clear_block_models",
            "cycle_kind",
            "op_cycles", "replay_buffering", "schedule_columns", "sram_peak"]
 
@@ -218,17 +218,38 @@ class OpGeometry(NamedTuple):
                    (get("dilation_h"), get("dilation_w")))
 
 
-@functools.lru_cache(maxsize=8192)
+#: (geometry, accelerator) -> :func:`block_model`'s answer (models repeat their shapes, a
+#: search space's candidates share them); emptied past _MEMO_LIMIT entries
+_MEMO: Dict[Tuple[OpGeometry, Arch], Optional[Tuple[int, float]]] = {}
+_MEMO_LIMIT = 8192
+
+
+def block_models(geoms: Sequence[OpGeometry], arch: Arch = DEFAULT_ARCH
+                 ) -> List[Optional[Tuple[int, float]]]:
+    """:func:`block_model` of many operators: the ones not seen before searched together
+    (:func:`npu_blocks.ofm_blocks`, one pass of numpy operations for all of them)."""
+    missing = [g for g in dict.fromkeys(geoms) if (g, arch) not in _MEMO]
+    if missing:
+        if len(_MEMO) + len(missing) > _MEMO_LIMIT:
+            _MEMO.clear()
+        blocks = ofm_blocks([(g.kind, g.ofm, g.ifm, g.kernel, g.stride, g.dilation)
+                             for g in missing], arch)
+        for g, block in zip(missing, blocks):
+            kernel = ((g.kernel[0] - 1) * g.dilation[0] + 1, (g.kernel[1] - 1) * g.dilation[1] + 1)
+            _MEMO[(g, arch)] = None if block is None else (
+                block.depth, compute_cycles(g.kind, g.ofm, g.ifm[2], kernel, block, arch))
+    return [_MEMO[(g, arch)] for g in geoms]
+
+
 def block_model(geom: OpGeometry, arch: Arch = DEFAULT_ARCH) -> Optional[Tuple[int, float]]:
     """(OFM block depth, compute cycles) Vela estimates for an operator on ``arch``; None: no
-    block fits (memoised: models repeat their shapes)."""
-    block = ofm_block(geom.kind, geom.ofm, geom.ifm, geom.kernel, geom.stride, geom.dilation,
-                      arch)
-    if block is None:
-        return None
-    kernel = ((geom.kernel[0] - 1) * geom.dilation[0] + 1,
-              (geom.kernel[1] - 1) * geom.dilation[1] + 1)
-    return block.depth, compute_cycles(geom.kind, geom.ofm, geom.ifm[2], kernel, block, arch)
+    block fits (memoised)."""
+    return block_models([geom], arch)[0]
+
+
+def clear_block_models() -> None:
+    """Forget the memoised :func:`block_model` answers."""
+    _MEMO.clear()
 
 
 def schedule_columns(kinds: Sequence[str], cycle_inputs: np.ndarray, stream: np.ndarray,
@@ -258,10 +279,11 @@ def schedule_columns(kinds: Sequence[str], cycle_inputs: np.ndarray, stream: np.
     n = len(kinds)
     geometry = list(geometry) if geometry is not None else [None] * n
     cycles, blocks = np.zeros(n), np.full(n, float(SLICE_DEPTH))
+    searched = iter(block_models([g for g in geometry if g is not None], arch))
     for k, (kind, (macs, inb, outb), w, geom) in enumerate(zip(
             kinds, np.asarray(cycle_inputs, np.float64).tolist(),
             np.asarray(stream, np.float64).tolist(), geometry)):
-        model = block_model(geom, arch) if geom is not None else None
+        model = next(searched) if geom is not None else None
         if model is not None:
             blocks[k], cycles[k] = model
         else:

@@ -120,3 +120,28 @@ def test_twice_the_macs_take_fewer_cycles_for_the_same_block():
             < dpu_cycles("depthwise", (25, 5, 64), 64, (3, 3), block))
     assert U55_256.output_cycles == OUTPUT_CYCLES_PER_ELEMENT / 2
     assert DEFAULT_ARCH is ACCELERATORS["ethos-u55-128"]
+
+
+def test_the_batched_search_finds_every_single_searchs_block():
+    import random
+
+    from edge_predictor.npu_blocks import clear_caches, ofm_blocks
+
+    rng = random.Random(7)
+    dims = [1, 2, 3, 5, 7, 14, 25, 28, 32, 33, 56, 64, 65, 112, 224]
+    depths = [1, 3, 8, 16, 17, 24, 48, 64, 96, 128, 130, 256, 576]
+    queries = []
+    for _ in range(300):
+        kind = rng.choice(["conv", "depthwise", "pool"])
+        oh, ow, od = rng.choice(dims), rng.choice(dims), rng.choice(depths)
+        sy, sx, kh, kw = rng.choice([1, 2, 3]), rng.choice([1, 2]), rng.choice([1, 3, 5, 9]), \
+            rng.choice([1, 3, 10])
+        idp = od if kind != "conv" else rng.choice(depths)
+        queries.append((kind, (oh, ow, od), ((oh - 1) * sy + kh, (ow - 1) * sx + kw, idp),
+                        (kh, kw), (sy, sx), (rng.choice([1, 2]), 1)))
+    queries.append(("conv", (0, 5, 8), (25, 5, 8), (1, 1), (1, 1), (1, 1)))  # empty: None
+    for arch in ACCELERATORS.values():
+        clear_caches()
+        got = ofm_blocks(queries, arch)
+        assert got == [ofm_block(*q, arch) for q in queries]
+        assert got[-1] is None and sum(b is None for b in got) < len(got) // 2
