@@ -136,7 +136,7 @@ def measure_vela(models: Sequence[str], accelerator: str,
     Raises:
         UnavailableError: Vela is not installed.
     """
-    from .validate import make_measurer
+    from .measurers import make_measurer
 
     measure = make_measurer(accelerator)
     samples, failed = [], []

@@ -1,9 +1,8 @@
 """Predicted vs. measured over many models, in a resumable SQLite store.
 
 For each model and one target: predict with a :class:`~edge_predictor.runtime.Predictor`, measure
-(``ethos-u55-128`` and the other configurations of :data:`npu_blocks.ACCELERATORS`: Vela
-through :func:`benches.labelers.vela.label_vela`; ``cpu-...``: live on
-this host, which must be the host the target names; ``edgetpu``: on a Coral board), and store one
+(:func:`edge_predictor.measurers.make_measurer`: Vela for an Ethos-U55 configuration, live on
+this host for its ``cpu-...`` target, a Coral board for ``edgetpu``), and store one
 row per metric. The store is resumable and idempotent: a model already done for the target is
 skipped, and each model is written in one transaction (WAL journal), so killing the process at any
 moment loses at most the model in flight and never corrupts the database.
@@ -17,15 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import sqlite3
 import time
 
 import numpy as np
 
-from .errors import (EdgePerfError, InputError, LabelError, ModelFormatError, UnavailableError,
-                     UnknownTargetError)
-from .npu_blocks import ACCELERATORS
+from .errors import EdgePerfError, InputError, UnavailableError
+from .measurers import calibrated_for, make_measurer
 
 __all__ = ["SCHEMA_VERSION", "collect_models", "sha256_file", "rankdata", "spearman",
            "error_stats", "ResultStore", "calibrated_for", "make_measurer", "load_predictor",
@@ -217,102 +214,6 @@ class ResultStore(object):
     def close(self):
         """Close the connection."""
         self.conn.close()
-
-
-def _vela_measurer(accelerator):
-    try:
-        from benches.labelers import vela
-    except ImportError as exc:
-        raise UnavailableError("the {} target is measured with Vela, which is not "
-                               "importable ({}); install the train extra "
-                               "`pip install '.[train]'`".format(accelerator, exc)) from None
-    vela.vela_version()  # UnavailableError naming `.[train]`
-
-    def run(path):
-        res = vela.label_vela(path, accelerator=accelerator)
-        prov = res["provenance"]
-        host = {k: prov.get(k) for k in ("labeler", "labeler_version", "accelerator",
-                                         "system_config", "memory_mode", "energy_model")}
-        return res["labels"], host
-    return run
-
-
-def _cpu_measurer(target, warmup, runs, min_time_s):
-    from . import interpreters, measure, power
-
-    m = re.match(r"^cpu-.+-t(\d+)(-nodelegate)?$", target)
-    if not m:
-        raise UnknownTargetError("{}: a CPU target reads cpu-<cpu>-<interpreter>-t<threads>"
-                                 .format(target))
-    threads, delegates = int(m.group(1)), not m.group(2)
-    here = measure.cpu_target_id(measure.host_fingerprint(threads=threads))
-    here += "" if delegates else "-nodelegate"
-    if here != target:
-        raise InputError("target {} is not this host (which measures as {}): validate a CPU "
-                         "target on the machine it names".format(target, here))
-    sensor, _ = power.find_sensor()
-
-    def run(path):
-        with open(path, "rb") as f:
-            content = f.read()
-        try:
-            it = interpreters.make_interpreter(content, threads=threads,
-                                               default_delegates=delegates)
-            stats = power.benchmark_with_power(it, sensor=sensor, warmup=warmup, runs=runs,
-                                               min_time_s=min_time_s)
-        except ModelFormatError as exc:
-            raise LabelError("{}: {}".format(path, exc.reason)) from None
-        except (RuntimeError, ValueError) as exc:  # interpreter failures vary by backend
-            raise LabelError("{}: measurement failed: {}".format(path, exc)) from None
-        labels = {"latency_ms": stats["median_ms"]}
-        if stats["energy"]:
-            labels["energy_mj"] = stats["energy"]["energy_mj"]
-        return labels, measure.host_fingerprint(threads=threads)
-    return run
-
-
-def _edgetpu_measurer(warmup, runs, min_time_s):
-    from benches.labelers import edgetpu
-
-    def run(path):
-        res = edgetpu.label_edgetpu(path, warmup=warmup, runs=runs, min_time_s=min_time_s)
-        return res["labels"], res["provenance"]
-    return run
-
-
-def calibrated_for(predictor):
-    """The target a calibrated bundle answers for, or None: the CPU target of the host it was
-    calibrated live on, or the Ethos-U configuration it was calibrated for (``--accelerator``);
-    such a bundle validates against that target, whatever its name."""
-    from .measure import cpu_target_id
-
-    cal = getattr(predictor, "calibration", None) or {}
-    if cal.get("accelerator"):
-        return cal["accelerator"]
-    source = cal.get("source") or {}
-    if source.get("kind") != "live" or not source.get("host"):
-        return None
-    target = cpu_target_id(source["host"])
-    return target if source.get("default_delegate", True) else target + "-nodelegate"
-
-
-def make_measurer(target, warmup=10, runs=30, min_time_s=1.0):
-    """The measurement function of a target: ``path -> (labels, host)``.
-
-    Raises:
-        UnknownTargetError: no way to measure this target.
-        UnavailableError: Vela (``.[train]``) or the device is missing.
-        InputError: a CPU target that is not this host.
-    """
-    if target in ACCELERATORS:
-        return _vela_measurer(target)
-    if target.startswith("cpu-"):
-        return _cpu_measurer(target, warmup, runs, min_time_s)
-    if target == "edgetpu":
-        return _edgetpu_measurer(warmup, runs, min_time_s)
-    raise UnknownTargetError("{}: cannot measure this target; validate knows {} (Vela), "
-                             "cpu-... (this host) and edgetpu (a Coral board)".format(
-                                 target, ", ".join(sorted(ACCELERATORS))))
 
 
 def load_predictor(target_or_path):
