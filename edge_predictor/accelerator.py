@@ -82,20 +82,22 @@ class AcceleratorView:
             feats.alt = featurize(graph, self.accelerator)
         return feats
 
-    def features(self, metric: str, feats: GraphFeatures) -> GraphFeatures:
-        """The features ``metric`` is answered from.
+    def accelerated(self, feats: GraphFeatures) -> GraphFeatures:
+        """The accelerator's features that :meth:`featurize` put in ``feats.alt``.
 
         Raises:
-            InputError: the accelerator's were needed and ``feats`` has none (featurized
-                without :meth:`featurize`).
+            InputError: ``feats`` has none (featurized without :meth:`featurize`).
         """
-        if metric not in self.from_accelerator:
-            return feats
         if feats.alt is None:
             raise InputError("this bundle answers {} from features replayed for the {}: "
-                             "featurize with Predictor.featurize".format(metric,
-                                                                         self.accelerator))
+                             "featurize with Predictor.featurize".format(
+                                 ", ".join(sorted(self.from_accelerator)), self.accelerator))
         return feats.alt
+
+    def features(self, metric: str, feats: GraphFeatures) -> GraphFeatures:
+        """The features ``metric`` is answered from (:meth:`accelerated` for those in
+        ``from_accelerator``)."""
+        return self.accelerated(feats) if metric in self.from_accelerator else feats
 
     def merge(self, metrics: Sequence[str], row, alt_row):
         """One answer row [M] from the trained features' ``row`` and the accelerator's."""

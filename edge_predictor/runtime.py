@@ -24,12 +24,12 @@ import threading
 
 import numpy as np
 
+from .accelerator import AcceleratorView
 from .bundle import load_bundle, resolve
 from .calibration import apply, groups_of, shares_of
 from .interval import analytical_of, bounds, departure, widen
 from .errors import BundleError, GraphTooLargeError, ModelFormatError
 from .featurize import FEATURE_NAMES
-from .accelerator import AcceleratorView
 from .interpreters import make_interpreter
 from .op_table import CATEGORIES, OP_VOCAB
 from .tflite_reader import read_model
@@ -261,8 +261,7 @@ class Predictor(object):
         rows = runner.run(feats_list)
         if not self.view.from_accelerator:
             return rows
-        metric = next(iter(self.view.from_accelerator))
-        alt = runner.run([self.view.features(metric, f) for f in feats_list])
+        alt = runner.run([self.view.accelerated(f) for f in feats_list])
         return [self.view.merge(self.metrics, r, a) for r, a in zip(rows, alt)]
 
     def _answer(self, row, warnings, feats):
