@@ -125,13 +125,14 @@ def pick_models(base: str, models: Sequence[str], count: int, metric: str = "lat
 
 def measure_vela(models: Sequence[str], accelerator: str,
                  progress: Optional[Callable[[int, int, str], None]] = None
-                 ) -> Tuple[List[Sample], List[str]]:
+                 ) -> Tuple[List[Sample], List[str], Dict[str, object]]:
     """Label ``models`` with Vela for one Ethos-U55 configuration (needs the train extra), as
     ``edge-perf validate --target <accelerator>`` measures them.
 
     Returns:
         (samples with every metric Vela gives: latency, SRAM, energy (an estimate); one
-        ``"<model>: <reason>"`` per model Vela failed on).
+        ``"<model>: <reason>"`` per model Vela failed on; the labeler's provenance: Vela's
+        version, accelerator, system config, memory mode, energy model).
 
     Raises:
         UnavailableError: Vela is not installed.
@@ -139,15 +140,16 @@ def measure_vela(models: Sequence[str], accelerator: str,
     from .measurers import make_measurer
 
     measure = make_measurer(accelerator)
-    samples, failed = [], []
+    samples, failed, labeler = [], [], {}  # type: List[Sample], List[str], Dict[str, object]
     for i, path in enumerate(models):
         try:
-            samples.append((path, dict(measure(path)[0])))
+            labels, labeler = measure(path)
+            samples.append((path, dict(labels)))
         except LabelError as err:
             failed.append("{}: {}".format(os.path.basename(path), err))
         if progress:
             progress(i + 1, len(models), path)
-    return samples, failed
+    return samples, failed, labeler
 
 
 def measure_live(models: Sequence[str], threads: int = 1, warmup: int = 10, runs: int = 30,

@@ -102,13 +102,13 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
         acc = accelerator or base_target
         bar = progress_bar("calibrate: compiling with Vela for the " + acc)
         try:
-            samples, failed = measure_vela(
+            samples, failed, labeler = measure_vela(
                 paths, acc, progress=lambda i, n, path: bar(i, n, os.path.basename(path)))
         finally:
             bar.close()
         for reason in failed:
             typer.echo("edge-perf: warning: Vela failed, model left out: " + reason, err=True)
-        source = {"kind": "vela", "accelerator": acc}
+        source = {"kind": "vela", "accelerator": acc, "labeler": labeler}
         if scratch is not None:
             source["models"] = "the default calibration set"
     elif not labels:

@@ -331,7 +331,10 @@ def test_an_npu_base_without_labels_is_calibrated_by_vela_here(tmp_path, capsys)
     assert "compiling with Vela for the ethos-u55-64" in captured.err
     cal = Predictor.load(out)
     assert cal.accelerator == "ethos-u55-64"
-    assert cal.calibration["source"] == {"kind": "vela", "accelerator": "ethos-u55-64"}
+    source = cal.calibration["source"]
+    assert source["kind"] == "vela" and source["accelerator"] == "ethos-u55-64"
+    assert source["labeler"]["accelerator"] == "ethos-u55-64"
+    assert source["labeler"]["labeler_version"]
     vela64 = make_measurer("ethos-u55-64")
     for metric in ("latency_ms", "sram_kib", "energy_mj"):
         assert cal.calibration["metrics"][metric]["n"] == 3
