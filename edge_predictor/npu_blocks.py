@@ -143,71 +143,14 @@ def ofm_block(kind: str, ofm: Tuple[int, int, int], ifm: Tuple[int, int, int],
     Returns:
         The :class:`Block`, or None when no block fits.
     """
-    oh, ow, od = (int(v) for v in ofm)
-    ih, iw, idp = (int(v) for v in ifm)
-    kh = (int(kernel[0]) - 1) * int(dilation[0]) + 1
-    kw = (int(kernel[1]) - 1) * int(dilation[1]) + 1
-    sizes = (oh, ow, od, ih, iw, idp, kh, kw, int(stride[0]), int(stride[1]))
-    if min(sizes) <= 0 or max(sizes) > _LARGEST:
-        return None  # an empty tensor, or sizes no NPU runs (a corrupted model)
-    depthwise, pool = kind == "depthwise", kind == "pool"
-    equal_depth = depthwise or pool
-    part = not pool and _part_kernel(idp, kw * kh)
-    repeats = _ceil_div(kw, _SUBKERNEL) * _ceil_div(kh, _SUBKERNEL)
-    ifm_bd = _round_up(min(idp, 16 if part else 32), 8)
-    weight_hw = 0 if pool else kw * kh
-    sh = _round_up(min(oh, _MAX_H), arch.ublock_h)
-    sw = _round_up(min(ow, _MAX_W), arch.ublock_w)
-    sd = _round_up(min(od, _MAX_D), arch.ublock_d)
-    depths = []
-    depth = max(arch.ublock_d, min(sd, _SPLIT))
-    if depth < od:
-        depth = _round_up(depth, _SPLIT)
-    while depth <= sd:
-        depths.append(depth)
-        depth += arch.ublock_d
-        if depth < od:
-            depth = _round_up(depth, _SPLIT)
-    # the candidates (d, h, w) in Vela's order whose accumulators can fit at all (flat arrays)
-    d, h, w, acc_room, twin, small = _candidates(sh, sw, tuple(depths), arch)
-    sy, sx = int(stride[0]), int(stride[1])
-    bd8 = d if equal_depth else _round_up(ifm_bd, 8)  # IFM block depth in 8s (d: already)
-    bh, bw = _ifm_block(h, w, sy, sx, kh, kw, arch)
-    fits = _ifm_banks(bh * bw * bd8, arch) <= acc_room
-    # (h, w) is skipped when the transposed (w, h) was tried first (w < h) and did not fit
-    if twin.any():
-        twin_bh, twin_bw = _ifm_block(w[twin], h[twin], sy, sx, kh, kw, arch)
-        twin_bd8 = bd8[twin] if equal_depth else bd8
-        ok = fits.copy()
-        ok[twin] &= _ifm_banks(twin_bh * twin_bw * twin_bd8, arch) <= acc_room[twin]
-    else:
-        ok = fits
-    bd = d if equal_depth else ifm_bd
-    if not ok.any():
-        return None
-    full_wh = -(-oh // h) * -(-ow // w)
-    ifm_wh_fetch = bh * bw * idp * repeats * (oh / h) * (ow / w)
-    weight_fetch = weight_hw * idp * full_wh * (1.0 if depthwise else float(od))
-    ifm_fetch = ifm_wh_fetch * (1 if equal_depth else _ceil_div_np(od, d))
-    cost = (ifm_fetch + weight_fetch) / float(oh * ow * od)
-    cost = np.where(ih * iw * idp < bh * bw * bd * 2, cost / 2, cost)
-    cost = np.where(ok, cost, np.inf)
-    cands = np.flatnonzero(cost == cost.min())
-    pick = int(cands[0])
-    if len(cands) > 1:  # equal cost: Vela prefers small blocks covering more of the IFM
-        best_cov = math.inf
-        small = small[cands].tolist()
-        cov = (ih * iw / (np.minimum(ih, bh) * np.minimum(iw, bw)))[cands].tolist()
-        for k, s, c in zip(cands[1:].tolist(), small[1:], cov[1:]):
-            if s and c <= best_cov:
-                pick, best_cov = k, c
-    return Block(int(h[pick]), int(w[pick]), int(d[pick]))
+    return ofm_blocks([(kind, ofm, ifm, kernel, stride, dilation)], arch)[0]
 
 
 def ofm_blocks(queries: Sequence[Tuple], arch: Arch = DEFAULT_ARCH) -> List[Optional[Block]]:
-    """:func:`ofm_block` for many operators at once: every candidate block of every query scored
-    in one pass of numpy operations (a model's searches cost one search's numpy calls, not one
-    per operator), the same blocks bit for bit.
+    """The OFM blocks of many operators at once: every candidate block of every query scored in
+    one pass of numpy operations (a model's searches cost one search's numpy calls, not one per
+    operator). Checked against the earlier one-operator-at-a-time search on 20,000 random
+    geometries x 4 accelerators: the same blocks (``docs/runtime-speed.md``).
 
     Args:
         queries: ``(kind, ofm, ifm, kernel, stride, dilation)`` tuples as :func:`ofm_block`
