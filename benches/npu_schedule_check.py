@@ -11,7 +11,11 @@ whose SRAM peak the weight buffers move most) and scores:
 1. the share of OFM blocks exactly Vela's;
 2. the compute-cycle error per operator kind and traversal (median, median |error|,
    p10..p90);
-3. the share of single/double buffering decisions right, and the buffer bytes' error.
+3. the share of single/double buffering decisions right, and the buffer bytes' error;
+4. on the adaptation bench's pool of fresh models of every space (``.cache/adaptation/pool``,
+   if ``python -m benches.adaptation`` built it), the featurizer's ``npu_cost_cycles`` for the
+   configuration against Vela's per-layer cycles, per operator type: the sum of ours over the
+   sum of Vela's, and the type's share of Vela's cycles.
 
 Models: store seeds ``0..N-1`` of cnn-kws (rebuilt from (space, seed) into
 ``.cache/vela_schedule/models``; ``--seeds``, default 30) and, as held-out, the validation
@@ -46,8 +50,8 @@ from edge_predictor.featurize import featurize, raw_columns  # noqa: E402
 from edge_predictor.npu_blocks import ACCELERATORS, compute_cycles, ofm_block  # noqa: E402
 from edge_predictor.tflite_reader import read_model  # noqa: E402
 
-__all__ = ["parse_schedule", "vela_schedule", "check_model", "summarize", "render_markdown",
-           "main"]
+__all__ = ["parse_schedule", "vela_schedule", "check_model", "cost_by_type", "summarize",
+           "render_markdown", "main"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(ROOT, ".cache", "vela_schedule")
@@ -150,6 +154,35 @@ def check_model(path: str, accelerator: str) -> Dict[str, list]:
     return out
 
 
+def cost_by_type(paths: List[str], accelerator: str) -> Dict[str, Dict[str, float]]:
+    """Per operator type: ``npu_cost_cycles`` (featurized for ``accelerator``) summed over
+    Vela's per-layer cycles summed, and the type's share of Vela's cycles (operators of more
+    than 100 cycles)."""
+    from benches.labelers.vela import label_vela
+    from edge_predictor.errors import LabelError
+    from edge_predictor.npu_cost import cost_kinds
+
+    ours, vela = collections.Counter(), collections.Counter()
+    for path in paths:
+        graph = read_model(path)
+        with open(path, "rb") as f:
+            try:
+                res = label_vela(f.read(), accelerator=accelerator, layers=True, graph=graph)
+            except LabelError:
+                continue
+        cycles = (res["raw"].get("layers") or {}).get("cycles")
+        if not cycles:
+            continue
+        est = raw_columns(featurize(graph, accelerator), ("npu_cost_cycles",))[0]
+        for kind, o, v in zip(cost_kinds(graph), est.tolist(), cycles):
+            if v and v > 100:
+                ours[kind.split("/")[0]] += o
+                vela[kind.split("/")[0]] += v
+    total = float(sum(vela.values())) or 1.0
+    return {k: {"ratio": round(ours[k] / vela[k], 3), "share": round(100 * vela[k] / total, 1)}
+            for k in sorted(vela, key=lambda k: -vela[k])}
+
+
 def summarize(rows: List[Dict[str, list]]) -> Dict[str, Any]:
     """The scores over many :func:`check_model` rows."""
     blocks = [v for r in rows for v in r["blocks"]]
@@ -196,6 +229,18 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                 st["decisions"]["right"], st["decisions"]["of"],
                 100.0 * st["decisions"]["right"] / max(st["decisions"]["of"], 1),
                 "{}% / {}%".format(buf["median_abs"], buf["within5"]) if buf else "-"))
+    costs = doc.get("cost_by_type") or {}
+    if costs:
+        accs = list(costs)
+        kinds = list(costs[accs[0]])[:12]
+        lines += ["", "`npu_cost_cycles` on each configuration's features over Vela's per-layer "
+                  "cycles, per operator type, on the adaptation pool ({} models); the type's "
+                  "share of Vela's cycles in brackets:".format(doc.get("pool_models")), "",
+                  "| type | " + " | ".join(accs) + " |", "|---|" + "---|" * len(accs)]
+        for k in kinds:
+            lines.append("| {} | {} |".format(k, " | ".join(
+                "{} ({}%)".format(costs[a][k]["ratio"], costs[a][k]["share"]) if k in costs[a]
+                else "-" for a in accs)))
     return "\n".join(lines) + "\n"
 
 
@@ -218,7 +263,14 @@ def main(argv=None) -> int:
     doc: Dict[str, Any] = {"command": ("python -m benches.npu_schedule_check " + " ".join(
         argv if argv is not None else sys.argv[1:])).strip(), "when": time.strftime("%Y-%m-%d"),
         "vela": vela_version(), "seeds": args.seeds, "accelerators": {}}
+    pool = sorted(glob.glob(os.path.join(ROOT, ".cache", "adaptation", "pool", "*.tflite")))
+    if pool:
+        doc["pool_models"] = len(pool)
+        doc["cost_by_type"] = {}
     for acc in accs:
+        if pool:
+            print("{}: npu_cost on {} pool models".format(acc, len(pool)), file=sys.stderr)
+            doc["cost_by_type"][acc] = cost_by_type(pool, acc)
         doc["accelerators"][acc] = {}
         for name, paths in sets.items():
             if paths:

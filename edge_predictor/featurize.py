@@ -313,7 +313,7 @@ def featurize(graph: OpGraph, accelerator: str = DEFAULT_ARCH.name,
     rows[:, _SCHEDULE_COLS] = schedule = schedule_columns(*replay, arch)
     terms = cost_terms(graph, *rows[:, _COST_INPUTS].T)
     kinds = cost_kinds(graph, [loc.own_kind for loc in locals_])
-    parts = part_cycles([node.op for node in graph.ops], kinds, terms)
+    parts = part_cycles([node.op for node in graph.ops], kinds, terms, arch=arch)
     rows[:, _COST_COL] = parts.max(1)
     live, scratch = npu_live_bytes(graph), npu_scratch_bytes(graph)
     rows[:, _MEMORY_COLS] = np.stack([live, scratch], 1)

@@ -56,6 +56,7 @@ class Arch(NamedTuple):
         ifm_granule, acc_granule: banks an int8 IFM block and 32-bit accumulators are
             allocated in.
         output_cycles: cycles per output element of a block (write-out and activation).
+        elem_units: elementwise units (Vela's ``elem_units``): the elementwise throughput.
     """
 
     name: str
@@ -69,6 +70,7 @@ class Arch(NamedTuple):
     ifm_granule: int
     acc_granule: int
     output_cycles: float
+    elem_units: int
 
 
 #: cycles per output element of a block (write-out and activation) on the ethos-u55-128, picked
@@ -82,13 +84,13 @@ OUTPUT_CYCLES_PER_ELEMENT = 0.625
 #: MACs: every block of 488 cnn-kws operators Vela's on each, compute cycles within a median 6%
 ACCELERATORS = {
     "ethos-u55-128": Arch("ethos-u55-128", 128, 2, 1, 8, 1, 24, 2, 4, 8,
-                          OUTPUT_CYCLES_PER_ELEMENT),
+                          OUTPUT_CYCLES_PER_ELEMENT, 4),
     "ethos-u55-256": Arch("ethos-u55-256", 256, 2, 2, 8, 2, 48, 2, 8, 16,
-                          OUTPUT_CYCLES_PER_ELEMENT / 2),
+                          OUTPUT_CYCLES_PER_ELEMENT / 2, 8),
     "ethos-u55-64": Arch("ethos-u55-64", 64, 1, 1, 8, 1, 16, 0, 2, 4,
-                         OUTPUT_CYCLES_PER_ELEMENT * 2),
+                         OUTPUT_CYCLES_PER_ELEMENT * 2, 2),
     "ethos-u55-32": Arch("ethos-u55-32", 32, 1, 1, 4, 1, 16, 0, 2, 4,
-                         OUTPUT_CYCLES_PER_ELEMENT * 4),
+                         OUTPUT_CYCLES_PER_ELEMENT * 4, 1),
 }
 DEFAULT_ARCH = ACCELERATORS["ethos-u55-128"]
 

@@ -36,12 +36,13 @@ from typing import List, Mapping, Optional, Sequence
 import numpy as np
 
 from .graph import OpGraph
+from .npu_blocks import DEFAULT_ARCH, Arch
 from .op_table import lookup
 from .weight_stream import brick_ratio
 
 __all__ = ["TERMS", "PARTS", "NPU_CLOCK_HZ", "FUSABLE_ACTIVATIONS", "FUSING_PRODUCERS", "CPU_ONLY",
            "BROADCASTING", "own_cost_kind", "cost_kind", "cost_kinds", "cost_terms",
-           "elements_brick", "coefficients", "apply_table",
+           "elements_brick", "coefficients", "apply_table", "compute_scale",
            "part_cycles", "cycles_of", "table_digest", "npu_cycles", "npu_latency_ms"]
 
 #: the columns of :func:`cost_terms`, in order
@@ -231,10 +232,25 @@ def apply_table(graph: OpGraph, terms: np.ndarray, kinds: Optional[Sequence[str]
     return cycles_of([node.op for node in graph.ops], kinds, terms, table)
 
 
+def compute_scale(arch: Optional[Arch] = None) -> np.ndarray:
+    """float64 [K]: how each of :data:`TERMS` weighs in the compute part on ``arch`` against the
+    ethos-u55-128 the table was fitted on: MACs by the MAC ratio, input and output elements by
+    the ratio of elementwise units (Vela's tables); the block model's cycles are the
+    accelerator's already, the constant and the weight stream do not change."""
+    if arch is None or arch == DEFAULT_ARCH:
+        return np.ones(len(TERMS))
+    mac = max(DEFAULT_ARCH.macs / arch.macs, 1.0)
+    elem = DEFAULT_ARCH.elem_units / arch.elem_units
+    return np.array([1.0, 1.0, mac, elem, elem, 1.0])
+
+
 def part_cycles(ops: Sequence[str], kinds: Sequence[str], terms: np.ndarray,
-                table: Optional[Mapping[str, Sequence[Sequence[float]]]] = None) -> np.ndarray:
+                table: Optional[Mapping[str, Sequence[Sequence[float]]]] = None,
+                arch: Optional[Arch] = None) -> np.ndarray:
     """float64 [N, P] each operator's cycles in each of :data:`PARTS` (compute, SRAM access,
-    off-chip flash access), >= 0: the part with the most cycles binds the operator."""
+    off-chip flash access), >= 0: the part with the most cycles binds the operator. On another
+    accelerator than the table's (``arch``) the compute part's terms are scaled by
+    :func:`compute_scale`; the memory parts stay (the same memory system)."""
     if table is None:
         from .npu_cost_table import COEFFICIENTS as table
     if not len(kinds):
@@ -242,6 +258,9 @@ def part_cycles(ops: Sequence[str], kinds: Sequence[str], terms: np.ndarray,
     memo: dict = {}  # a graph repeats few (kind, type) pairs
     coefs = np.stack([memo[key] if key in memo else memo.setdefault(
         key, coefficients(key[0], key[1], table)) for key in zip(kinds, ops)])
+    if arch is not None and arch != DEFAULT_ARCH:
+        coefs = coefs.copy()
+        coefs[:, PARTS.index("npu"), :] *= compute_scale(arch)
     return np.maximum(np.einsum("npk,nk->np", coefs, np.asarray(terms, np.float64)), 0.0)
 
 

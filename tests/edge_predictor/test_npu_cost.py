@@ -81,3 +81,23 @@ def test_empty_graph_costs_nothing():
 @pytest.mark.parametrize("act", ["HARD_SWISH", "TANH", "GELU"])
 def test_every_lut_activation_can_fuse(act):
     assert cost_kinds(_conv_then(act))[1] == act + "/fused"
+
+
+def test_another_accelerator_scales_only_the_compute_part():
+    from edge_predictor.npu_blocks import ACCELERATORS
+    from edge_predictor.npu_cost import compute_scale, part_cycles
+
+    np.testing.assert_array_equal(compute_scale(), np.ones(len(TERMS)))
+    # half the MACs and elementwise units: MACs and elements cost twice the cycles
+    np.testing.assert_array_equal(compute_scale(ACCELERATORS["ethos-u55-64"]),
+                                  [1, 1, 2, 2, 2, 1])
+    # twice the elementwise units; MAC-bound compute no faster than the 128's (on Vela's
+    # per-layer cycles of the pool models, BATCH_MATMUL and FULLY_CONNECTED are not)
+    np.testing.assert_array_equal(compute_scale(ACCELERATORS["ethos-u55-256"]),
+                                  [1, 1, 1, 0.5, 0.5, 1])
+    table = {"X": [[0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 0, 3], [0, 0, 0, 0, 0, 0]]}
+    terms = np.array([[1.0, 0.0, 100.0, 10.0, 0.0, 20.0]])
+    base = part_cycles(["X"], ["X"], terms, table)
+    small = part_cycles(["X"], ["X"], terms, table, arch=ACCELERATORS["ethos-u55-32"])
+    np.testing.assert_allclose(base, [[110, 60, 0]])
+    np.testing.assert_allclose(small, [[4 * 100 + 4 * 10, 60, 0]])  # memory parts unchanged
