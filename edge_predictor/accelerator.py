@@ -25,12 +25,26 @@ from .errors import BundleError, InputError
 from .featurize import GraphFeatures, featurize
 from .npu_blocks import ACCELERATORS, DEFAULT_ARCH
 
-__all__ = ["SRAM_METRIC", "TRAINED", "ACCELERATOR", "AcceleratorView"]
+__all__ = ["SRAM_METRIC", "TRAINED", "ACCELERATOR", "AcceleratorView", "check_accelerator"]
 
 #: the metric scaled by the analytical SRAM peaks
 SRAM_METRIC = "sram_kib"
 #: a calibrated metric's ``features``: the trained configuration's, or the accelerator's
 TRAINED, ACCELERATOR = "trained", "accelerator"
+
+
+def check_accelerator(base_target: str, accelerator: str) -> None:
+    """Raise unless a base of ``base_target`` can be calibrated for ``accelerator``.
+
+    Raises:
+        InputError: the base is not an Ethos-U target, or no block model knows the accelerator.
+    """
+    if base_target not in ACCELERATORS:
+        raise InputError("--accelerator applies to an Ethos-U base ({}), not {}".format(
+            ", ".join(sorted(ACCELERATORS)), base_target))
+    if accelerator not in ACCELERATORS:
+        raise InputError("no block model for accelerator {!r} (known: {})".format(
+            accelerator, ", ".join(sorted(ACCELERATORS))))
 
 
 class AcceleratorView:
@@ -77,9 +91,11 @@ class AcceleratorView:
         answers from them, the accelerator's features in ``alt``."""
         if self.accelerator == self.trained:
             return featurize(graph, self.trained)
-        feats = featurize(graph, self.trained, (self.accelerator,))
-        if self.from_accelerator:
-            feats.alt = featurize(graph, self.accelerator)
+        if not self.from_accelerator:
+            return featurize(graph, self.trained, (self.accelerator,))
+        feats, alt = featurize(graph, self.trained), featurize(graph, self.accelerator)
+        feats.sram_peaks[self.accelerator] = alt.sram_peaks[self.accelerator]
+        feats.alt = alt
         return feats
 
     def accelerated(self, feats: GraphFeatures) -> GraphFeatures:

@@ -32,14 +32,13 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .accelerator import ACCELERATOR, TRAINED, AcceleratorView
+from .accelerator import ACCELERATOR, TRAINED, AcceleratorView, check_accelerator
 from .bundle import META_FILE, bundle_files, load_bundle, resolve
 from .calibration import choose, groups_of, pick_diverse, shares_of, shares_source
 from .errors import InputError, LabelError
 from .host_memory import cache_bytes
 from .host_ops import fit_ops, op_rows
 from .host_ops import loo_errors as host_loo_errors
-from .npu_blocks import ACCELERATORS
 from .tflite_reader import read_model
 
 __all__ = ["Sample", "PROBES_KEY", "read_labels", "pick_models", "measure_vela", "measure_live",
@@ -279,12 +278,7 @@ def calibrate_bundle(base: str, samples: Sequence[Sample], out_dir: str, source:
         raise InputError("{}: already calibrated; calibrate its base bundle ({})".format(
             folder, predictor.calibration.get("base", {}).get("target")))
     if accelerator and accelerator != predictor.accelerator:
-        if predictor.target not in ACCELERATORS:
-            raise InputError("--accelerator applies to an Ethos-U base ({}), not {}".format(
-                ", ".join(sorted(ACCELERATORS)), predictor.target))
-        if accelerator not in ACCELERATORS:
-            raise InputError("no block model for accelerator {!r} (known: {})".format(
-                accelerator, ", ".join(sorted(ACCELERATORS))))
+        check_accelerator(predictor.target, accelerator)
         trained = predictor.view.trained
         views = [AcceleratorView(trained, accelerator),
                  AcceleratorView(trained, accelerator, predictor.metrics)]

@@ -64,6 +64,7 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
               as_json: bool = typer.Option(False, "--json", help="print the calibration as "
                                            "JSON")) -> None:
     """Adapt a predictor from measured models; write a bundle for predict --bundle."""
+    from .accelerator import check_accelerator
     from .calibrate import calibrate_bundle, measure_live, read_labels
     from .errors import InputError
     from .npu_blocks import ACCELERATORS
@@ -72,10 +73,13 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
     if labels and models:
         raise InputError("give either --labels FILE.csv or the models to measure live here, "
                          "not both")
+    base_predictor = Predictor.load(base)
+    if accelerator:
+        check_accelerator(base_predictor.target, accelerator)
+    npu = base_predictor.target in ACCELERATORS  # measured by Vela, nothing runs here
     profiles, scratch = None, None
     if labels:
-        metrics = Predictor.load(base).metrics
-        samples = read_labels(labels, metrics)
+        samples = read_labels(labels, base_predictor.metrics)
         source = {"kind": "labels", "file": os.path.abspath(labels)}
     else:
         import tempfile
@@ -91,15 +95,11 @@ def calibrate(models: Optional[List[str]] = typer.Argument(
             typer.echo("no models given: measuring the default calibration set ({} models of "
                        "the five design spaces, edge_predictor/calibration_set/)".format(
                            len(models)), err=True)
-        base_target = Predictor.load(base).target
-        if accelerator and base_target not in ACCELERATORS:
-            raise InputError("--accelerator applies to an Ethos-U base ({}), not {}".format(
-                ", ".join(sorted(ACCELERATORS)), base_target))
         paths = pick_models(base, _collect(models), count)
-    if not labels and base_target in ACCELERATORS:  # an NPU: Vela compiles, nothing runs here
+    if not labels and npu:
         from .calibrate import measure_vela
 
-        acc = accelerator or base_target
+        acc = accelerator or base_predictor.target
         bar = progress_bar("calibrate: compiling with Vela for the " + acc)
         try:
             samples, failed, labeler = measure_vela(

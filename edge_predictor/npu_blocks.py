@@ -15,10 +15,10 @@ reserved for output and 2 at the end, IFM granule 4 and 32-bit accumulator granu
 Vela's blocks for all 1,782 operators of 146 cnn-kws models
 (``docs/experiments.md: schema8_blocks/schedule_vs_vela.py``); on the ``ethos-u55-256``,
 ``-64`` and ``-32``, from Vela's tables, all 488 operators of 40 cnn-kws models
-(``benches/npu_schedule_check.py``, ``docs/npu-accelerators.md``). Largest block 32 x 64 x 128, int8 activations, no lookup table
-and no upscaling. :func:`compute_cycles` estimates the cycles Vela's scheduler weighs weight
-transfers against, block by block. Other spaces' operators were not checked. Pure Python and
-numpy; Python 3.7 compatible.
+(``benches/npu_schedule_check.py``, ``docs/npu-accelerators.md``). Largest block
+32 x 64 x 128, int8 activations, no lookup table and no upscaling. :func:`compute_cycles`
+estimates the cycles Vela's scheduler weighs weight transfers against, block by block. Other
+spaces' operators were not checked. Pure Python and numpy; Python 3.7 compatible.
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["Arch", "ACCELERATORS", "DEFAULT_ARCH", "Block", "OUTPUT_CYCLES_PER_ELEMENT", "ofm_block",
-           "ofm_blocks", "clear_caches", "dpu_cycles",
-           "compute_cycles"]
+__all__ = ["Arch", "ACCELERATORS", "DEFAULT_ARCH", "Block", "OUTPUT_CYCLES_PER_ELEMENT",
+           "ofm_block", "ofm_blocks", "clear_caches", "dpu_cycles", "compute_cycles"]
 
 _MAX_H, _MAX_W, _MAX_D = 32, 64, 128
 _BANK = 1024

@@ -315,5 +315,6 @@ def sram_peak(schedule: np.ndarray, live: np.ndarray, scratch: np.ndarray) -> fl
     """
     if len(live) == 0:
         return 0.0
-    buffers = np.maximum(schedule[:, 4], schedule[:, 6])
+    buffers = np.maximum(schedule[:, SCHEDULE_COLUMNS.index("est_weight_buffer_bytes")],
+                         schedule[:, SCHEDULE_COLUMNS.index("est_handover_buffer_bytes")])
     return float(np.max(np.asarray(live) + np.asarray(scratch) + buffers))
