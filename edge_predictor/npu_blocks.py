@@ -162,7 +162,8 @@ def ofm_blocks(queries: Sequence[Tuple], arch: Arch = DEFAULT_ARCH) -> List[Opti
         One :class:`Block` (or None) per query, in order.
     """
     out: List[Optional[Block]] = [None] * len(queries)
-    parts, rows = [], []
+    grid_d, grid_h, grid_w, grid_room, grid_small = _grid(arch)
+    rows, allowed = [], []
     for q, (kind, ofm, ifm, kernel, stride, dilation) in enumerate(queries):
         oh, ow, od = (int(v) for v in ofm)
         ih, iw, idp = (int(v) for v in ifm)
@@ -177,34 +178,40 @@ def ofm_blocks(queries: Sequence[Tuple], arch: Arch = DEFAULT_ARCH) -> List[Opti
         sh = _round_up(min(oh, _MAX_H), arch.ublock_h)
         sw = _round_up(min(ow, _MAX_W), arch.ublock_w)
         sd = _round_up(min(od, _MAX_D), arch.ublock_d)
-        depths = []
+        depths = np.zeros(_MAX_D + 1, bool)  # the depths Vela weighs for this output
         depth = max(arch.ublock_d, min(sd, _SPLIT))
         if depth < od:
             depth = _round_up(depth, _SPLIT)
         while depth <= sd:
-            depths.append(depth)
+            depths[depth] = True
             depth += arch.ublock_d
             if depth < od:
                 depth = _round_up(depth, _SPLIT)
-        cand = _candidates(sh, sw, tuple(depths), arch)
-        if not len(cand[0]):
-            continue
-        parts.append(cand)
+        allowed.append(depths)
         rows.append((q, oh, ow, od, ih, iw, idp, kh, kw, sy, sx,
                      _ceil_div(kw, _SUBKERNEL) * _ceil_div(kh, _SUBKERNEL),
                      _round_up(min(idp, 16 if part else 32), 8), 0 if pool else kw * kh,
-                     int(depthwise or pool), int(depthwise), len(cand[0])))
+                     int(depthwise or pool), int(depthwise), sh, sw))
     if not rows:
         return out
     r = np.array(rows, dtype=np.int64)
-    counts = r[:, -1]
-    d, h, w, room, twin, small = (np.concatenate([c[i] for c in parts]) for i in range(6))
-
-    def per(col):  # one query column broadcast to its candidates
-        return np.repeat(r[:, col], counts)
+    # every query's candidates: the configuration's blocks within its output, of its depths,
+    # in Vela's order (query-major; within a query, the grid's order)
+    sh_q, sw_q = r[:, 16], r[:, 17]
+    fits = ((grid_h[None, :] <= sh_q[:, None]) & (grid_w[None, :] <= sw_q[:, None])
+            & np.array(allowed)[:, grid_d])
+    seg, k = np.nonzero(fits)
+    if not len(k):
+        return out
+    counts = np.bincount(seg, minlength=len(rows))
+    d, h, w, room, small = grid_d[k], grid_h[k], grid_w[k], grid_room[k], grid_small[k]
+    per_q = r[seg]  # [K, 18] each candidate's query columns
     oh, ow, od, ih, iw, idp, kh, kw, sy, sx, repeats, ifm_bd, weight_hw = (
-        per(c) for c in range(1, 14))
-    equal = per(14).astype(bool)
+        per_q[:, c] for c in range(1, 14))
+    equal = per_q[:, 14].astype(bool)
+    sh, sw = per_q[:, 16], per_q[:, 17]
+    twin = ((h > w) & (w <= sh) & (h % arch.ublock_w == 0) & (w % arch.ublock_h == 0)
+            & (h <= sw))
     bd8 = np.where(equal, d, _round_up_np(ifm_bd, 8))
     bh, bw = _ifm_block(h, w, sy, sx, kh, kw, arch)
     ok = _ifm_banks(bh * bw * bd8, arch) <= room
@@ -214,15 +221,16 @@ def ofm_blocks(queries: Sequence[Tuple], arch: Arch = DEFAULT_ARCH) -> List[Opti
     bd = np.where(equal, d, ifm_bd)
     full_wh = -(-oh // h) * -(-ow // w)
     ifm_wh_fetch = bh * bw * idp * repeats * (oh / h) * (ow / w)
-    weight_fetch = weight_hw * idp * full_wh * np.where(per(15).astype(bool), 1.0,
+    weight_fetch = weight_hw * idp * full_wh * np.where(per_q[:, 15].astype(bool), 1.0,
                                                         od.astype(np.float64))
     ifm_fetch = ifm_wh_fetch * np.where(equal, 1, _ceil_div_np(od, d))
     cost = (ifm_fetch + weight_fetch) / (oh * ow * od).astype(np.float64)
     cost = np.where(ih * iw * idp < bh * bw * bd * 2, cost / 2, cost)
     cost = np.where(ok, cost, np.inf)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    best = np.minimum.reduceat(cost, starts)
-    seg = np.repeat(np.arange(len(rows)), counts)
+    best = np.full(len(rows), np.inf)
+    has = counts > 0
+    best[has] = np.minimum.reduceat(cost, starts[has])
     tied = np.flatnonzero(cost == best[seg])
     first = tied[np.concatenate([[True], seg[tied][1:] != seg[tied][:-1]])]
     n_tied = np.bincount(seg[tied], minlength=len(rows))
@@ -243,40 +251,40 @@ def ofm_blocks(queries: Sequence[Tuple], arch: Arch = DEFAULT_ARCH) -> List[Opti
     return out
 
 
-@functools.lru_cache(maxsize=1024)
-def _candidates(sh: int, sw: int, depths: Tuple[int, ...], arch: Arch):
-    """The blocks :func:`ofm_block` weighs, in Vela's order (depth, then height, then width),
-    less those whose accumulators alone overflow the SHRAM (on the ethos-u55-128 a block fits
-    only if they take at most 16 banks: the IFM takes at least 4 of the 20, i.e.
-    ``h * w * round8(d) <= 2048``).
+@functools.lru_cache(maxsize=None)
+def _grid(arch: Arch):
+    """Every OFM block the search weighs on a configuration (a table of the configuration,
+    built once; 1,335 blocks on the ethos-u55-128), in Vela's order (depth, then height, then
+    width), less those whose accumulators alone overflow the SHRAM (on the ethos-u55-128 a
+    block fits only if they take at most 16 banks: the IFM takes at least 4 of the 20, i.e.
+    ``h * w * round8(d) <= 2048``). A query weighs the blocks within its output
+    (:func:`ofm_blocks`).
 
     Returns:
-        int64 [K] d, h, w; int64 [K] the banks left for the IFM block beside the accumulators;
-        bool [K] the transposed block (w, h) is a candidate tried first; bool [K] small (h and
-        w at most 4) -- read-only arrays.
+        int64 [G] d, h, w; int64 [G] the banks left for the IFM block beside the accumulators;
+        bool [G] small (h and w at most 4) -- read-only arrays.
     """
-    hs = np.arange(arch.ublock_h, sh + 1, arch.ublock_h)
-    ws = np.arange(arch.ublock_w, sw + 1, arch.ublock_w)
+    hs = np.arange(arch.ublock_h, _round_up(_MAX_H, arch.ublock_h) + 1, arch.ublock_h)
+    ws = np.arange(arch.ublock_w, _round_up(_MAX_W, arch.ublock_w) + 1, arch.ublock_w)
     h, w = (a.ravel() for a in np.meshgrid(hs, ws, indexing="ij"))
-    d8 = _round_up_np(np.array(depths), 8)
+    depths = np.arange(arch.ublock_d, _round_up(_MAX_D, arch.ublock_d) + 1, arch.ublock_d)
+    d8 = _round_up_np(depths, 8)
     max_acc = (arch.banks - _OUT_BANKS - arch.end_banks - arch.ifm_granule) * _BANK // (4 * 2)
     di, k = np.nonzero((h * w)[None, :] * d8[:, None] <= max_acc)
-    d, h, w = np.array(depths)[di], h[k], w[k]
+    d, h, w = depths[di], h[k], w[k]
     acc_banks = _ceil_div_np(_ceil_div_np(h * w * d8[di] * 4, _BANK) * 2,
                              arch.acc_granule) * arch.acc_granule
     room = arch.banks - arch.end_banks - _OUT_BANKS - acc_banks
-    twin = ((h > w) & (w <= sh) & (h % arch.ublock_w == 0) & (w % arch.ublock_h == 0)
-            & (h <= sw))
-    out = (d, h, w, room, twin, (h <= 4) & (w <= 4))
-    for a in out:  # shared by every call with this grid
+    out = (d, h, w, room, (h <= 4) & (w <= 4))
+    for a in out:  # shared by every search on this configuration
         a.setflags(write=False)
     return out
 
 
 def clear_caches() -> None:
-    """Forget the memoised block searches (:func:`ofm_block` and its candidate grids)."""
+    """Forget the memoised block searches (:func:`ofm_block`; the configurations' block grids,
+    which depend on no model, stay)."""
     ofm_block.cache_clear()
-    _candidates.cache_clear()
 
 
 def _ifm_block(h, w, sy: int, sx: int, kh: int, kw: int, arch: Arch):
