@@ -29,6 +29,7 @@ from .npu_blocks import clear_caches as clear_block_searches
 from .npu_cost import cost_kinds, cost_terms, elements_brick, own_cost_kind, part_cycles
 from .npu_energy import energy_of
 from .npu_memory import live_bytes, npu_live_bytes, npu_scratch_bytes
+from .delegate_rules import graph_off_delegate
 from .npu_schedule import (BLOCK_MODEL_OPS, SCHEDULE_COLUMNS, OpGeometry, clear_block_models,
                            cycle_kind, schedule_columns, sram_peak)
 from .op_table import category_index, lookup, op_index
@@ -81,6 +82,9 @@ class GraphFeatures:
             for with ``also``; None when not kept.
         alt: the same graph featurized for another accelerator, when a bundle answers some
             metric from it (:class:`edge_predictor.accelerator.AcceleratorView`); else None.
+        off_delegate: bool [N] the quantized ADD, SUB and MUL operators a CPU's default
+            delegate refuses for their scales (:mod:`edge_predictor.delegate_rules`; the host
+            model keys them apart); None when not kept.
     """
 
     x: np.ndarray
@@ -92,6 +96,7 @@ class GraphFeatures:
     npu_parts: Optional[np.ndarray] = None
     sram_peaks: Optional[Dict[str, float]] = None
     alt: Optional["GraphFeatures"] = None
+    off_delegate: Optional[np.ndarray] = None
 
     @property
     def n_nodes(self) -> int:
@@ -329,5 +334,6 @@ def featurize(graph: OpGraph, accelerator: str = DEFAULT_ARCH.name,
     if unknown and note not in graph.warnings:  # once, however often the graph is featurized
         graph.warnings.append(note)
     return GraphFeatures(x=rows.astype(np.float32), categories=cats, op_ids=ids, edges=pairs,
-                         unknown_ops=tuple(unknown), npu_parts=parts, sram_peaks=peaks)
+                         unknown_ops=tuple(unknown), npu_parts=parts, sram_peaks=peaks,
+                         off_delegate=graph_off_delegate(graph))
 

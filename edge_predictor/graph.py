@@ -38,6 +38,8 @@ class TensorInfo:
         quantized: True when it carries quantization scales.
         per_channel: True when it has more than one scale (per-channel quantization).
         name: tensor name (may be empty).
+        scale: its (first) quantization scale; 0.0 when it has none or was not read (graphs
+            rebuilt from records).
     """
 
     index: int
@@ -47,6 +49,7 @@ class TensorInfo:
     quantized: bool
     per_channel: bool
     name: str = ""
+    scale: float = 0.0
 
     def __post_init__(self):
         # computed once: the featurizer asks for them several times per operator

@@ -20,8 +20,8 @@ from .cpu_cost import TERM_COLUMNS, cost_of, cpu_terms, table_for
 from .featurize import raw_columns
 from .op_table import OP_VOCAB
 
-__all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "PATTERNS", "BINARY_ELEMENTWISE", "OpRows",
-           "op_rows", "weight_bytes", "describe", "type_pattern", "is_one_row", "kernel_family",
+__all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "PATTERNS", "OFF_DELEGATE", "BINARY_ELEMENTWISE",
+           "OpRows", "op_rows", "weight_bytes", "describe", "type_pattern", "is_one_row", "kernel_family",
            "work_ratio"]
 
 #: the sizes whose log places an operator among the timed ones
@@ -34,10 +34,14 @@ CLASS_COLUMNS = ("kernel_h", "kernel_w", "stride_h", "dtype_float", "groups")
 #: the last field of a key: the kernel path an operator takes beyond its class columns. Binary
 #: elementwise operators: 0 operands of one size, 1 a per-position value broadcast over the
 #: channels (a layer norm's mean), 2 another broadcast (a per-channel constant over positions,
-#: a layer norm's scale and offset). FULLY_CONNECTED: 1 for one
+#: a layer norm's scale and offset), each plus :data:`OFF_DELEGATE` when the CPU's default
+#: delegate refuses the operator for its quantization scales (:mod:`~edge_predictor.delegate_rules`:
+#: TFLite's own kernel runs it, up to 40x slower). FULLY_CONNECTED: 1 for one
 #: row (a matrix-vector product, bound by its weights), else 0. A class never timed is
 #: predicted from its type's timed operators of the same pattern, else its type's.
 PATTERNS = "pattern"
+#: added to a binary elementwise operator's pattern code when it runs off the delegate
+OFF_DELEGATE = 4
 BINARY_ELEMENTWISE = ("ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM")
 _ELEMENTS = SIZE_COLUMNS.index("out_elements")
 _OUT_C = SIZE_COLUMNS.index("out_c")
@@ -87,6 +91,9 @@ def _patterns(ops: Sequence[str], feats) -> List[int]:
     binary = np.array([op in BINARY_ELEMENTWISE for op in ops]) & (in1 > 0) & (in1 < out_el)
     one_row = np.array([op == "FULLY_CONNECTED" for op in ops]) & (out_c > 0) & (out_el <= out_c)
     code = np.where(binary, np.where((c == 1) & (out_c > 1), 1, 2), np.where(one_row, 1, 0))
+    off = getattr(feats, "off_delegate", None)
+    if off is not None and len(off) == len(ops):
+        code = code + OFF_DELEGATE * np.asarray(off, dtype=int)
     return code.tolist()
 
 

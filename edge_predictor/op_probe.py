@@ -7,8 +7,9 @@ mobile networks, a NASNet's 7x7 stride-2 depthwise convolutions (on LiteRT 2.3 a
 :data:`PROBES` is a fixed grid of the operators convolutional networks are built from --
 dense convolutions 1x1 to 7x7 of 16 to 512 channels on 7x7 to 224x224 maps (stems, grouped
 ones), depthwise 3x3 to 7x7 at stride 1 and 2, fully connected layers, pools, elementwise
-operators (with a layer norm's broadcasts and per-channel constants) and activations: 410 of
-them --
+operators (with a layer norm's broadcasts and per-channel constants, also quantized at scales
+the CPU's default delegate refuses: :mod:`edge_predictor.delegate_rules`), activations,
+attention products, softmax and means: 491 of them --
 written by :mod:`edge_predictor.op_writer` with int8 quantization and timed like the models'
 operators (:mod:`edge_predictor.op_profile`). On a 2-core Xeon it takes about 10 s.
 
@@ -89,6 +90,11 @@ def probe_specs() -> List[OpSpec]:
         # its per-channel constants: x * gamma + beta, and a folded one's beta - x (the
         # constant first)
         out.append({"op": op, "hw": hw, "cin": c,
+                    "broadcast": "first" if op == "SUB" else "channels"})
+    for op, c, hw in itertools.product(("ADD", "SUB"), (64, 192), (8, 14, 28)):
+        # the same with a constant quantized at a scale the CPU's delegate refuses (a
+        # converter's all-zero layer norm offset: TFLite's own kernel runs them)
+        out.append({"op": op, "hw": hw, "cin": c, "const_scale": 1e-8,
                     "broadcast": "first" if op == "SUB" else "channels"})
     for heads, tokens, dk in itertools.product((1, 4), (16, 64, 196), (32, 64)):  # attention
         out.append({"op": "BATCH_MATMUL", "heads": heads, "rows": tokens, "cin": dk,

@@ -48,7 +48,8 @@ _ACT = {"NONE": 0, "RELU": 1, "RELU6": 3}
 #: operators: True, the second input one channel deep, as a layer norm's mean; "channels", the
 #: second input a constant vector of ``cin`` values broadcast over the positions, as a layer
 #: norm's scale; "first", that constant vector as the first input, as a folded layer norm's
-#: ``beta - x``), ``axis`` (MEAN: "channels", else over the positions), ``alpha`` (LEAKY_RELU,
+#: ``beta - x``), ``const_scale`` (that constant vector's quantization scale, default 0.05),
+#: ``axis`` (MEAN: "channels", else over the positions), ``alpha`` (LEAKY_RELU,
 #: default 0.1). Token inputs and attention operands carry nonzero zero points, as a
 #: converter writes them: kernel libraries pick their path by them.
 OpSpec = Dict[str, object]
@@ -211,7 +212,7 @@ def write_op(spec: OpSpec, seed: int = 0) -> bytes:
         elif op in _BINARY:
             broadcast = spec.get("broadcast")
             if broadcast in ("channels", "first"):
-                vec = w.tensor([cin], _INT8, [0.05], [0], 0,
+                vec = w.tensor([cin], _INT8, [float(spec.get("const_scale", 0.05))], [0], 0,
                                w.rng.randint(-127, 128, size=cin).astype(np.int8))
                 inputs = [vec, x] if broadcast == "first" else [x, vec]
             else:

@@ -224,6 +224,7 @@ _OC_DEPRECATED, _OC_CUSTOM, _OC_VERSION, _OC_BUILTIN = 0, 1, 2, 3
 _SG_TENSORS, _SG_INPUTS, _SG_OUTPUTS, _SG_OPERATORS, _SG_NAME = 0, 1, 2, 3, 4
 _T_SHAPE, _T_TYPE, _T_BUFFER, _T_NAME, _T_QUANT, _T_VARIABLE = 0, 1, 2, 3, 4, 5
 _Q_SCALE = 2
+_F32 = struct.Struct("<f")
 _OP_OPCODE, _OP_INPUTS, _OP_OUTPUTS, _OP_OPT_TYPE, _OP_OPT = 0, 1, 2, 3, 4
 _OP_OPT2_TYPE, _OP_OPT2 = 11, 12
 _B_DATA, _B_OFFSET, _B_SIZE = 0, 1, 2
@@ -275,14 +276,15 @@ def _read_tensors(sg: Table, has_data: np.ndarray, where: str) -> List[TensorInf
             raise ModelFormatError(where, "tensor {} refers to buffer {} but the model has {} "
                                    "buffers".format(i, b, n_buffers))
         q = t.table(_T_QUANT)
-        n_scales = q.count(_Q_SCALE) if q is not None else 0
+        start, n_scales = q.vector(_Q_SCALE, 4) if q is not None else (0, 0)
         type_code = t.i8(_T_TYPE)
         dtype = types.get(type_code)
         if dtype is None:
             dtype = "TYPE_{}".format(type_code)
         out.append(TensorInfo(i, shape, dtype, bool(b > 0 and data[b] and not t.u8(_T_VARIABLE)),
                               n_scales > 0, n_scales > 1,
-                              t.string(_T_NAME).decode("utf-8", "replace")))
+                              t.string(_T_NAME).decode("utf-8", "replace"),
+                              _F32.unpack_from(q.buf, start)[0] if n_scales else 0.0))
     return out
 
 

@@ -111,6 +111,14 @@ def test_the_pattern_field_tells_broadcasts_and_matrix_vector_products_apart():
     assert _key({"op": "CONV_2D", "hw": 4, "cin": 8, "cout": 8, "kernel": 1}).endswith("/0")
 
 
+def test_an_operator_the_delegate_refuses_for_its_scales_is_keyed_apart():
+    # a per-channel constant at scale 1e-8 against an output at 0.1: ratio 1e-7 < 2^-10
+    spec = {"op": "SUB", "hw": 4, "cin": 8, "broadcast": "first", "const_scale": 1e-8}
+    assert _key(spec).endswith("/6")  # pattern 2 + OFF_DELEGATE
+    assert _key(dict(spec, const_scale=0.05)).endswith("/2")
+    assert any(s.get("const_scale") for s in op_probe.PROBES)  # and the probes time such ones
+
+
 def test_a_grouped_convolution_scales_by_groups_times_positions_not_the_table():
     def sizes(groups, positions, channels):
         s = np.zeros(S)
