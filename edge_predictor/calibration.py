@@ -187,7 +187,8 @@ def fit_scale(ratio: np.ndarray) -> float:
 
 def fit_groups(shares: np.ndarray, ratio: np.ndarray, ridge: float) -> np.ndarray:
     """Per-group factors [G]: minimise ``sum_i (shares_i . s / r_i - 1)^2 + ridge * N *
-    sum_g (s_g - s0)^2`` (``s0`` = :func:`fit_scale`), floored at a thousandth.
+    sum_g (s_g / s0 - 1)^2`` (``s0`` = :func:`fit_scale`; the shrinkage relative, so the same in
+    any units), floored at a thousandth of ``s0``.
 
     Args:
         shares: float [N, G] each model's :func:`group_shares`.
@@ -195,12 +196,15 @@ def fit_groups(shares: np.ndarray, ratio: np.ndarray, ridge: float) -> np.ndarra
         ridge: shrinkage towards the common factor, per measurement.
     """
     r = np.asarray(ratio, np.float64)
-    a = np.asarray(shares, np.float64) / r[:, None]
     s0 = fit_scale(r)
+    # in units of the common factor: the shrinkage then means the same whatever the ratio's
+    # units (an analytical energy in pJ against labels in mJ has ratios of ~1e-9, where an
+    # unscaled ridge vanishes and a group no model has leaves the system singular)
+    a = np.asarray(shares, np.float64) / (r / s0)[:, None]
     lam = float(ridge) * len(r)
     g = a.shape[1]
-    s = np.linalg.solve(a.T @ a + lam * np.eye(g), a.T @ np.ones(len(r)) + lam * s0)
-    return np.maximum(s, _FLOOR * s0)
+    s = np.linalg.solve(a.T @ a + lam * np.eye(g), a.T @ np.ones(len(r)) + lam)
+    return np.maximum(s, _FLOOR) * s0
 
 
 def loo_errors(shares: np.ndarray, ratio: np.ndarray, ridge=None) -> np.ndarray:
