@@ -81,8 +81,6 @@ SETTINGS = {
                    {"vela": "ethos-u55-64"}),
     "npu-u55-32": ("ethos-u55-128", ("latency_ms", "sram_kib", "energy_mj"),
                    {"vela": "ethos-u55-32"}),
-    "npu-u65-256": ("ethos-u55-128", ("latency_ms", "sram_kib", "energy_mj"),
-                    {"vela": "ethos-u65-256"}),
     "cpu-t2": (CPU_BASE, ("latency_ms",), {"threads": 2, "delegates": True}),
     "cpu-nodelegate": (CPU_BASE, ("latency_ms",), {"threads": 1, "delegates": False}),
     "cpu-t1": (CPU_BASE, ("latency_ms",), {"threads": 1, "delegates": True}),

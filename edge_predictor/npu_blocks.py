@@ -90,11 +90,6 @@ ACCELERATORS = {
                          OUTPUT_CYCLES_PER_ELEMENT * 2, 2),
     "ethos-u55-32": Arch("ethos-u55-32", 32, 1, 1, 4, 1, 16, 0, 2, 4,
                          OUTPUT_CYCLES_PER_ELEMENT * 4, 1),
-    # Vela's tables give the Ethos-U65-256 the U55-256's MAC array and SHRAM; what differs is
-    # the system around it (Vela's default: 1 GHz, weights and activations in DRAM, 384 KiB of
-    # SRAM as their cache), which no block depends on
-    "ethos-u65-256": Arch("ethos-u65-256", 256, 2, 2, 8, 2, 48, 2, 8, 16,
-                          OUTPUT_CYCLES_PER_ELEMENT / 2, 8),
 }
 DEFAULT_ARCH = ACCELERATORS["ethos-u55-128"]
 
