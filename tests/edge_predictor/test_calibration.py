@@ -38,6 +38,18 @@ def test_per_group_factors_are_recovered_from_enough_measurements():
     np.testing.assert_allclose(s, [3.0, 1.5, 2.0, 1.2, 1.0], rtol=1e-3)
 
 
+def test_per_group_factors_survive_ratios_in_other_units_and_fewer_models_than_groups():
+    # an analytical energy in pJ against labels in mJ (ratios ~1e-9): the shrinkage vanishes
+    # beside a.T a, and 5 models cannot pin 7 groups; with this draw the system is singular
+    rng = np.random.default_rng(2)
+    shares = rng.uniform(0, 1, (5, 7))
+    shares[:, 2] = 0
+    shares /= shares.sum(1, keepdims=True)
+    ratio = 1e-9 * rng.uniform(0.5, 2, 5)
+    s = fit_groups(shares, ratio, ridge=0.1)
+    assert s.shape == (7,) and np.all(np.isfinite(s)) and np.all(s > 0)
+
+
 def test_choose_prefers_groups_when_kernels_differ_and_scale_when_they_do_not():
     rng = np.random.default_rng(1)
     shares, ratio = _machine(20, rng, noise=0.02)
