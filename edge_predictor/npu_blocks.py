@@ -154,8 +154,7 @@ def ofm_blocks(queries: Sequence[Tuple], arch: Arch = DEFAULT_ARCH) -> List[Opti
     geometries x 4 accelerators: the same blocks (``docs/runtime-speed.md``).
 
     Args:
-        queries: ``(kind, ofm, ifm, kernel, stride, dilation)`` tuples as :func:`ofm_block`
-            takes them.
+        queries: ``(kind, ofm, ifm, kernel, stride, dilation)``, as :func:`ofm_block` takes.
         arch: the accelerator.
 
     Returns:
@@ -180,8 +179,7 @@ def ofm_blocks(queries: Sequence[Tuple], arch: Arch = DEFAULT_ARCH) -> List[Opti
         sd = _round_up(min(od, _MAX_D), arch.ublock_d)
         depths = np.zeros(_MAX_D + 1, bool)  # the depths Vela weighs for this output
         depth = max(arch.ublock_d, min(sd, _SPLIT))
-        if depth < od:
-            depth = _round_up(depth, _SPLIT)
+        depth = _round_up(depth, _SPLIT) if depth < od else depth
         while depth <= sd:
             depths[depth] = True
             depth += arch.ublock_d
