@@ -230,8 +230,9 @@ def block_models(geoms: Sequence[OpGeometry], arch: Arch = DEFAULT_ARCH
     (:func:`npu_blocks.ofm_blocks`, one pass of numpy operations for all of them)."""
     missing = [g for g in dict.fromkeys(geoms) if (g, arch) not in _MEMO]
     if missing:
-        if len(_MEMO) + len(missing) > _MEMO_LIMIT:
+        if len(_MEMO) + len(missing) > _MEMO_LIMIT:  # full: start again with this graph's
             _MEMO.clear()
+            missing = list(dict.fromkeys(geoms))
         blocks = ofm_blocks([(g.kind, g.ofm, g.ifm, g.kernel, g.stride, g.dilation)
                              for g in missing], arch)
         for g, block in zip(missing, blocks):

@@ -123,3 +123,15 @@ def test_schedule_columns_use_velas_block_model_when_the_geometry_is_known():
                                  [None, geom])
     assert with_geom[1, 0] == pytest.approx(block_model(geom)[1])
     assert plain[1, 0] == pytest.approx(op_cycles("conv", 3.3e6, 12000, 34500, 29088.0))
+
+
+def test_a_full_memo_starts_again_without_losing_the_graph_it_answers(monkeypatch):
+    import edge_predictor.npu_schedule as S
+
+    seen = OpGeometry("conv", (8, 8, 16), (8, 8, 16), (3, 3), (1, 1), (1, 1))
+    new = OpGeometry("conv", (4, 4, 32), (8, 8, 16), (3, 3), (2, 2), (1, 1))
+    S.clear_block_models()
+    first = S.block_models([seen])
+    monkeypatch.setattr(S, "_MEMO_LIMIT", 1)  # the next graph's new operator overflows it
+    assert S.block_models([seen, new])[0] == first[0]
+    S.clear_block_models()
