@@ -171,6 +171,7 @@ def time_model(predictor, content: bytes, name: str, family: str, reps: int = 20
                vela_reps: int = 3, cpu: bool = True, vela: bool = True,
                cpu_kwargs: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Time the predictor, Vela and a live CPU measurement on one model (see module doc)."""
+    from edge_predictor.bucket_runner import adjacency_entries
     from edge_predictor.featurize import clear_cache, featurize
     from edge_predictor.measure import measure_latency
     from edge_predictor.tflite_reader import read_model
@@ -178,10 +179,10 @@ def time_model(predictor, content: bytes, name: str, family: str, reps: int = 20
     graph = read_model(content, name=name)
     feats = featurize(graph)
     first = predictor.predict(content, name=name)  # creates the bucket's interpreter
-    bucket = predictor.bundle.bucket_for(feats.n_nodes)
+    bucket = predictor.bundle.bucket_for(feats.n_nodes, n_entries=adjacency_entries(feats))
     runner = predictor.runner(bucket)
     runner.run([feats])  # leaves the padded inputs in the runner's buffers
-    padded = (runner.x, runner.cat, runner.op, runner.a, runner.mask)
+    padded = runner.padded()
     row: Dict[str, Any] = {
         "model": name, "family": family, "operators": feats.n_nodes, "bytes": len(content),
         "bucket_nodes": bucket.nodes,

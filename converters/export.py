@@ -17,7 +17,9 @@ if the trainer's output moves)::
 Output: a bundle (see :mod:`edge_predictor.bundle`): one float TFLite file (:data:`MODEL_FILE`)
 with one signature per (nodes, batch) bucket (:func:`signature_key`), the weights stored once.
 Each signature is a ``tf.function`` with fixed inputs ``x [B, N, F] float32`` (raw featurizer
-output), ``cat [B, N] int32``, ``op [B, N] int32``, ``a [B, N, N] float32``, ``mask [B, N]
+output), ``cat [B, N] int32``, ``op [B, N] int32``, the adjacency as an edge list ``src, dst
+[B, 4 N] int32`` (:mod:`trainer.edge_gcs`; before bundle version 3 ``a [B, N, N] float32``),
+``mask [B, N]
 float32`` returning float32 [B, M] metric values in units: the feature normalisation and the
 inverse target transform are baked in. Converted with
 one SavedModel with a signature per bucket and ``TFLiteConverter.from_saved_model`` (see
@@ -50,6 +52,7 @@ __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "NORMALIZER_FILE", "TARGETS_FILE", "TR
            "DEFAULT_BUCKETS", "MODEL_FILE", "TrainedModel", "load_trained", "export_model",
            "export_bundle", "signature_key",
            "check_parity", "pad_batch", "random_graphs", "parse_buckets", "metric_specs",
+           "EDGE_SLOTS_PER_NODE",
            "main"]
 
 # --- the trainer's output format (one place) ---------------------------------------------------
@@ -192,7 +195,13 @@ def signature_key(nodes: int, batch: int) -> str:
     return "n{}_b{}".format(int(nodes), int(batch))
 
 
-def _serving_fn(tm: TrainedModel, nodes: int, batch: int, model=None):
+#: edge slots per padded node of a bucket (an adjacency entry each, both directions): real
+#: graphs have 2.1 (median) to 2.9 (the most, CRNN-KWS and a 1,023-operator ViT); a graph with
+#: more goes to a larger bucket
+EDGE_SLOTS_PER_NODE = 4
+
+
+def _serving_fn(tm: TrainedModel, nodes: int, batch: int, model=None, edges: int = 0):
     import tensorflow as tf
 
     f = len(tm.mean)
@@ -203,9 +212,10 @@ def _serving_fn(tm: TrainedModel, nodes: int, batch: int, model=None):
     is_log = [m["transform"] == "log" for m in tm.metrics]
     model = tm.model if model is None else model
 
-    def serve(x, cat, op, a, mask):
+    def serve(x, cat, op, mask, adjacency):
         xn = (x - mean) * inv_std * mask[:, :, None]
-        z = model({"x": xn, "cat": cat, "op": op, "a": a, "mask": mask}, training=False)
+        z = model(dict({"x": xn, "cat": cat, "op": op, "mask": mask}, **adjacency),
+                  training=False)
         v = z * sigma + mu
         if all(is_log):
             out = tf.exp(tf.clip_by_value(v, -EXP_CLIP, EXP_CLIP))
@@ -216,19 +226,31 @@ def _serving_fn(tm: TrainedModel, nodes: int, batch: int, model=None):
             out = v
         return {"metrics": out}
 
+    specs = [tf.TensorSpec([batch, nodes, f], tf.float32, name="x"),
+             tf.TensorSpec([batch, nodes], tf.int32, name="cat"),
+             tf.TensorSpec([batch, nodes], tf.int32, name="op")]
+    if edges:
+        def serve_bucket(x, cat, op, src, dst, mask):
+            return serve(x, cat, op, mask, {"src": src, "dst": dst})
+        specs += [tf.TensorSpec([batch, edges], tf.int32, name="src"),
+                  tf.TensorSpec([batch, edges], tf.int32, name="dst")]
+    else:
+        def serve_bucket(x, cat, op, a, mask):
+            return serve(x, cat, op, mask, {"a": a})
+        specs.append(tf.TensorSpec([batch, nodes, nodes], tf.float32, name="a"))
+    specs.append(tf.TensorSpec([batch, nodes], tf.float32, name="mask"))
     # the converter names each signature after its function: one name per bucket
-    serve.__name__ = signature_key(nodes, batch)
-    return tf.function(serve, input_signature=[
-        tf.TensorSpec([batch, nodes, f], tf.float32, name="x"),
-        tf.TensorSpec([batch, nodes], tf.int32, name="cat"),
-        tf.TensorSpec([batch, nodes], tf.int32, name="op"),
-        tf.TensorSpec([batch, nodes, nodes], tf.float32, name="a"),
-        tf.TensorSpec([batch, nodes], tf.float32, name="mask")])
+    serve_bucket.__name__ = signature_key(nodes, batch)
+    return tf.function(serve_bucket, input_signature=specs)
 
 
 def export_model(tm: TrainedModel, buckets: Sequence[Tuple[int, int]],
-                 float16: bool = False) -> bytes:
+                 float16: bool = False, edges: bool = True) -> bytes:
     """Convert every bucket into one TFLite file, one signature per bucket, weights stored once.
+
+    With ``edges`` (the default since bundle version 3) the adjacency goes in as an edge list of
+    :data:`EDGE_SLOTS_PER_NODE` x N slots per graph (:mod:`trainer.edge_gcs`), else as the dense
+    [B, N, N] matrix.
 
     The buckets' ``tf.function`` s are saved as one SavedModel with a signature each (its object
     tracks only the variables of a twin of the Keras model: tracking the model itself makes the
@@ -243,12 +265,13 @@ def export_model(tm: TrainedModel, buckets: Sequence[Tuple[int, int]],
     import tensorflow as tf
     from trainer.model import build_perfsage
 
-    twin = build_perfsage(tm.config)
+    twin = build_perfsage(tm.config, edges=edges)
     twin.set_weights(tm.model.get_weights())
     holder = tf.Module()
     holder.weights = list(twin.variables)
-    signatures = {signature_key(n, b): _serving_fn(tm, n, b, model=twin).get_concrete_function()
-                  for n, b in buckets}
+    signatures = {signature_key(n, b): _serving_fn(
+        tm, n, b, model=twin, edges=EDGE_SLOTS_PER_NODE * n if edges else 0
+    ).get_concrete_function() for n, b in buckets}
     with tempfile.TemporaryDirectory() as saved:
         tf.saved_model.save(holder, saved, signatures=signatures)
         conv = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=list(signatures))
@@ -285,7 +308,8 @@ def export_bundle(tm: TrainedModel, out_dir: str,
     data = export_model(tm, pairs, float16)
     with open(os.path.join(out_dir, MODEL_FILE), "wb") as f:
         f.write(data)
-    entries = [{"signature": signature_key(n, b), "nodes": n, "batch": b} for n, b in pairs]
+    entries = [{"signature": signature_key(n, b), "nodes": n, "batch": b,
+                "edges": EDGE_SLOTS_PER_NODE * n} for n, b in pairs]
     info = tm.info
     meta = {
         "format": B.BUNDLE_FORMAT,
@@ -409,8 +433,28 @@ def check_parity(tm: TrainedModel, bundle_dir: str, graphs_per_bucket: int = 6,
     return res
 
 
+#: the meta.json fields an export writes about its file; ``--keep-meta`` takes the rest from the
+#: bundle it replaces
+FILE_FIELDS = ("format", "bundle_version", "created", "created_with", "precision", "inputs",
+               "file", "buckets")
+
+
+def _keep_meta(old_path: str, new_path: str) -> None:
+    with open(old_path) as f:
+        meta = json.load(f)
+    with open(new_path) as f:
+        new = json.load(f)
+    if meta.get("model") != new["model"] or meta.get("target") != new["target"]:
+        raise ValueError("{}: another model or target than the one exported".format(old_path))
+    meta.update({k: new[k] for k in FILE_FIELDS})
+    with open(new_path, "w") as f:
+        json.dump(meta, f, indent=1)
+        f.write("\n")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """``python -m converters.export TRAINED OUT [--buckets 64x16,...] [--float16]``."""
+    """``python -m converters.export TRAINED OUT [--buckets 64x16,...] [--float16]
+    [--keep-meta]``."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m converters.export")
@@ -422,11 +466,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--target", default=None, help="target id (default: from the folder)")
     ap.add_argument("--max-rel-diff", type=float, default=1e-4,
                     help="fail when the parity check is worse (float16: use ~1e-2)")
+    ap.add_argument("--keep-meta", action="store_true",
+                    help="re-export OUT's model in this format, keeping the rest of its "
+                         "meta.json (intervals and figures written after the export)")
     args = ap.parse_args(argv)
     tm = load_trained(args.trained, args.target)
     # written next to OUT and checked there: a bundle that fails parity never replaces OUT
     staged = os.path.normpath(args.out) + ".new"
     export_bundle(tm, staged, parse_buckets(args.buckets), args.float16)
+    if args.keep_meta:
+        _keep_meta(os.path.join(args.out, B.META_FILE), os.path.join(staged, B.META_FILE))
     res = check_parity(tm, staged)
     print(json.dumps(res, indent=1))  # the one place this module prints: its own CLI
     if res["max_rel_diff"] > args.max_rel_diff:

@@ -3,7 +3,7 @@
 Written by :mod:`converters.export`, read here with numpy and the standard library only.
 ``meta.json`` (format :data:`BUNDLE_FORMAT`, version :data:`BUNDLE_VERSION`)::
 
-    format, bundle_version      "edge-perf-predictor-bundle", 2 (1 is read too)
+    format, bundle_version      "edge-perf-predictor-bundle", 3 (1 and 2 are read too)
     feature_schema_version      featurize.FEATURE_SCHEMA_VERSION at training time
     target                      target id, e.g. "ethos-u55-128"
     description, created, created_with, precision ("float32" | "float16")
@@ -19,8 +19,10 @@ Written by :mod:`converters.export`, read here with numpy and the standard libra
     model                       the PerfSAGE config
     file                        {"name", "sha256", "bytes"}: the one TFLite file, every
                                 bucket a signature in it, the weights stored once
-    buckets                     [{"signature", "nodes", "batch"}] (version 1: one file per
-                                bucket, [{"file", "nodes", "batch", "sha256", "bytes"}])
+    buckets                     [{"signature", "nodes", "batch", "edges"}]: ``edges`` slots
+                                per graph of the edge-list adjacency (version 3; version 2 a
+                                dense ``a``; version 1: one file per bucket, [{"file",
+                                "nodes", "batch", "sha256", "bytes"}])
 
 :func:`load_bundle` verifies every checksum, the schema version and the op vocabulary against the
 running code (one feature schema: a bundle of another is refused with a message naming both).
@@ -43,9 +45,10 @@ __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "READABLE_VERSIONS", "META_FILE", 
            "resolve", "bundle_dirs", "describe"]
 
 BUNDLE_FORMAT = "edge-perf-predictor-bundle"
-BUNDLE_VERSION = 2
-#: Bundle versions this code reads (1: one file per bucket, before 2026-12-03).
-READABLE_VERSIONS = (1, 2)
+BUNDLE_VERSION = 3
+#: Bundle versions this code reads (1: one file per bucket, before 2026-12-03; 2: a dense
+#: adjacency input, before session 7 of 2026-12-03).
+READABLE_VERSIONS = (1, 2, 3)
 META_FILE = "meta.json"
 BUNDLE_PATH_ENV = "EDGE_PERF_BUNDLE_PATH"
 
@@ -54,7 +57,10 @@ INPUT_DOC = [
     {"name": "x", "dtype": "float32", "shape": "[B, N, F]", "doc": "raw featurize() output"},
     {"name": "cat", "dtype": "int32", "shape": "[B, N]", "doc": "category index, 0 on padding"},
     {"name": "op", "dtype": "int32", "shape": "[B, N]", "doc": "op vocabulary index"},
-    {"name": "a", "dtype": "float32", "shape": "[B, N, N]", "doc": "symmetric 0/1 adjacency"},
+    {"name": "src", "dtype": "int32", "shape": "[B, E]", "doc": "edge list: the neighbour "
+     "summed, row b * N + j of the B * N node rows; unused slots B * N"},
+    {"name": "dst", "dtype": "int32", "shape": "[B, E]", "doc": "the node it is summed into, "
+     "row b * N + i; every entry a[b, i, j] = 1 of the symmetric 0/1 adjacency once"},
     {"name": "mask", "dtype": "float32", "shape": "[B, N]", "doc": "1 real node, 0 padding"},
 ]
 
@@ -76,9 +82,12 @@ class Bucket(object):
             bundle's bucket until :meth:`read` (six such files held 40 MB, of which one
             prediction uses one).
         signature: the bucket's signature key in the file (None: the file's only graph).
+        edges: E, edge slots per graph of its edge-list adjacency (0: a dense ``a``, before
+            version 3).
     """
 
-    def __init__(self, file, path, nodes, batch, sha256, content=None, signature=None):
+    def __init__(self, file, path, nodes, batch, sha256, content=None, signature=None,
+                 edges=0):
         self.file = file
         self.path = path
         self.nodes = int(nodes)
@@ -86,6 +95,12 @@ class Bucket(object):
         self.sha256 = sha256
         self.content = content
         self.signature = signature
+        self.edges = int(edges)
+
+    def takes(self, n_nodes, n_entries=0):
+        """Whether a graph of ``n_nodes`` nodes and ``n_entries`` adjacency entries (both
+        directions) fits."""
+        return self.nodes >= n_nodes and (not self.edges or self.edges >= n_entries)
 
     def read(self):
         """The file's bytes, read and checked against ``sha256`` unless already held.
@@ -134,15 +149,17 @@ class Bundle(object):
         """The largest bucket's node count."""
         return self.buckets[-1].nodes
 
-    def bucket_for(self, n_nodes, batched=False):
+    def bucket_for(self, n_nodes, batched=False, n_entries=0):
         """The bucket for a graph of ``n_nodes`` operators, or None if none fits.
 
         Args:
             n_nodes: the graph's node count.
             batched: prefer the largest batch among the smallest fitting node count
                 (``predict_many``); otherwise the smallest batch.
+            n_entries: its adjacency entries (twice its edges), which an edge-list bucket
+                must have slots for.
         """
-        fits = [b for b in self.buckets if b.nodes >= n_nodes]
+        fits = [b for b in self.buckets if b.takes(n_nodes, n_entries)]
         if not fits:
             return None
         same = [b for b in fits if b.nodes == fits[0].nodes]
@@ -222,7 +239,8 @@ def load_bundle(path, verify=True):
             fpath = os.path.join(path, f["name"])
             content = _read_checked(fpath, f["sha256"]) if verify else None
             buckets = [Bucket(f["name"], fpath, b["nodes"], b["batch"], f["sha256"], content,
-                              str(b["signature"])) for b in meta["buckets"]]
+                              str(b["signature"]), b.get("edges", 0) if meta["bundle_version"]
+                              >= 3 else 0) for b in meta["buckets"]]
         else:
             buckets = []
             for b in meta["buckets"]:

@@ -25,6 +25,7 @@ import threading
 import numpy as np
 
 from .accelerator import AcceleratorView
+from .bucket_runner import INPUT_NAMES, BucketRunner, adjacency_entries, input_order
 from .bundle import load_bundle, resolve
 from .calibration import apply, groups_of, shares_of
 from .interval import analytical_of, bounds, departure, widen
@@ -36,108 +37,8 @@ from .tflite_reader import read_model
 
 __all__ = ["Predictor", "input_order", "INPUT_NAMES"]
 
-#: Bucket-file inputs, in the order :func:`input_order` returns them.
-INPUT_NAMES = ("x", "cat", "op", "a", "mask")
-
 _FLOAT_COL = FEATURE_NAMES.index("dtype_float")
 _QUANTIZE_CAT = CATEGORIES.index("QUANTIZE")
-
-
-def _base_name(name):
-    """``serving_default_x:0`` -> ``x``."""
-    name = name.split(":")[0]
-    for prefix in ("serving_default_", "serve_"):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-    return name
-
-
-def input_order(interpreter):
-    """Tensor indices of an exported bucket's inputs in :data:`INPUT_NAMES` order.
-
-    Raises:
-        ModelFormatError: the interpreter's inputs are not the five named ones.
-    """
-    by_name = {_base_name(d["name"]): d["index"] for d in interpreter.get_input_details()}
-    missing = [n for n in INPUT_NAMES if n not in by_name]
-    if missing:
-        raise ModelFormatError("<bundle>", "bucket file lacks inputs {} (has {})".format(
-            ", ".join(missing), ", ".join(sorted(by_name))))
-    return [by_name[n] for n in INPUT_NAMES]
-
-
-class _Runner(object):
-    """One bucket's signature (or file) in an interpreter, and reusable padded input buffers.
-
-    Args:
-        bucket: the :class:`~edge_predictor.bundle.Bucket`.
-        n_features: F of the bundle.
-        interpreter: the interpreter of the bucket's file (shared by a one-file bundle's
-            buckets).
-    """
-
-    def __init__(self, bucket, n_features, interpreter):
-        self.bucket = bucket
-        self.it = interpreter
-        self.sig = None
-        if bucket.signature is not None:
-            try:
-                self.sig = interpreter.get_signature_runner(bucket.signature)
-            except (AttributeError, ValueError) as err:
-                raise ModelFormatError(bucket.path, "no signature {!r} in the predictor file "
-                                       "({})".format(bucket.signature, err)) from None
-        else:
-            self.inputs = input_order(self.it)
-            self.output = self.it.get_output_details()[0]["index"]
-        b, n = bucket.batch, bucket.nodes
-        self.x = np.zeros((b, n, n_features), np.float32)
-        self.cat = np.zeros((b, n), np.int32)
-        self.op = np.zeros((b, n), np.int32)
-        self.a = np.zeros((b, n, n), np.float32)
-        self.mask = np.zeros((b, n), np.float32)
-        self.used = [0] * b  # node count written into each slot by the last call
-
-    def run(self, feats):
-        """Invoke on up to ``batch`` GraphFeatures; returns float32 [len(feats), M]."""
-        for i in range(self.bucket.batch):
-            old = self.used[i]
-            if old:
-                self.x[i, :old] = 0.0
-                self.cat[i, :old] = 0
-                self.op[i, :old] = 0
-                self.a[i, :old, :old] = 0.0
-                self.mask[i, :old] = 0.0
-                self.used[i] = 0
-        for i, g in enumerate(feats):
-            n = g.n_nodes
-            self.x[i, :n] = g.x
-            self.cat[i, :n] = g.categories
-            self.op[i, :n] = g.op_ids
-            self.mask[i, :n] = 1.0
-            if len(g.edges):
-                self.a[i, g.edges[:, 0], g.edges[:, 1]] = 1.0
-                self.a[i, g.edges[:, 1], g.edges[:, 0]] = 1.0
-            self.used[i] = n
-        return self.invoke((self.x, self.cat, self.op, self.a, self.mask))[:len(feats)]
-
-    def invoke(self, inputs):
-        """One interpreter call on padded inputs (no padding, no answer).
-
-        Args:
-            inputs: ``(x [B, N, F] float32, cat [B, N] int32, op [B, N] int32, a [B, N, N]
-                float32, mask [B, N] float32)``, the bucket's shapes.
-
-        Returns:
-            float64 [B, M] the metric values of every slot.
-        """
-        if self.sig is not None:
-            out = self.sig(**dict(zip(INPUT_NAMES, inputs)))["metrics"]
-        else:
-            for idx, arr in zip(self.inputs, inputs):
-                self.it.set_tensor(idx, arr)
-            self.it.invoke()
-            out = self.it.get_tensor(self.output)
-        return np.array(out, dtype=np.float64)
 
 
 class Predictor(object):
@@ -213,7 +114,7 @@ class Predictor(object):
                                       default_delegates=self.delegates,
                                       allocate=bucket.signature is None)
                 self._interpreters[bucket.file] = it
-            r = _Runner(bucket, len(self.bundle.meta["features"]), it)
+            r = BucketRunner(bucket, len(self.bundle.meta["features"]), it)
             self._runners[key] = r
         return r
 
@@ -241,6 +142,19 @@ class Predictor(object):
                 warnings.append("operators never seen in training ({}): the answer lies "
                                 "outside the training distribution".format(", ".join(new)))
         return warnings
+
+    def _bucket(self, feats, name):
+        """The smallest bucket with room for the graph's nodes and adjacency entries.
+
+        Raises:
+            GraphTooLargeError: none has (more edges than even the largest bucket's slots).
+        """
+        bucket = self.bundle.bucket_for(feats.n_nodes, n_entries=adjacency_entries(feats))
+        if bucket is None:
+            raise GraphTooLargeError(
+                "{}: {} operators with {} edges, more than the largest {} predictor bucket "
+                "takes".format(name, feats.n_nodes, len(feats.edges), self.target))
+        return bucket
 
     @property
     def accelerator(self):
@@ -325,7 +239,7 @@ class Predictor(object):
             GraphTooLargeError: N exceeds the largest bucket.
         """
         w = list(warnings) + self._check(feats, name)
-        bucket = self.bundle.bucket_for(feats.n_nodes)
+        bucket = self._bucket(feats, name)
         with self._lock:
             row = self._rows(self.runner(bucket), [feats])[0]
         return self._answer(row, w, feats)
@@ -360,8 +274,8 @@ class Predictor(object):
         """
         warns = [list(w) + self._check(f, name) for f, name, w in items]
         groups = {}
-        for i, (f, _, _) in enumerate(items):
-            groups.setdefault(self.bundle.bucket_for(f.n_nodes).nodes, []).append(i)
+        for i, (f, name, _) in enumerate(items):
+            groups.setdefault(self._bucket(f, name).nodes, []).append(i)
         rows = [None] * len(items)
         with self._lock:
             for nodes, idx in sorted(groups.items()):

@@ -58,9 +58,11 @@ from typing import Any, Dict, List
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 __all__ = ["PerfSAGEConfig", "build_perfsage", "build_perfsage_disjoint", "copy_weights",
-           "INPUT_NAMES", "DISJOINT_INPUT_NAMES", "READOUTS", "save_config", "load_config"]
+           "INPUT_NAMES", "EDGE_INPUT_NAMES", "DISJOINT_INPUT_NAMES", "READOUTS", "save_config",
+           "load_config"]
 
 INPUT_NAMES = ("x", "cat", "op", "a", "mask")
+EDGE_INPUT_NAMES = ("x", "cat", "op", "src", "dst", "mask")
 DISJOINT_INPUT_NAMES = ("x", "cat", "op", "a", "seg")
 
 
@@ -219,6 +221,8 @@ def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse,
     import tf_keras as keras
     from spektral.layers import GCSConv
 
+    from trainer.edge_gcs import edge_gcs
+
     reg = keras.regularizers.l2(cfg.l2) if cfg.l2 > 0 else None
     emb = keras.layers.Embedding(cfg.n_ops, cfg.op_embedding, name="op_embedding")(op)
     z = keras.layers.Concatenate(name="node_input")([x, emb])
@@ -242,8 +246,11 @@ def _body(cfg: PerfSAGEConfig, x, cat, op, a, keep, pool_max, pool_lse,
                                name="shared_dense")(z)
     h0 = h = keep(h, "mask_0")
     for i in range(cfg.gnn_layers):
-        h = GCSConv(cfg.hidden, activation=None if cfg.layer_norm else "relu",
-                    kernel_regularizer=reg, name="gcs_{}".format(i + 1))([h, a])
+        act, name = None if cfg.layer_norm else "relu", "gcs_{}".format(i + 1)
+        if isinstance(a, tuple):  # (src, dst): the edge-list form (trainer.edge_gcs)
+            h = edge_gcs(cfg.hidden, act, reg, name)([h, a[0], a[1]])
+        else:
+            h = GCSConv(cfg.hidden, activation=act, kernel_regularizer=reg, name=name)([h, a])
         if cfg.layer_norm:
             h = keras.layers.LayerNormalization(name="norm_{}".format(i + 1))(h)
             h = keras.layers.ReLU(name="relu_{}".format(i + 1))(h)
@@ -500,15 +507,17 @@ def _check(cfg: PerfSAGEConfig) -> None:
         raise ValueError("tau_init needs one positive temperature per metric")
 
 
-def build_perfsage(cfg: PerfSAGEConfig):
+def build_perfsage(cfg: PerfSAGEConfig, edges: bool = False):
     """Build the batch-mode (padded) PerfSAGE model: the one the converter exports.
 
     Args:
         cfg: the architecture.
+        edges: take the adjacency as an edge list (``src``, ``dst`` int32 [B, E],
+            :mod:`trainer.edge_gcs`) instead of ``a``; the same weights, in the same order.
 
     Returns:
-        A ``tf_keras.Model`` taking the inputs named in :data:`INPUT_NAMES` (as a dict) and
-        returning float32 [B, len(cfg.metrics)].
+        A ``tf_keras.Model`` taking the inputs named in :data:`INPUT_NAMES` (as a dict; with
+        ``edges``, :data:`EDGE_INPUT_NAMES`) and returning float32 [B, len(cfg.metrics)].
     """
     import tensorflow as tf
     import tf_keras as keras
@@ -517,7 +526,12 @@ def build_perfsage(cfg: PerfSAGEConfig):
     x = keras.Input((None, cfg.n_features), name="x", dtype="float32")
     cat = keras.Input((None,), name="cat", dtype="int32")
     op = keras.Input((None,), name="op", dtype="int32")
-    a = keras.Input((None, None), name="a", dtype="float32")
+    if edges:
+        src = keras.Input((None,), name="src", dtype="int32")
+        dst = keras.Input((None,), name="dst", dtype="int32")
+        a = (src, dst)
+    else:
+        a = keras.Input((None, None), name="a", dtype="float32")
     mask = keras.Input((None,), name="mask", dtype="float32")
     mcol = keras.layers.Reshape((-1, 1), name="mask_col")(mask)
 
@@ -536,7 +550,8 @@ def build_perfsage(cfg: PerfSAGEConfig):
         return _soft_readout(lse, cfg.soft_readout, cfg.tau_init, cfg.prior_metrics)([u, mcol])
 
     out = _body(cfg, x, cat, op, a, keep, pool_max, pool_lse)
-    return keras.Model(inputs={"x": x, "cat": cat, "op": op, "a": a, "mask": mask},
+    adjacency = {"src": a[0], "dst": a[1]} if edges else {"a": a}
+    return keras.Model(inputs=dict({"x": x, "cat": cat, "op": op, "mask": mask}, **adjacency),
                        outputs=out, name="perfsage")
 
 

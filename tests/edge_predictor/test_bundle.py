@@ -52,7 +52,7 @@ def test_one_file_holds_every_bucket():
     meta = json.load(open(os.path.join(TINY, B.META_FILE)))
     for k in ("normalization", "metrics", "training_data", "test_accuracy", "op_vocab"):
         assert k in meta
-    assert meta["bundle_version"] == B.BUNDLE_VERSION == 2
+    assert meta["bundle_version"] == B.BUNDLE_VERSION == 3
     assert len(meta["file"]["sha256"]) == 64
     assert sorted(os.listdir(TINY)) == sorted([B.META_FILE, meta["file"]["name"]])
     b = B.load_bundle(TINY)
@@ -82,8 +82,8 @@ def test_a_version_1_bucket_changed_after_loading_is_refused_when_used(tmp_path)
 
 
 def test_unknown_bundle_version_is_refused(tiny_copy):
-    _edit_meta(tiny_copy, lambda m: m.update(bundle_version=3))
-    with pytest.raises(BundleError, match="v3 not supported.*reads .* v1/2"):
+    _edit_meta(tiny_copy, lambda m: m.update(bundle_version=4))
+    with pytest.raises(BundleError, match="v4 not supported.*reads .* v1/2/3"):
         B.load_bundle(str(tiny_copy))
 
 

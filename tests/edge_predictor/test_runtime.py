@@ -47,13 +47,31 @@ def test_matches_keras(tiny, name):
     assert isinstance(ans["warnings"], list)
 
 
+@pytest.mark.parametrize("version", ["v1", "v2"])
 @pytest.mark.parametrize("name", FITS)
-def test_version_1_bundle_answers_the_same(tiny, name):
-    """The same model exported one file per bucket (bundle version 1) still predicts."""
-    old = Predictor.load(os.path.join(FIXTURES, "tiny_bundle_v1"))
+def test_earlier_bundle_versions_answer_the_same(tiny, name, version):
+    """The same model exported one file per bucket (version 1) or with a dense adjacency input
+    (version 2) still predicts, and as the edge-list one does."""
+    old = Predictor.load(os.path.join(FIXTURES, "tiny_bundle_" + version))
+    assert all(not b.edges for b in old.bundle.buckets)
     got = old.predict(fixture_path(name))
     for metric, ref in EXPECTED[name].items():
         assert got[metric] == pytest.approx(ref, rel=1e-4)
+
+
+def test_the_edge_list_and_the_dense_adjacency_agree_in_a_batch_and_reuse():
+    """Graphs of different sizes padded into one batch bucket, then smaller ones into the same
+    buffers (stale edges must not survive), against the version-2 bundle's dense input."""
+    new = Predictor.load(TINY)
+    old = Predictor.load(os.path.join(FIXTURES, "tiny_bundle_v2"))
+    feats = [new.featurize(read_model(fixture_path(n))) for n in FITS]
+    assert all(b.edges == 4 * b.nodes for b in new.bundle.buckets)
+    for group in (feats, feats[::-1][:2], feats[:1]):
+        got = new.predict_many_features([(f, "m", []) for f in group])
+        ref = old.predict_many_features([(f, "m", []) for f in group])
+        for g, r in zip(got, ref):
+            for metric in new.metrics:
+                assert g[metric] == pytest.approx(r[metric], rel=1e-5)
 
 
 def test_bytes_and_path_agree(tiny):
