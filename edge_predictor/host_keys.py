@@ -21,8 +21,8 @@ from .featurize import raw_columns
 from .op_table import OP_VOCAB
 
 __all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "PATTERNS", "OFF_DELEGATE", "BINARY_ELEMENTWISE",
-           "OpRows", "op_rows", "weight_bytes", "describe", "type_pattern", "is_one_row", "kernel_family",
-           "work_ratio"]
+           "OpRows", "op_rows", "weight_bytes", "describe", "type_pattern", "is_one_row",
+           "kernel_family", "work_ratio"]
 
 #: the sizes whose log places an operator among the timed ones
 SIZE_COLUMNS = ("macs", "out_elements", "in_bytes", "weight_bytes", "in0_c", "out_c", "out_h",

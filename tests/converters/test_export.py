@@ -14,6 +14,7 @@ tf = pytest.importorskip("tensorflow")
 pytest.importorskip("spektral")
 
 from converters import export as E  # noqa: E402
+from converters import parity as P  # noqa: E402
 from edge_predictor.bundle import META_FILE, load_bundle  # noqa: E402
 from edge_predictor.featurize import FEATURE_NAMES  # noqa: E402
 from edge_predictor.op_table import CATEGORIES, OP_VOCAB  # noqa: E402
@@ -81,7 +82,7 @@ def exported(tmp_path_factory):
 
 def test_parity_and_invariance(exported):
     tm, out, _ = exported
-    res = E.check_parity(tm, out)
+    res = P.check_parity(tm, out)
     assert set(res["buckets"]) == {"n{}_b{}".format(n, b) for n, b in BUCKETS}
     assert res["max_rel_diff"] <= 1e-4, res
     assert res["invariance"] <= 1e-4
@@ -117,7 +118,7 @@ def test_runtime_matches_keras_on_real_model(exported):
 
     tm, out, _ = exported
     g = featurize(read_model(fixture_path("attention")))  # 23 operators -> the 48 bucket
-    ref = tm.keras_predict(*E.pad_batch([(g.x, g.categories, g.op_ids, g.edges)], g.n_nodes, 1))
+    ref = tm.keras_predict(*P.pad_batch([(g.x, g.categories, g.op_ids, g.edges)], g.n_nodes, 1))
     got = Predictor.load(out).predict(fixture_path("attention"))
     assert [got[m] for m in ("latency_ms", "sram_kib")] == pytest.approx(list(ref[0]), rel=1e-4)
 
@@ -138,7 +139,7 @@ def test_float16_weights(tmp_path):
     tm = _tiny()
     meta = E.export_bundle(tm, str(tmp_path / "f16"), buckets=((16, 1),), float16=True)
     assert meta["precision"] == "float16"
-    assert E.check_parity(tm, str(tmp_path / "f16"))["max_rel_diff"] <= 1e-2
+    assert P.check_parity(tm, str(tmp_path / "f16"))["max_rel_diff"] <= 1e-2
 
 
 def test_parse_buckets():
@@ -184,7 +185,7 @@ def _tiny_priors():
 def test_float16_keeps_tiny_prior_constants(tmp_path):
     tm = _tiny_priors()
     E.export_bundle(tm, str(tmp_path / "f16"), buckets=((16, 1),), float16=True)
-    assert E.check_parity(tm, str(tmp_path / "f16"))["max_rel_diff"] <= 1e-2
+    assert P.check_parity(tm, str(tmp_path / "f16"))["max_rel_diff"] <= 1e-2
 
 
 def test_failed_parity_leaves_the_existing_bundle(tmp_path):
