@@ -274,3 +274,26 @@ def test_a_bucket_whose_signature_is_missing_is_a_one_line_error(tmp_path, capsy
     assert main(["predict", fixture_path("conv"), "--bundle", str(folder)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "n999_b1" in err[0] and "Traceback" not in err[0]
+
+
+def _dense_dag(feats, n):
+    """``feats`` cut or tiled to n nodes, every node feeding every later one."""
+    import dataclasses
+
+    idx = np.arange(n) % feats.n_nodes
+    pairs = np.array([(i, j) for i in range(n) for j in range(i + 1, n)], np.int32)
+    return dataclasses.replace(feats, x=feats.x[idx], categories=feats.categories[idx],
+                               op_ids=feats.op_ids[idx], edges=pairs, npu_parts=None,
+                               sram_peaks=None, off_delegate=None)
+
+
+def test_a_graph_with_more_edges_than_a_buckets_slots_goes_to_a_larger_one(tiny):
+    base = tiny.featurize(read_model(fixture_path("conv")))
+    old = Predictor.load(os.path.join(FIXTURES, "tiny_bundle_v2"))  # dense: no edge limit
+    g = _dense_dag(base, 8)  # 28 edges: 56 entries, the 8-node bucket has 32 slots
+    assert tiny._bucket(g, "g").nodes == 16 and old._bucket(g, "g").nodes == 8
+    got, ref = tiny.predict_features(g, "g"), old.predict_features(g, "g")
+    for metric in tiny.metrics:
+        assert got[metric] == pytest.approx(ref[metric], rel=1e-5)
+    with pytest.raises(GraphTooLargeError, match=r"g: 12 operators with 66 edges"):
+        tiny.predict_features(_dense_dag(base, 12), "g")  # 132 entries > 64 slots
