@@ -9,10 +9,11 @@
 # KIND picks the bench experiment to ship (perfsage-gen; peak-gen: SRAM read out near a max of
 # memory-bounded per-node costs, see benches/results/sram_readout.md; replayed-gen: that bound
 # taken in two phases over the replayed weight buffers). The shipped bundles (feature schema 10,
-# bundle version 2: one file, a signature per bucket) were trained outside the bench, by the
-# TrainConfigs in docs/npu-cost-model.md (ethos-u55-128, physics-gen with a 512-wide head) and
-# docs/cpu-cost-model.md (cpu-epyc-litert-t1, over the host-CPU analytical model), then exported
-# with the converters.export line below.
+# bundle version 3: one file, a signature per bucket, the adjacency as an edge list) were trained
+# outside the bench, by the TrainConfigs in docs/npu-cost-model.md (ethos-u55-128, physics-gen
+# with a 512-wide head) and docs/cpu-cost-model.md (cpu-epyc-litert-t1, over the host-CPU
+# analytical model), then exported with the converters.export line below (session 7 re-exported
+# them from .cache/physics-gen-512 and .cache/cpu-prior-families-512 with --keep-meta).
 # DATA may point at a frozen copy of data/edgedlperf (the bench keys results by the exact models
 # they saw, so a store that grows while this runs would start new runs).
 set -euo pipefail
