@@ -20,7 +20,7 @@ set -euo pipefail
 EPOCHS=${EPOCHS:-120}
 PATIENCE=${PATIENCE:-25}
 DATA=${DATA:-data/edgedlperf}
-BUCKETS=${BUCKETS:-64x1,64x16,128x1,256x1,512x1,768x1,1024x1,1536x1}
+BUCKETS=${BUCKETS:-16x1,32x1,32x16,64x1,64x16,128x1,256x1,512x1,768x1,1024x1,1536x1}
 SETTINGS=${SETTINGS:-hidden=64 lr=0.0005 dropout=0.1}
 KIND=${KIND:-perfsage-gen}
 CPU_TARGET=${CPU_TARGET:-$(EDGE_PERF_INTERPRETER=litert python -c "from benches.labelers.cpu import cpu_target; print(cpu_target(1))")}
