@@ -72,7 +72,7 @@ MODEL_FILE = "perfsage.tflite"
 EXP_CLIP = 80.0
 
 #: (nodes, batch) buckets: batched small buckets for predict_many, batch 1 for single answers.
-#: (the shipped bundles' set: one file holds them all, so a bucket costs a signature, ~50 KB, not
+#: (the shipped bundles' set: one file holds them all, so a bucket costs a signature, ~60 KB, not
 #: weights; the invoke grows with N: 0.31 / 0.39 / 0.60 ms at 16 / 32 / 64 nodes on one core)
 DEFAULT_BUCKETS: Tuple[Tuple[int, int], ...] = ((16, 1), (32, 1), (32, 16), (64, 1), (64, 16),
                                                 (128, 1), (256, 1), (512, 1), (768, 1),

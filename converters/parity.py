@@ -1,8 +1,9 @@
 """Parity of an exported bundle with the Keras model it came from (``converters.export``).
 
 :func:`check_parity` runs random graphs (:func:`random_graphs`, in the raw feature space)
-through every bucket of a bundle and through the Keras model unpadded, and one graph small
-enough for every bucket through all of them (bucket invariance).
+through every bucket of a bundle, padded by the runtime itself, and through the Keras model
+unpadded (:func:`pad_batch`); and one graph small enough for every bucket through all of them
+(bucket invariance).
 """
 
 from __future__ import annotations
@@ -76,7 +77,12 @@ def check_parity(tm: TrainedModel, bundle_dir: str, graphs_per_bucket: int = 6,
         all), "max_model_space_diff" (absolute, before exp(): random weights give large
         outputs)}.
     """
+    from edge_predictor.featurize import GraphFeatures
     from edge_predictor.runtime import Predictor
+
+    def feats(graphs):  # the runtime pads them as it pads a featurized model
+        return [GraphFeatures(x=gx, categories=gc, op_ids=go, edges=ge)
+                for gx, gc, go, ge in graphs]
 
     bundle = B.load_bundle(bundle_dir)
     predictor = Predictor(bundle)
@@ -92,14 +98,14 @@ def check_parity(tm: TrainedModel, bundle_dir: str, graphs_per_bucket: int = 6,
         worst = 0.0
         for i in range(0, len(graphs), b.batch):
             chunk = graphs[i:i + b.batch]
-            got = runner.invoke(pad_batch(chunk, b.nodes, b.batch))[:len(chunk)]
+            got = runner.run(feats(chunk))
             ref = np.concatenate([tm.keras_predict(*pad_batch([g], g[0].shape[0], 1))
                                   for g in chunk])
             worst = max(worst, float(np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-12))))
             zdiff = max(zdiff, float(np.max(np.abs(_forward(got, tm.metrics) -
                                                    _forward(ref, tm.metrics)))))
         res["buckets"][b.signature or b.file] = worst
-        probe_out.append(runner.invoke(pad_batch(probe, b.nodes, b.batch))[0])
+        probe_out.append(runner.run(feats(probe))[0])
     p = np.stack(probe_out)
     res["invariance"] = float(np.max(np.abs(p - p[0]) / np.maximum(np.abs(p[0]), 1e-12)))
     res["max_rel_diff"] = max([res["invariance"]] + list(res["buckets"].values()))

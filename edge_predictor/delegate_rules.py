@@ -9,7 +9,8 @@ limited range, and takes the operator only when each input's scale over the outp
 built-in kernel, whose broadcasting int8 path is far slower: a converter that quantizes a layer
 norm's all-zero offset at a scale of ~4e-9 makes ``SUB(beta[192], x[1, 196, 192])`` take
 270 us on a Xeon where the same operator with an ordinary offset takes 7 us (DeiT-tiny, ViT-tiny
-and KWT in the zoo: 30-40x, ``docs/calibration.md``). Nothing in an operator's shapes says so;
+and KWT in the zoo: 30-40x, ``docs/calibration.md``; the vit-cifar100 space's models have
+5-25 such operators each too). Nothing in an operator's shapes says so;
 its scales do. The host model (:mod:`edge_predictor.host_keys`) keys such an operator apart.
 
 Python 3.7 compatible.
@@ -32,10 +33,13 @@ MUL_SCALE_RANGE = (2.0 ** -16, 2.0 ** 8)
 _QUANTIZED = ("INT8", "UINT8")
 
 
+_OPS = frozenset(("ADD", "SUB", "MUL"))
+
+
 def off_delegate(op: str, inputs: Sequence[TensorInfo], output: TensorInfo) -> bool:
     """Whether XNNPACK refuses a quantized ADD, SUB or MUL for its scales (False for anything
     else, for float operators and for tensors whose scales were not read)."""
-    if op not in ("ADD", "SUB", "MUL") or len(inputs) != 2:
+    if op not in _OPS or len(inputs) != 2:
         return False
     a, b = inputs
     if not (a.dtype == b.dtype == output.dtype and output.dtype in _QUANTIZED):
@@ -52,12 +56,14 @@ def off_delegate(op: str, inputs: Sequence[TensorInfo], output: TensorInfo) -> b
 
 
 def graph_off_delegate(graph: OpGraph) -> np.ndarray:
-    """bool [N] :func:`off_delegate` of every operator of a graph, in execution order."""
+    """bool [N] :func:`off_delegate` of every operator of a graph, in execution order (run for
+    every prediction: only quantized binary operators are looked at)."""
     out = np.zeros(len(graph.ops), dtype=bool)
     tensors = graph.tensors
     for k, node in enumerate(graph.ops):
-        if node.op in ("ADD", "SUB", "MUL") and len(node.inputs) == 2 and node.outputs \
-                and min(node.inputs) >= 0 and node.outputs[0] >= 0:
-            out[k] = off_delegate(node.op, [tensors[i] for i in node.inputs],
-                                  tensors[node.outputs[0]])
+        if node.op not in _OPS or len(node.inputs) != 2 or not node.outputs:
+            continue
+        i, j, o = node.inputs[0], node.inputs[1], node.outputs[0]
+        if min(i, j, o) >= 0 and tensors[o].dtype in _QUANTIZED:
+            out[k] = off_delegate(node.op, (tensors[i], tensors[j]), tensors[o])
     return out

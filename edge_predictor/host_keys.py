@@ -91,8 +91,8 @@ def _patterns(ops: Sequence[str], feats) -> List[int]:
     binary = np.array([op in BINARY_ELEMENTWISE for op in ops]) & (in1 > 0) & (in1 < out_el)
     one_row = np.array([op == "FULLY_CONNECTED" for op in ops]) & (out_c > 0) & (out_el <= out_c)
     code = np.where(binary, np.where((c == 1) & (out_c > 1), 1, 2), np.where(one_row, 1, 0))
-    off = getattr(feats, "off_delegate", None)
-    if off is not None and len(off) == len(ops):
+    off = feats.off_delegate  # None: features read back from a cache, scales unknown
+    if off is not None:
         code = code + OFF_DELEGATE * np.asarray(off, dtype=int)
     return code.tolist()
 
