@@ -10,17 +10,23 @@ package (no TensorFlow), with the list of fields cached per options type.
 
 from __future__ import annotations
 
-import inspect
 import os
-import re
 import struct
-from typing import Any, Dict, List, Tuple, Union
+from typing import List, Tuple, Union
 
 import numpy as np
 
+from . import tflite_columns
 from .errors import ModelFormatError
 from .flatbuf import FlatbufferError, Table, root_table
 from .graph import OpGraph, OpNode, SubgraphInfo, TensorInfo
+from .tflite_schema import (B_DATA, B_OFFSET, B_SIZE, M_BUFFERS, M_OPCODES, M_SUBGRAPHS,
+                            MAX_TENSOR_ELEMENTS, OC_BUILTIN, OC_CUSTOM, OC_DEPRECATED,
+                            OC_VERSION, OP_INPUTS, OP_OPCODE, OP_OPT, OP_OPT2, OP_OPT2_TYPE,
+                            OP_OPT_TYPE, OP_OUTPUTS, Q_SCALE, SG_INPUTS, SG_NAME, SG_OPERATORS,
+                            SG_OUTPUTS, SG_TENSORS, T_BUFFER, T_NAME, T_QUANT, T_SHAPE, T_TYPE,
+                            T_VARIABLE, builtin_op_names, check_indices, check_tensor, read_options,
+                            schema, tensor_type_names)
 
 __all__ = ["read_model", "load_model_bytes", "builtin_op_names", "TFLITE_IDENTIFIER"]
 
@@ -30,140 +36,6 @@ _DECODE_ERRORS = (IndexError, struct.error, ValueError, TypeError, OverflowError
                   UnicodeDecodeError, MemoryError, KeyError, AttributeError, RecursionError)
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
-
-
-def _schema():
-    """Import the generated schema lazily (its package import takes tens of milliseconds)."""
-    from tflite.BuiltinOperator import BuiltinOperator
-    from tflite.BuiltinOptions import BuiltinOptions
-    from tflite.BuiltinOptions2 import BuiltinOptions2
-    from tflite.TensorType import TensorType
-    return BuiltinOperator, BuiltinOptions, BuiltinOptions2, TensorType
-
-
-def _enum_names(enum_cls) -> Dict[int, str]:
-    return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
-
-
-_CACHE: Dict[str, Any] = {}
-
-
-def builtin_op_names() -> Dict[int, str]:
-    """Every member of the schema's ``BuiltinOperator`` enum.
-
-    Returns:
-        dict builtin code -> operator name, e.g. ``{3: "CONV_2D", ...}``.
-    """
-    if "ops" not in _CACHE:
-        _CACHE["ops"] = _enum_names(_schema()[0])
-    return _CACHE["ops"]
-
-
-def _tensor_type_names() -> Dict[int, str]:
-    if "types" not in _CACHE:
-        _CACHE["types"] = _enum_names(_schema()[3])
-    return _CACHE["types"]
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
-
-
-_FLAG_FORMATS = {"Int8": "b", "Uint8": "B", "Int16": "h", "Uint16": "H", "Int32": "i",
-                 "Uint32": "I", "Int64": "q", "Uint64": "Q", "Float32": "f", "Float64": "d",
-                 "Bool": "?"}
-_SCALAR_RE = re.compile(r"Offset\((\d+)\).*?number_types\.(\w+)Flags, o \+ self\._tab\.Pos\)"
-                        r".*\n\s*return (True|False|-?[0-9.e+-]+)\s*$", re.S)
-_VECTOR_RE = re.compile(r"Offset\((\d+)\).*GetVectorAsNumpy\(flatbuffers\.number_types\."
-                        r"(\w+)Flags, o\)", re.S)
-
-
-def _plan_getter(fn):
-    """How to read one generated getter directly: a scalar or numeric-vector field.
-
-    Returns ``("scalar", field, struct, default)``, ``("vector", field, fmt)`` or None when
-    the getter is something else (a string, a sub-table) or its source is unavailable.
-    """
-    try:
-        src = inspect.getsource(fn)
-    except (OSError, TypeError):
-        return None
-    m = _VECTOR_RE.search(src)
-    if m and m.group(2) in _FLAG_FORMATS:
-        return ("vector", (int(m.group(1)) - 4) // 2, _FLAG_FORMATS[m.group(2)])
-    m = _SCALAR_RE.search(src)
-    if m and m.group(2) in _FLAG_FORMATS:
-        raw = m.group(3)
-        default = {"True": True, "False": False}.get(raw)
-        if default is None:
-            default = float(raw) if any(c in raw for c in ".e") else int(raw)
-        return ("scalar", (int(m.group(1)) - 4) // 2,
-                struct.Struct("<" + _FLAG_FORMATS[m.group(2)]), default)
-    return None
-
-
-def _options_reader(union_enum, type_code: int):
-    """(class, [(getter, snake name, plan)]) for one options union member, cached per type."""
-    key = (union_enum.__name__, type_code)
-    if key in _CACHE:
-        return _CACHE[key]
-    name = _enum_names(union_enum).get(type_code)
-    entry = None
-    if name and name != "NONE":
-        import importlib
-        module = importlib.import_module("tflite." + name)
-        cls = getattr(module, name)
-        getters = []
-        for attr, fn in vars(cls).items():
-            if attr.startswith("_") or attr == "Init" or attr.startswith("GetRootAs"):
-                continue
-            if not callable(fn) or attr.endswith(("Length", "IsNone", "BufferHasIdentifier")):
-                continue
-            if len(inspect.signature(fn).parameters) != 1:
-                continue  # element accessors Foo(j); their FooAsNumpy() is used instead
-            label = attr[:-len("AsNumpy")] if attr.endswith("AsNumpy") else attr
-            getters.append((attr, _snake(label), _plan_getter(fn)))
-        entry = (cls, getters)
-    _CACHE[key] = entry
-    return entry
-
-
-def _read_options(table: Table, union_enum, type_code: int) -> Dict[str, Any]:
-    """Builtin options as ``snake_case`` name -> value.
-
-    Scalar and numeric-vector fields are read straight from the table (plans derived once per
-    options type from the generated getters); anything else goes through the generated class.
-    """
-    reader = _options_reader(union_enum, type_code)
-    if reader is None:
-        return {}
-    cls, getters = reader
-    buf = table.buf
-    opts = None
-    out: Dict[str, Any] = {}
-    for attr, label, plan in getters:
-        if plan is not None and plan[0] == "scalar":
-            _, field, st, default = plan
-            p = table._at(field, st.size)
-            value = st.unpack_from(buf, p)[0] if p else default
-            out[label] = bool(value) if st.format.endswith("?") else value
-            continue
-        if plan is not None:
-            start, n = table.vector(plan[1], struct.calcsize(plan[2]))
-            out[label] = tuple(int(v) for v in struct.unpack_from(
-                "<%d%s" % (n, plan[2]), buf, start)) if start else 0
-            continue
-        if opts is None:
-            opts = cls()
-            opts.Init(buf, table.pos)
-        value = getattr(opts, attr)()
-        if isinstance(value, np.ndarray):
-            out[label] = tuple(int(v) for v in value.tolist())
-        elif isinstance(value, (bool, int, float)):
-            out[label] = value
-        elif isinstance(value, bytes):
-            out[label] = value.decode("utf-8", "replace")
-    return out
 
 
 def load_model_bytes(path: Union[str, "os.PathLike[str]"]) -> bytes:
@@ -203,87 +75,52 @@ def _check_header(buf: bytes, where: str) -> None:
                                "bytes".format(root, len(buf)))
 
 
-def _index_vector(vals: Tuple[int, ...], limit: int, what, where: str,
-                  allow_minus_one: bool) -> Tuple[int, ...]:
-    """A tensor-index vector, every entry checked to lie inside its table (``what`` names it
-    in the error: a string, or ``(operator index, op name, "input" | "output")``, formatted
-    only then)."""
-    low = -1 if allow_minus_one else 0
-    for v in vals:
-        if v >= limit or v < low:
-            raise ModelFormatError(where, "{} refers to tensor {} but the subgraph has {} "
-                                   "tensors".format(what if isinstance(what, str) else
-                                                    "operator {} ({}) {}".format(*what), v,
-                                                    limit))
-    return vals
-
-
-# Field numbers in the TFLite schema (schema.fbs declaration order; a union takes two).
-_M_OPCODES, _M_SUBGRAPHS, _M_BUFFERS = 1, 2, 4
-_OC_DEPRECATED, _OC_CUSTOM, _OC_VERSION, _OC_BUILTIN = 0, 1, 2, 3
-_SG_TENSORS, _SG_INPUTS, _SG_OUTPUTS, _SG_OPERATORS, _SG_NAME = 0, 1, 2, 3, 4
-_T_SHAPE, _T_TYPE, _T_BUFFER, _T_NAME, _T_QUANT, _T_VARIABLE = 0, 1, 2, 3, 4, 5
-_Q_SCALE = 2
 _F32 = struct.Struct("<f")
-_OP_OPCODE, _OP_INPUTS, _OP_OUTPUTS, _OP_OPT_TYPE, _OP_OPT = 0, 1, 2, 3, 4
-_OP_OPT2_TYPE, _OP_OPT2 = 11, 12
-_B_DATA, _B_OFFSET, _B_SIZE = 0, 1, 2
+#: from this many tensors, and from this many operators, a model's tensors (operators) are read
+#: a field at a time (:mod:`edge_predictor.tflite_columns`); below, a table at a time: where the
+#: two cross on an Intel Xeon core (``docs/runtime-speed.md``)
+TENSOR_COLUMNS_FROM, OPERATOR_COLUMNS_FROM = 96, 72
 
 
 def _read_buffers(model: Table, size: int, where: str) -> np.ndarray:
     """Whether each buffer holds data; checks the data lies inside the file."""
     has_data = []
-    for b, buf in enumerate(model.tables(_M_BUFFERS)):
-        start, length = buf.vector(_B_DATA, 1)  # raises if the data runs past the file
+    for b, buf in enumerate(model.tables(M_BUFFERS)):
+        start, length = buf.vector(B_DATA, 1)  # raises if the data runs past the file
         if length:
             has_data.append(True)
             continue
-        n = buf.u64(_B_SIZE)
-        if n and buf.u64(_B_OFFSET) + n > size:
+        n = buf.u64(B_SIZE)
+        if n and buf.u64(B_OFFSET) + n > size:
             raise ModelFormatError(where, "truncated: buffer {} lies past the end of the "
                                    "file".format(b))
         has_data.append(n > 0)
     return np.asarray(has_data, dtype=bool)
 
 
-#: no tensor of an edge model comes near this (2^40 elements: a terabyte at one byte each); a
-#: larger shape is a corrupt file, not a model
-MAX_TENSOR_ELEMENTS = 1 << 40
-
-
 def _read_tensors(sg: Table, has_data: np.ndarray, where: str) -> List[TensorInfo]:
-    types = _tensor_type_names()
+    types = tensor_type_names()
     n_buffers = len(has_data)
     data = has_data.tolist()  # Python bools: indexed once per tensor
     out = []
-    for i, t in enumerate(sg.tables(_SG_TENSORS)):
-        shape = t.int32s(_T_SHAPE)
+    for i, t in enumerate(sg.tables(SG_TENSORS)):
+        shape = t.int32s(T_SHAPE)
+        b = t.u32(T_BUFFER)
         elements = 1
-        if shape:
-            if min(shape) < 0:
-                if min(shape) < -1:
-                    raise ModelFormatError(where, "tensor {} has an invalid shape {}".format(
-                        i, shape))
-                shape = tuple(1 if d == -1 else d for d in shape)
-            for d in shape:
-                elements = min(elements * d, MAX_TENSOR_ELEMENTS + 1)
-            if elements > MAX_TENSOR_ELEMENTS:
-                shown = str(tuple(shape[:6]))[:-1] + (", ...)" if len(shape) > 6 else ")")
-                raise ModelFormatError(where, "tensor {} has an implausible shape {} (rank {}, "
-                                       "more than 2^40 elements)".format(i, shown, len(shape)))
-        b = t.u32(_T_BUFFER)
-        if b >= n_buffers:
-            raise ModelFormatError(where, "tensor {} refers to buffer {} but the model has {} "
-                                   "buffers".format(i, b, n_buffers))
-        q = t.table(_T_QUANT)
-        start, n_scales = q.vector(_Q_SCALE, 4) if q is not None else (0, 0)
-        type_code = t.i8(_T_TYPE)
+        for d in shape:
+            elements = min(elements * d, MAX_TENSOR_ELEMENTS + 1)
+        if b >= n_buffers or elements > MAX_TENSOR_ELEMENTS or (shape and min(shape) < 0):
+            check_tensor(i, shape, b, n_buffers, where)  # raises, but for a dynamic batch
+            shape = tuple(1 if d == -1 else d for d in shape)
+        q = t.table(T_QUANT)
+        start, n_scales = q.vector(Q_SCALE, 4) if q is not None else (0, 0)
+        type_code = t.i8(T_TYPE)
         dtype = types.get(type_code)
         if dtype is None:
             dtype = "TYPE_{}".format(type_code)
-        out.append(TensorInfo(i, shape, dtype, bool(b > 0 and data[b] and not t.u8(_T_VARIABLE)),
+        out.append(TensorInfo(i, shape, dtype, bool(b > 0 and data[b] and not t.u8(T_VARIABLE)),
                               n_scales > 0, n_scales > 1,
-                              t.string(_T_NAME).decode("utf-8", "replace"),
+                              t.string(T_NAME).decode("utf-8", "replace"),
                               _F32.unpack_from(q.buf, start)[0] if n_scales else 0.0))
     return out
 
@@ -292,41 +129,41 @@ def _op_names(model: Table) -> List[Tuple[str, int, int]]:
     """(name, builtin code, version) of every entry in the operator-code table."""
     known = builtin_op_names()
     out = []
-    for oc in model.tables(_M_OPCODES):
+    for oc in model.tables(M_OPCODES):
         # Codes > 127 live in builtin_code; older writers only set deprecated_builtin_code.
-        code = max(oc.i32(_OC_BUILTIN), oc.i8(_OC_DEPRECATED))
+        code = max(oc.i32(OC_BUILTIN), oc.i8(OC_DEPRECATED))
         if code == _CUSTOM_CODE:
-            name = "CUSTOM:" + oc.string(_OC_CUSTOM).decode("utf-8", "replace")
+            name = "CUSTOM:" + oc.string(OC_CUSTOM).decode("utf-8", "replace")
         else:
             name = known.get(code, "BUILTIN_{}".format(code))
-        out.append((name, code, oc.i32(_OC_VERSION, 1)))
+        out.append((name, code, oc.i32(OC_VERSION, 1)))
     return out
 
 
 def _read_ops(sg: Table, opcodes, n_tensors: int, where: str) -> List[OpNode]:
-    _, opt_enum, opt2_enum, _ = _schema()
+    _, opt_enum, opt2_enum, _ = schema()
     ops = []
-    for i, op in enumerate(sg.tables(_SG_OPERATORS)):
-        idx = op.u32(_OP_OPCODE)
+    for i, op in enumerate(sg.tables(SG_OPERATORS)):
+        idx = op.u32(OP_OPCODE)
         if idx >= len(opcodes):
             raise ModelFormatError(where, "operator {} uses operator code {} but the model has "
                                    "{}".format(i, idx, len(opcodes)))
         name, code, version = opcodes[idx]
-        inputs = _index_vector(op.int32s(_OP_INPUTS), n_tensors, (i, name, "input"), where,
+        inputs = check_indices(op.int32s(OP_INPUTS), n_tensors, (i, name, "input"), where,
                                True)
-        outputs = _index_vector(op.int32s(_OP_OUTPUTS), n_tensors, (i, name, "output"), where,
+        outputs = check_indices(op.int32s(OP_OUTPUTS), n_tensors, (i, name, "output"), where,
                                 True)
         options = {}
-        opt_type = op.u8(_OP_OPT_TYPE)
+        opt_type = op.u8(OP_OPT_TYPE)
         if opt_type:
-            tab = op.table(_OP_OPT)
+            tab = op.table(OP_OPT)
             if tab is not None:
-                options = _read_options(tab, opt_enum, opt_type)
+                options = read_options(tab, opt_enum, opt_type)
         else:
-            opt_type = op.u8(_OP_OPT2_TYPE)
-            tab = op.table(_OP_OPT2) if opt_type else None
+            opt_type = op.u8(OP_OPT2_TYPE)
+            tab = op.table(OP_OPT2) if opt_type else None
             if tab is not None:
-                options = _read_options(tab, opt2_enum, opt_type)
+                options = read_options(tab, opt2_enum, opt_type)
         ops.append(OpNode(i, name, code, version, inputs, outputs, options))
     return ops
 
@@ -334,22 +171,29 @@ def _read_ops(sg: Table, opcodes, n_tensors: int, where: str) -> List[OpNode]:
 def _parse(buf: bytes, where: str) -> OpGraph:
     model = root_table(buf)
     size = len(buf)
-    subgraphs = list(model.tables(_M_SUBGRAPHS))
+    subgraphs = list(model.tables(M_SUBGRAPHS))
     if not subgraphs:
         raise ModelFormatError(where, "the model has no subgraph")
-    has_data = _read_buffers(model, size, where)
     opcodes = _op_names(model)
     main = subgraphs[0]
-    tensors = _read_tensors(main, has_data, where)
+    if main.count(SG_TENSORS) >= TENSOR_COLUMNS_FROM:  # a large model: a field at a time
+        has_data = tflite_columns.read_buffers(model, where)
+        tensors = tflite_columns.read_tensors(main, has_data, where)
+    else:
+        has_data = _read_buffers(model, size, where)
+        tensors = _read_tensors(main, has_data, where)
     nt = len(tensors)
-    g_in = _index_vector(main.int32s(_SG_INPUTS), nt, "graph input", where, False)
-    g_out = _index_vector(main.int32s(_SG_OUTPUTS), nt, "graph output", where, False)
-    ops = _read_ops(main, opcodes, nt, where)
+    g_in = check_indices(main.int32s(SG_INPUTS), nt, "graph input", where, False)
+    g_out = check_indices(main.int32s(SG_OUTPUTS), nt, "graph output", where, False)
+    if main.count(SG_OPERATORS) >= OPERATOR_COLUMNS_FROM:
+        ops = tflite_columns.read_ops(main, opcodes, nt, where)
+    else:
+        ops = _read_ops(main, opcodes, nt, where)
     others = []
     for s, sg in enumerate(subgraphs[1:], start=1):
         others.append(SubgraphInfo(
-            index=s, name=sg.string(_SG_NAME).decode("utf-8", "replace"),
-            operators=sg.count(_SG_OPERATORS), tensors=sg.count(_SG_TENSORS)))
+            index=s, name=sg.string(SG_NAME).decode("utf-8", "replace"),
+            operators=sg.count(SG_OPERATORS), tensors=sg.count(SG_TENSORS)))
     graph = OpGraph(path=where, ops=ops, tensors=tensors, inputs=g_in, outputs=g_out,
                     subgraphs=others)
     if others:

@@ -47,3 +47,14 @@ def tiny_int8_model(width, blocks, res):
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
     return conv.convert()
+
+
+@pytest.fixture(params=["tables", "columns"])
+def both_reader_paths(request, monkeypatch):
+    """Run a test with the reader's per-table path and again with its per-column one (which
+    it takes for large models only), forced for every model."""
+    from edge_predictor import tflite_reader
+    if request.param == "columns":
+        monkeypatch.setattr(tflite_reader, "TENSOR_COLUMNS_FROM", 0)
+        monkeypatch.setattr(tflite_reader, "OPERATOR_COLUMNS_FROM", 0)
+    return request.param

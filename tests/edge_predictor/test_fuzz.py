@@ -2,12 +2,16 @@
 
 import random
 
+import pytest
+
 from conftest import EXPECTED, fixture_path
 
 from edge_predictor.errors import ModelFormatError
 from edge_predictor.featurize import featurize
 from edge_predictor.summary import summarize
 from edge_predictor.tflite_reader import read_model
+
+pytestmark = pytest.mark.usefixtures("both_reader_paths")
 
 VARIANTS_PER_FIXTURE = 200  # x 6 fixtures = 1,200 variants
 

@@ -8,6 +8,8 @@ from edge_predictor.op_table import lookup
 from edge_predictor.summary import summarize
 from edge_predictor.tflite_reader import read_model
 
+pytestmark = pytest.mark.usefixtures("both_reader_paths")
+
 
 def test_ops_in_execution_order_match_the_fixture(fixture_model):
     name, path, exp = fixture_model
@@ -109,3 +111,17 @@ def test_an_implausibly_large_tensor_is_a_format_error_not_an_overflow():
     with pytest.raises(ModelFormatError, match="implausible shape .* more than 2\\^40"):
         read_model(build_model([(0, None)], dims=(1 << 20, 1 << 20, 4)), name="huge")
     read_model(build_model([(0, None)], dims=(1 << 10, 1 << 10, 4)), name="fine")
+
+
+def test_both_paths_read_the_same_graph(fixture_model, monkeypatch):
+    from edge_predictor import tflite_reader
+    data = open(fixture_model[1], "rb").read()
+    graphs = []
+    for start in (10 ** 9, 0):  # a table at a time, then a field at a time
+        monkeypatch.setattr(tflite_reader, "TENSOR_COLUMNS_FROM", start)
+        monkeypatch.setattr(tflite_reader, "OPERATOR_COLUMNS_FROM", start)
+        graphs.append(read_model(data))
+    rows, cols = graphs
+    assert rows.tensors == cols.tensors and rows.ops == cols.ops
+    assert (rows.inputs, rows.outputs, rows.warnings) == (cols.inputs, cols.outputs, cols.warnings)
+    assert any(t.scale > 0 for t in cols.tensors) == any(t.quantized for t in rows.tensors)
