@@ -150,12 +150,12 @@ class OpGraph:
             int64 array of shape [E, 3]: rows ``(producer op, consumer op, tensor index)``, one per
             (activation tensor, consumer) pair, in consumer order. Constants make no edges.
         """
-        prod = self.producer()
+        prod = self.producer().tolist()
         rows = []
         for node in self.ops:
             for t in node.inputs:
                 if t >= 0 and prod[t] >= 0:
-                    rows.append((int(prod[t]), node.index, t))
+                    rows.append((prod[t], node.index, t))
         if not rows:
             return np.zeros((0, 3), dtype=np.int64)
         return np.asarray(rows, dtype=np.int64)

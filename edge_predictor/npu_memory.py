@@ -113,6 +113,7 @@ def vela_order(graph: OpGraph) -> List[int]:
                 readers[t] += 1
     for t in graph.outputs:
         readers[t] += 1
+    const = [info.is_constant for info in graph.tensors]
     entered = [0] * t_count
     outputs_entered = [0] * n
     reverse: List[int] = []
@@ -133,8 +134,7 @@ def vela_order(graph: OpGraph) -> List[int]:
         outputs_entered[k] += 1
         if outputs_entered[k] == len(outs):
             reverse.append(k)
-            stack.append(iter([u for u in node.inputs
-                               if u >= 0 and not graph.tensors[u].is_constant]))
+            stack.append(iter([u for u in node.inputs if u >= 0 and not const[u]]))
     order = reverse[::-1]
     placed = set(order)
     return order + [k for k in range(n) if k not in placed]
@@ -156,13 +156,15 @@ def _buffers(graph: OpGraph) -> np.ndarray:
         return t
 
     host = set(graph.inputs) | set(graph.outputs)
+    g_in, g_out = set(graph.inputs), set(graph.outputs)
+    const = [info.is_constant for info in graph.tensors]
     for node in graph.ops:
-        acts = [u for u in node.inputs if u >= 0 and not graph.tensors[u].is_constant]
+        acts = [u for u in node.inputs if u >= 0 and not const[u]]
         outs = [u for u in node.outputs if u >= 0]
         if not acts or len(outs) != 1:
             continue
         out = outs[0]
-        if node.op in ALIASING_OPS and not (acts[0] in graph.inputs and out in graph.outputs):
+        if node.op in ALIASING_OPS and not (acts[0] in g_in and out in g_out):
             root[find(out)] = find(acts[0])
         elif node.op in IN_PLACE_OPS:
             o = graph.tensors[out]
@@ -193,6 +195,7 @@ def npu_live_bytes(graph: OpGraph) -> np.ndarray:
     for p, k in enumerate(order):
         pos[k] = p
     buf = _buffers(graph).tolist()
+    const = [info.is_constant for info in graph.tensors]
     start = [n] * t_count
     end = [-1] * t_count
     for node in graph.ops:
@@ -200,11 +203,15 @@ def npu_live_bytes(graph: OpGraph) -> np.ndarray:
         for t in node.outputs:
             if t >= 0:
                 b = buf[t]
-                start[b] = min(start[b], p)
-                end[b] = max(end[b], p)
+                if p < start[b]:
+                    start[b] = p
+                if p > end[b]:
+                    end[b] = p
         for t in node.inputs:
-            if t >= 0 and not graph.tensors[t].is_constant:
-                end[buf[t]] = max(end[buf[t]], p)
+            if t >= 0 and not const[t]:
+                b = buf[t]
+                if p > end[b]:
+                    end[b] = p
     for t in graph.inputs:
         start[buf[t]] = 0
     for t in graph.outputs:
