@@ -180,16 +180,20 @@ def clear_cache() -> None:
     clear_block_searches()
 
 
-def _signature(tensors: Sequence[TensorInfo], node) -> Tuple[Any, ...]:
-    """Everything an operator's local features are a function of."""
-    def t_key(t):
-        if t < 0:
-            return None
-        info = tensors[t]
-        return info.shape, info.dtype, info.is_constant, info.quantized, info.per_channel
+def _tensor_keys(tensors: Sequence[TensorInfo]) -> List[Tuple[Any, ...]]:
+    """Per tensor, what an operator's local features see of it; the last entry, None, stands
+    for an omitted optional tensor (index -1)."""
+    keys: List[Any] = [(info.shape, info.dtype, info.is_constant, info.quantized,
+                        info.per_channel) for info in tensors]
+    keys.append(None)
+    return keys
 
-    return (node.op, tuple(node.options.items()), tuple(t_key(t) for t in node.inputs),
-            tuple(t_key(t) for t in node.outputs))
+
+def _signature(keys: Sequence[Any], node) -> Tuple[Any, ...]:
+    """Everything an operator's local features are a function of (``keys``:
+    :func:`_tensor_keys` of its graph)."""
+    return (node.op, tuple(node.options.items()), tuple([keys[t] for t in node.inputs]),
+            tuple([keys[t] for t in node.outputs]))
 
 
 def _local(graph: OpGraph, node) -> _Local:
@@ -277,10 +281,13 @@ def featurize(graph: OpGraph, accelerator: str = DEFAULT_ARCH.name,
     if len(_CACHE) >= _CACHE_LIMIT:
         _CACHE.clear()
     locals_ = []
+    fans: List[int] = []
+    is_outputs: List[float] = []
     context = np.zeros((n, len(_CONTEXT_COLS)))
     unknown: List[str] = []
+    keys = _tensor_keys(tensors)
     for node in graph.ops:
-        key = _signature(tensors, node)
+        key = _signature(keys, node)
         try:
             local = _CACHE.get(key)
         except TypeError:  # an option value that cannot be hashed (a hand-built graph's list)
@@ -292,9 +299,15 @@ def featurize(graph: OpGraph, accelerator: str = DEFAULT_ARCH.name,
         if not local.known and node.op not in unknown:
             unknown.append(node.op)
         locals_.append(local)
-        outs = [t for t in node.outputs if t >= 0]
-        context[node.index, 0] = sum(fanout_of[t] for t in outs)
-        context[node.index, 1] = float(any(t in graph_outputs for t in outs))
+        fan, is_output = 0, 0.0
+        for t in node.outputs:
+            if t >= 0:
+                fan += fanout_of[t]
+                if t in graph_outputs:
+                    is_output = 1.0
+        fans.append(fan)
+        is_outputs.append(is_output)
+    context[:, 0], context[:, 1] = fans, is_outputs
     context[:, 2], context[:, 3] = live_bytes(graph), live_bytes(graph, brick=True)
     cats = np.array([loc.category for loc in locals_], dtype=np.int32)
     ids = np.array([loc.op_id for loc in locals_], dtype=np.int32)
