@@ -28,7 +28,7 @@ from .npu_blocks import ACCELERATORS, DEFAULT_ARCH
 from .npu_blocks import clear_caches as clear_block_searches
 from .npu_cost import cost_kinds, cost_terms, elements_brick, own_cost_kind, part_cycles
 from .npu_energy import energy_of
-from .npu_memory import live_bytes, npu_live_bytes, npu_scratch_bytes
+from .npu_memory import live_bytes, live_bytes_pair, npu_live_bytes, npu_scratch_bytes
 from .delegate_rules import graph_off_delegate
 from .npu_schedule import (BLOCK_MODEL_OPS, SCHEDULE_COLUMNS, OpGeometry, clear_block_models,
                            cycle_kind, schedule_columns, sram_peak)
@@ -308,7 +308,7 @@ def featurize(graph: OpGraph, accelerator: str = DEFAULT_ARCH.name,
         fans.append(fan)
         is_outputs.append(is_output)
     context[:, 0], context[:, 1] = fans, is_outputs
-    context[:, 2], context[:, 3] = live_bytes(graph), live_bytes(graph, brick=True)
+    context[:, 2], context[:, 3] = live_bytes_pair(graph)
     cats = np.array([loc.category for loc in locals_], dtype=np.int32)
     ids = np.array([loc.op_id for loc in locals_], dtype=np.int32)
     kinds = [loc.kind for loc in locals_]

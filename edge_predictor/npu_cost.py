@@ -71,9 +71,9 @@ BROADCASTING = ("ADD", "SUB", "MUL", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM")
 
 
 
-def _consumers(graph: OpGraph) -> np.ndarray:
-    """int64 [T] number of operators reading each tensor."""
-    count = np.zeros(len(graph.tensors), dtype=np.int64)
+def _consumers(graph: OpGraph) -> List[int]:
+    """[T] number of operators reading each tensor (a list: indexed one at a time)."""
+    count = [0] * len(graph.tensors)
     for node in graph.ops:
         for t in set(node.inputs):
             if t >= 0:
@@ -186,12 +186,12 @@ def cost_terms(graph: OpGraph, est_cycles: np.ndarray, macs_brick: np.ndarray,
         (NHCWB16), the weight stream bytes.
     """
     n = len(graph.ops)
+    # per tensor, once: its bricked elements, 0 for a constant (no activation input)
+    brick = [elements_brick(info.shape) for info in graph.tensors]
+    act = [0.0 if info.is_constant else b for info, b in zip(graph.tensors, brick)]
     out_el, in_el = np.zeros(n), np.zeros(n)
-    for node in graph.ops:
-        out_el[node.index] = sum(elements_brick(graph.tensors[t].shape)
-                                 for t in node.outputs if t >= 0)
-        in_el[node.index] = sum(elements_brick(graph.tensors[t].shape) for t in node.inputs
-                                if t >= 0 and not graph.tensors[t].is_constant)
+    out_el[:] = [sum([brick[t] for t in node.outputs if t >= 0]) for node in graph.ops]
+    in_el[:] = [sum([act[t] for t in node.inputs if t >= 0]) for node in graph.ops]
     return np.stack([np.ones(n), np.asarray(est_cycles, np.float64),
                      np.asarray(macs_brick, np.float64), out_el, in_el,
                      np.asarray(weight_bytes, np.float64)], 1).reshape(n, len(TERMS))

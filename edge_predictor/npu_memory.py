@@ -30,15 +30,15 @@ Pure numpy; Python 3.7 compatible.
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Tuple
 
 import numpy as np
 
 from .graph import OpGraph
 from .weight_stream import BRICK_DEPTH, brick_ratio
 
-__all__ = ["ALIASING_OPS", "IN_PLACE_OPS", "live_bytes", "vela_order", "npu_live_bytes",
-           "npu_scratch_bytes"]
+__all__ = ["ALIASING_OPS", "IN_PLACE_OPS", "live_bytes", "live_bytes_pair", "vela_order",
+           "npu_live_bytes", "npu_scratch_bytes"]
 
 #: operators Vela removes: their output is their input's buffer
 ALIASING_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
@@ -65,9 +65,14 @@ def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
             the NPU stores feature maps (NHCWB16) -- except graph inputs and outputs, which
             Vela keeps in NHWC for the host.
     """
+    return live_bytes_pair(graph)[int(bool(brick))]
+
+
+def live_bytes_pair(graph: OpGraph) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`live_bytes` without and with bricks, in one walk: two float64 [N]."""
     n = len(graph.ops)
     if n == 0:  # a main subgraph without operators (corrupt or trivial): nothing is alive
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0)
     # Python lists, not numpy: one element at a time is what these walks do
     start = graph.producer().tolist()
     end = [-1] * len(graph.tensors)
@@ -81,15 +86,19 @@ def live_bytes(graph: OpGraph, brick: bool = False) -> np.ndarray:
         end[t] = n - 1
     host = set(graph.inputs) | set(graph.outputs)
     diff = [0.0] * (n + 1)
+    diff_brick = [0.0] * (n + 1)
     for t, info in enumerate(graph.tensors):
         if info.is_constant or start[t] < 0:
             continue
         size = float(info.nbytes)
-        if brick and len(info.shape) == 4 and t not in host:
-            size *= brick_ratio(info.shape[-1])
-        diff[start[t]] += size
-        diff[max(end[t], start[t]) + 1] -= size
-    return np.cumsum(np.array(diff[:n]))
+        bricked = size * brick_ratio(info.shape[-1]) if (
+            len(info.shape) == 4 and t not in host) else size
+        first, after = start[t], max(end[t], start[t]) + 1
+        diff[first] += size
+        diff[after] -= size
+        diff_brick[first] += bricked
+        diff_brick[after] -= bricked
+    return np.cumsum(np.array(diff[:n])), np.cumsum(np.array(diff_brick[:n]))
 
 
 def vela_order(graph: OpGraph) -> List[int]:
@@ -118,6 +127,7 @@ def vela_order(graph: OpGraph) -> List[int]:
     outputs_entered = [0] * n
     reverse: List[int] = []
     stack = [iter(list(graph.outputs))]  # an explicit stack: deep graphs exceed Python's
+    ops = graph.ops
     while stack:
         t = next(stack[-1], None)
         if t is None:
@@ -127,10 +137,10 @@ def vela_order(graph: OpGraph) -> List[int]:
         k = producer[t]
         if entered[t] != readers[t] or k < 0:
             continue
-        node = graph.ops[k]
+        node = ops[k]
         outs = [u for u in node.outputs if u >= 0]
         if outputs_entered[k] == 0:
-            outputs_entered[k] += sum(1 for u in outs if readers[u] == 0)
+            outputs_entered[k] += len([u for u in outs if readers[u] == 0])
         outputs_entered[k] += 1
         if outputs_entered[k] == len(outs):
             reverse.append(k)
@@ -146,7 +156,7 @@ def _buffers(graph: OpGraph) -> np.ndarray:
     t_count = len(graph.tensors)
     readers = [0] * t_count
     for node in graph.ops:
-        for t in set(u for u in node.inputs if u >= 0):
+        for t in {u for u in node.inputs if u >= 0}:
             readers[t] += 1
     root = list(range(t_count))
 
