@@ -23,12 +23,12 @@ import numpy as np
 
 from .errors import ModelFormatError
 from .flatbuf import Table
-from .flatbuf_columns import Columns, as_bytes, check_end, ragged, read_at
+from .flatbuf_columns import Columns, as_bytes, ragged, read_at
 from .graph import OpNode, TensorInfo
 from .tflite_schema import (B_DATA, B_OFFSET, B_SIZE, M_BUFFERS, OP_INPUTS, OP_OPCODE, OP_OPT,
                             OP_OPT2, OP_OPT2_TYPE, OP_OPT_TYPE, OP_OUTPUTS, Q_SCALE,
                             SG_OPERATORS, SG_TENSORS, T_BUFFER, T_NAME, T_QUANT, T_SHAPE, T_TYPE,
-                            T_VARIABLE, check_indices, check_tensor, read_options, scalar_only,
+                            T_VARIABLE, check_indices, check_tensor, read_options_once,
                             schema, tensor_type_names)
 
 __all__ = ["read_buffers", "read_tensors", "read_ops"]
@@ -130,8 +130,7 @@ def read_ops(sg: Table, opcodes: List[Tuple[str, int, int]], n_tensors: int, whe
              ) -> List[OpNode]:
     """The subgraph's operators, as :func:`edge_predictor.tflite_reader.read_model` reads them.
 
-    An options table whose fields are all scalars is decoded once per distinct content (its
-    vtable and its bytes): a large model's operators of one type mostly share their options.
+    Options are decoded once per distinct content (:func:`read_options_once`).
 
     Raises:
         ModelFormatError: an operator code or a tensor index past its table.
@@ -154,28 +153,10 @@ def read_ops(sg: Table, opcodes: List[Tuple[str, int, int]], n_tensors: int, whe
     opt2_type = np.where(opt_type == 0, cols.scalar(OP_OPT2_TYPE, "u1").astype(np.int64), 0)
     options: List[Dict[str, Any]] = [{} for _ in range(n)]
     buf = sg.buf
-    seen: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
     for enum, field, types in ((opt_enum, OP_OPT, opt_type), (opt2_enum, OP_OPT2, opt2_type)):
         pos = cols.indirect(field, rows=types > 0)
         rows = np.flatnonzero(pos > 0)
-        if not len(rows):
-            continue
-        tabs = Columns(cols.u8, pos[rows])
-        inline = read_at(cols.u8, tabs.vt + 2, "<u2").astype(np.int64)  # the table's own size
-        check_end(tabs.pos, inline, len(buf), "options table")
-        vt_end = tabs.vt + 4 + 2 * tabs.n_fields
-        plain = {code: scalar_only(enum, code) for code in set(types[rows].tolist())}
-        for k, code, p, vt, ve, end in zip(rows.tolist(), types[rows].tolist(),
-                                           tabs.pos.tolist(), tabs.vt.tolist(),
-                                           vt_end.tolist(), (tabs.pos + inline).tolist()):
-            if not plain[code]:
-                options[k] = read_options(Table(buf, p), enum, code)
-                continue
-            # the table past its offset to the vtable (which differs wherever it lies)
-            key = (field, code, buf[vt:ve], buf[p + 4:end])
-            cached = seen.get(key)
-            if cached is None:
-                cached = seen[key] = read_options(Table(buf, p), enum, code)
-            options[k] = dict(cached)
+        for k, code, p in zip(rows.tolist(), types[rows].tolist(), pos[rows].tolist()):
+            options[k] = read_options_once(Table(buf, p), enum, code)
     return [OpNode(i, opcodes[idx[i]][0], opcodes[idx[i]][1], opcodes[idx[i]][2], inputs[i],
                    outputs[i], options[i]) for i in range(n)]

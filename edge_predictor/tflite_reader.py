@@ -25,8 +25,8 @@ from .tflite_schema import (B_DATA, B_OFFSET, B_SIZE, M_BUFFERS, M_OPCODES, M_SU
                             OC_VERSION, OP_INPUTS, OP_OPCODE, OP_OPT, OP_OPT2, OP_OPT2_TYPE,
                             OP_OPT_TYPE, OP_OUTPUTS, Q_SCALE, SG_INPUTS, SG_NAME, SG_OPERATORS,
                             SG_OUTPUTS, SG_TENSORS, T_BUFFER, T_NAME, T_QUANT, T_SHAPE, T_TYPE,
-                            T_VARIABLE, builtin_op_names, check_indices, check_tensor, read_options,
-                            schema, tensor_type_names)
+                            T_VARIABLE, builtin_op_names, check_indices, check_tensor,
+                            read_options_once, schema, tensor_type_names)
 
 __all__ = ["read_model", "load_model_bytes", "builtin_op_names", "TFLITE_IDENTIFIER"]
 
@@ -158,12 +158,12 @@ def _read_ops(sg: Table, opcodes, n_tensors: int, where: str) -> List[OpNode]:
         if opt_type:
             tab = op.table(OP_OPT)
             if tab is not None:
-                options = read_options(tab, opt_enum, opt_type)
+                options = read_options_once(tab, opt_enum, opt_type)
         else:
             opt_type = op.u8(OP_OPT2_TYPE)
             tab = op.table(OP_OPT2) if opt_type else None
             if tab is not None:
-                options = read_options(tab, opt2_enum, opt_type)
+                options = read_options_once(tab, opt2_enum, opt_type)
         ops.append(OpNode(i, name, code, version, inputs, outputs, options))
     return ops
 

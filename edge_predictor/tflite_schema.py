@@ -25,7 +25,8 @@ from .errors import ModelFormatError
 from .flatbuf import Table
 
 __all__ = ["schema", "builtin_op_names", "tensor_type_names", "options_reader", "read_options",
-           "scalar_only", "check_indices", "check_tensor", "MAX_TENSOR_ELEMENTS",
+           "read_options_once", "scalar_only", "check_indices", "check_tensor",
+           "MAX_TENSOR_ELEMENTS",
            "M_OPCODES", "M_SUBGRAPHS", "M_BUFFERS", "OC_DEPRECATED", "OC_CUSTOM", "OC_VERSION",
            "OC_BUILTIN", "SG_TENSORS", "SG_INPUTS", "SG_OUTPUTS", "SG_OPERATORS", "SG_NAME",
            "T_SHAPE", "T_TYPE", "T_BUFFER", "T_NAME", "T_QUANT", "T_VARIABLE", "Q_SCALE",
@@ -184,8 +185,38 @@ def read_options(table: Table, union_enum, type_code: int) -> Dict[str, Any]:
 def scalar_only(union_enum, type_code: int) -> bool:
     """Whether every field of an options type is a scalar read straight from its table (then
     the table's bytes alone determine its value)."""
-    reader = options_reader(union_enum, type_code)
-    return reader is None or all(p is not None and p[0] == "scalar" for _, _, p in reader[1])
+    key = ("scalar_only", union_enum.__name__, type_code)
+    if key not in _CACHE:
+        reader = options_reader(union_enum, type_code)
+        _CACHE[key] = reader is None or all(p is not None and p[0] == "scalar"
+                                            for _, _, p in reader[1])
+    return _CACHE[key]
+
+
+#: options decoded so far, by content (:func:`read_options_once`); emptied when full
+_DECODED: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
+_DECODED_LIMIT = 4096
+_HH = struct.Struct("<HH")
+_I32 = struct.Struct("<i")
+
+
+def read_options_once(table: Table, union_enum, type_code: int) -> Dict[str, Any]:
+    """:func:`read_options`, decoded once per distinct content in the process for the types
+    whose fields are all scalars (:func:`scalar_only`): their vtable and their table's bytes
+    past its vtable offset determine them. A model's operators of one type, and a search
+    space's candidates, mostly share their options. Returns a dict of its own."""
+    if not scalar_only(union_enum, type_code):
+        return read_options(table, union_enum, type_code)
+    buf, pos = table.buf, table.pos
+    vt = pos - _I32.unpack_from(buf, pos)[0]  # checked by Table
+    vt_len, inline = _HH.unpack_from(buf, vt)
+    key = (union_enum.__name__, type_code, buf[vt + 4:vt + vt_len], buf[pos + 4:pos + inline])
+    out = _DECODED.get(key)
+    if out is None:
+        if len(_DECODED) >= _DECODED_LIMIT:
+            _DECODED.clear()
+        out = _DECODED[key] = read_options(table, union_enum, type_code)
+    return dict(out)
 
 
 def check_indices(vals: Tuple[int, ...], limit: int, what, where: str,
