@@ -125,3 +125,33 @@ def test_both_paths_read_the_same_graph(fixture_model, monkeypatch):
     assert rows.tensors == cols.tensors and rows.ops == cols.ops
     assert (rows.inputs, rows.outputs, rows.warnings) == (cols.inputs, cols.outputs, cols.warnings)
     assert any(t.scale > 0 for t in cols.tensors) == any(t.quantized for t in rows.tensors)
+
+
+def test_a_large_model_is_read_a_field_at_a_time(monkeypatch):
+    from edge_predictor import tflite_columns, tflite_reader
+    data = build_model([(0, None)] * 130)  # 130 operators, 131 tensors: past both thresholds
+    calls = []
+    for name in ("read_tensors", "read_ops"):
+        real = getattr(tflite_columns, name)
+        monkeypatch.setattr(tflite_columns, name,
+                            lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    cols = read_model(data)
+    assert calls == ["read_tensors", "read_ops"]
+    monkeypatch.setattr(tflite_reader, "TENSOR_COLUMNS_FROM", 10 ** 9)
+    monkeypatch.setattr(tflite_reader, "OPERATOR_COLUMNS_FROM", 10 ** 9)
+    rows = read_model(data)
+    assert len(cols.ops) == 130 and cols.ops == rows.ops and cols.tensors == rows.tensors
+
+
+def test_options_decoded_once_are_not_shared_between_answers(fixture_model):
+    from edge_predictor import tflite_schema
+    data = open(fixture_model[1], "rb").read()
+    first = read_model(data)
+    assert any(node.options for node in first.ops)
+    for node in first.ops:
+        node.options["mutated"] = True  # a caller's change must not reach the next read
+    tflite_schema._DECODED.clear()
+    fresh = read_model(data)
+    again = read_model(data)
+    assert all("mutated" not in node.options for node in again.ops)
+    assert [n.options for n in again.ops] == [n.options for n in fresh.ops]
