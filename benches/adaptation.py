@@ -13,8 +13,7 @@ Settings that differ from the labelling setup (each a base bundle and a way to m
   where it was measured).
 
 For every setting the same models are measured: a **pool** of calibration candidates (fresh
-models of every space, seeds :data:`POOL_SEED` on, ``--pool`` per space, and since session 8 a
-``families`` model of every family those miss, :func:`family_cover`) and two held-out sets
+models of every space, seeds :data:`POOL_SEED` on, ``--pool`` per space) and two held-out sets
 never used to calibrate: fresh models (``benches.validation``'s, seeds 800000 on) and the zoo of
 real architectures. For N = 5, 10, 20 the calibration set is what ``edge-perf calibrate
 --count N`` picks from the pool (:func:`edge_predictor.calibration.pick_diverse`), and four
@@ -121,42 +120,6 @@ def _measured_on(how: Dict[str, Any]) -> str:
     return "live on {} ({} logical cores), {} {}, {} thread(s), default delegate {}".format(
         fp.get("cpu_model"), fp.get("logical_cores"), fp.get("interpreter"),
         fp.get("interpreter_version"), how["threads"], "on" if how["delegates"] else "off")
-
-
-def family_cover(out: str, seed_base: int, per_space: int) -> List[str]:
-    """A ``families`` model of every family the pool's own seeds miss: for each, the first
-    seed from ``seed_base + per_space`` on that samples it (built if missing). Six random
-    ``families`` models are six image CNNs more often than not (seeds 810000-810005: U-Net,
-    EfficientNetV2 twice, MobileNetV2, MobileNetV1, ResNet); a calibration that never times a
-    1-D convolution, a keyword spotter's kernels or an MLP's one-row layers predicts them from
-    unlike operators.
-
-    Returns:
-        The model paths, in seed order.
-    """
-    from trainer.spaces import sample_config
-    from trainer.spaces.families import FAMILIES
-
-    have = {sample_config("families", seed_base + i)["family"] for i in range(per_space)}
-    seeds, seed = [], seed_base + per_space
-    while len(have) < len(FAMILIES):
-        family = sample_config("families", seed)["family"]
-        if family not in have:
-            have.add(family)
-            seeds.append(seed)
-        seed += 1
-    paths = []
-    for seed in seeds:
-        path = os.path.join(out, "families-{}.tflite".format(seed))
-        if not os.path.exists(path):
-            from converters.quantize import build_tflite
-
-            data = build_tflite("families", seed)
-            with open(path + ".tmp", "wb") as f:
-                f.write(data)
-            os.replace(path + ".tmp", path)
-        paths.append(path)
-    return paths
 
 
 def measure_all(setting: str, paths: List[str]) -> Dict[str, Dict[str, float]]:
@@ -472,8 +435,6 @@ def main(argv: Optional[List[str]] = None) -> int:
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--settings", default=",".join(SETTINGS))
     ap.add_argument("--pool", type=int, default=6, help="calibration candidates per space")
-    ap.add_argument("--no-family-cover", action="store_true",
-                    help="the pool without a model of every family (before session 8)")
     ap.add_argument("--out", default=RESULTS)
     ap.add_argument("--measure-only", action="store_true", help="measure and stop")
     args = ap.parse_args(argv)
@@ -482,8 +443,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     if unknown:
         ap.error("unknown settings {}; known: {}".format(unknown, ", ".join(SETTINGS)))
     pool = build_models(args.pool, os.path.join(CACHE, "pool"), seed_base=POOL_SEED)
-    if not args.no_family_cover:
-        pool += family_cover(os.path.join(CACHE, "pool"), POOL_SEED, args.pool)
     held = {"fresh": build_models(10), "zoo": zoo_models()}
     doc: Dict[str, Any] = {"command": "python -m benches.adaptation " + " ".join(
         argv if argv is not None else sys.argv[1:]), "when": time.strftime("%Y-%m-%d"),
