@@ -29,6 +29,7 @@ from .npu_blocks import clear_caches as clear_block_searches
 from .npu_cost import cost_kinds, cost_terms, elements_brick, own_cost_kind, part_cycles
 from .npu_energy import energy_of
 from .npu_memory import live_bytes, live_bytes_pair, npu_live_bytes, npu_scratch_bytes
+from .tflite_schema import clear_options_cache
 from .delegate_rules import graph_off_delegate
 from .npu_schedule import (BLOCK_MODEL_OPS, SCHEDULE_COLUMNS, OpGeometry, clear_block_models,
                            cycle_kind, schedule_columns, sram_peak)
@@ -172,9 +173,10 @@ _CACHE_LIMIT = 4096
 
 
 def clear_cache() -> None:
-    """Forget the operators featurized so far, and the memoised block searches (benches time a
-    model as the process sees it for the first time)."""
+    """Forget the operators featurized so far, the memoised block searches and the reader's
+    decoded options (benches time a model as the process sees it for the first time)."""
     _CACHE.clear()
+    clear_options_cache()
     elements_brick.cache_clear()
     clear_block_models()
     clear_block_searches()

@@ -25,8 +25,8 @@ from .errors import ModelFormatError
 from .flatbuf import Table
 
 __all__ = ["schema", "builtin_op_names", "tensor_type_names", "options_reader", "read_options",
-           "read_options_once", "scalar_only", "check_indices", "check_tensor",
-           "MAX_TENSOR_ELEMENTS",
+           "read_options_once", "clear_options_cache", "scalar_only", "check_indices",
+           "check_tensor", "MAX_TENSOR_ELEMENTS",
            "M_OPCODES", "M_SUBGRAPHS", "M_BUFFERS", "OC_DEPRECATED", "OC_CUSTOM", "OC_VERSION",
            "OC_BUILTIN", "SG_TENSORS", "SG_INPUTS", "SG_OUTPUTS", "SG_OPERATORS", "SG_NAME",
            "T_SHAPE", "T_TYPE", "T_BUFFER", "T_NAME", "T_QUANT", "T_VARIABLE", "Q_SCALE",
@@ -198,6 +198,11 @@ _DECODED: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
 _DECODED_LIMIT = 4096
 _HH = struct.Struct("<HH")
 _I32 = struct.Struct("<i")
+
+
+def clear_options_cache() -> None:
+    """Forget the options decoded so far (:func:`read_options_once`)."""
+    _DECODED.clear()
 
 
 def read_options_once(table: Table, union_enum, type_code: int) -> Dict[str, Any]:

@@ -150,7 +150,7 @@ def test_options_decoded_once_are_not_shared_between_answers(fixture_model):
     assert any(node.options for node in first.ops)
     for node in first.ops:
         node.options["mutated"] = True  # a caller's change must not reach the next read
-    tflite_schema._DECODED.clear()
+    tflite_schema.clear_options_cache()
     fresh = read_model(data)
     again = read_model(data)
     assert all("mutated" not in node.options for node in again.ops)
