@@ -148,11 +148,10 @@ class Columns:
         check_end(target, 4, self.size, "offset")
         return target
 
-    def vector(self, field: int, elem_size: int, rows: Optional[np.ndarray] = None
-               ) -> Tuple[np.ndarray, np.ndarray]:
+    def vector(self, field: int, elem_size: int) -> Tuple[np.ndarray, np.ndarray]:
         """(int64 [n] start of the elements, int64 [n] lengths) of a vector field; (0, 0)
         where absent. Raises FlatbufferError when a vector runs past the buffer."""
-        t = self.indirect(field, rows)
+        t = self.indirect(field)
         present = t > 0
         n = np.zeros(len(t), dtype=_I64)
         if present.any():

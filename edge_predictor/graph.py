@@ -126,6 +126,7 @@ class OpGraph:
     subgraphs: List[SubgraphInfo] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
     _producer: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    _consumers: Optional[List[int]] = field(default=None, repr=False, compare=False)
 
     def producer(self) -> np.ndarray:
         """Producing operator of every tensor.
@@ -142,6 +143,21 @@ class OpGraph:
                         prod[t] = node.index
             self._producer = prod
         return self._producer
+
+    def consumers(self) -> List[int]:
+        """How many operators read each tensor (an operator reading it twice counts once).
+
+        Returns:
+            [T] counts, a list (the graph walks index it one tensor at a time).
+        """
+        if self._consumers is None:
+            count = [0] * len(self.tensors)
+            for node in self.ops:
+                for t in set(node.inputs):
+                    if t >= 0:
+                        count[t] += 1
+            self._consumers = count
+        return self._consumers
 
     def edges(self) -> np.ndarray:
         """Directed data edges between operators.

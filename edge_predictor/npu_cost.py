@@ -70,17 +70,6 @@ _INT_DTYPES = ("INT8", "UINT8", "INT16")
 BROADCASTING = ("ADD", "SUB", "MUL", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM")
 
 
-
-def _consumers(graph: OpGraph) -> List[int]:
-    """[T] number of operators reading each tensor (a list: indexed one at a time)."""
-    count = [0] * len(graph.tensors)
-    for node in graph.ops:
-        for t in set(node.inputs):
-            if t >= 0:
-                count[t] += 1
-    return count
-
-
 def _npu_rejects(graph: OpGraph, node) -> bool:
     """Vela's operator checks that send the common operators to the CPU (Vela 5.2, checked on
     the zoo): a stride above 3 with SAME padding (with VALID padding, as in a ViT's patch
@@ -135,7 +124,7 @@ def own_cost_kind(graph: OpGraph, node) -> str:
 
 
 def cost_kind(graph: OpGraph, k: int, producer: Optional[np.ndarray] = None,
-              consumers: Optional[np.ndarray] = None, own: Optional[str] = None) -> str:
+              consumers: Optional[Sequence[int]] = None, own: Optional[str] = None) -> str:
     """The cost kind of operator ``k``: its type, ``"<type>/fused"`` or ``"<type>/cpu"``.
 
     ``own``: its :func:`own_cost_kind`, when already known."""
@@ -143,7 +132,7 @@ def cost_kind(graph: OpGraph, k: int, producer: Optional[np.ndarray] = None,
     kind = own_cost_kind(graph, node) if own is None else own
     if kind in FUSABLE_ACTIVATIONS:  # the bare type: no other kind was found
         producer = graph.producer() if producer is None else producer
-        consumers = _consumers(graph) if consumers is None else consumers
+        consumers = graph.consumers() if consumers is None else consumers
         acts = [t for t in node.inputs if t >= 0 and not graph.tensors[t].is_constant]
         if acts and producer[acts[0]] >= 0 and consumers[acts[0]] == 1:
             if graph.ops[int(producer[acts[0]])].op in FUSING_PRODUCERS:
@@ -154,7 +143,7 @@ def cost_kind(graph: OpGraph, k: int, producer: Optional[np.ndarray] = None,
 def cost_kinds(graph: OpGraph, own: Optional[Sequence[str]] = None) -> List[str]:
     """:func:`cost_kind` of every operator, in execution order (``own``: their
     :func:`own_cost_kind`, when already known)."""
-    producer, consumers = graph.producer(), _consumers(graph)
+    producer, consumers = graph.producer(), graph.consumers()
     own = [None] * len(graph.ops) if own is None else own
     return [cost_kind(graph, k, producer, consumers, own[k]) for k in range(len(graph.ops))]
 
@@ -189,9 +178,10 @@ def cost_terms(graph: OpGraph, est_cycles: np.ndarray, macs_brick: np.ndarray,
     # per tensor, once: its bricked elements, 0 for a constant (no activation input)
     brick = [elements_brick(info.shape) for info in graph.tensors]
     act = [0.0 if info.is_constant else b for info, b in zip(graph.tensors, brick)]
-    out_el, in_el = np.zeros(n), np.zeros(n)
-    out_el[:] = [sum([brick[t] for t in node.outputs if t >= 0]) for node in graph.ops]
-    in_el[:] = [sum([act[t] for t in node.inputs if t >= 0]) for node in graph.ops]
+    out_el = np.array([sum([brick[t] for t in node.outputs if t >= 0]) for node in graph.ops],
+                      np.float64)
+    in_el = np.array([sum([act[t] for t in node.inputs if t >= 0]) for node in graph.ops],
+                     np.float64)
     return np.stack([np.ones(n), np.asarray(est_cycles, np.float64),
                      np.asarray(macs_brick, np.float64), out_el, in_el,
                      np.asarray(weight_bytes, np.float64)], 1).reshape(n, len(TERMS))

@@ -154,10 +154,7 @@ def _buffers(graph: OpGraph) -> np.ndarray:
     """int64 [T] the buffer each tensor is stored in (a tensor index: aliases and in-place
     outputs share their input's)."""
     t_count = len(graph.tensors)
-    readers = [0] * t_count
-    for node in graph.ops:
-        for t in {u for u in node.inputs if u >= 0}:
-            readers[t] += 1
+    readers = graph.consumers()
     root = list(range(t_count))
 
     def find(t: int) -> int:
@@ -165,8 +162,8 @@ def _buffers(graph: OpGraph) -> np.ndarray:
             t = root[t]
         return t
 
-    host = set(graph.inputs) | set(graph.outputs)
     g_in, g_out = set(graph.inputs), set(graph.outputs)
+    host = g_in | g_out
     const = [info.is_constant for info in graph.tensors]
     for node in graph.ops:
         acts = [u for u in node.inputs if u >= 0 and not const[u]]

@@ -28,8 +28,8 @@ from .graph import OpNode, TensorInfo
 from .tflite_schema import (B_DATA, B_OFFSET, B_SIZE, M_BUFFERS, OP_INPUTS, OP_OPCODE, OP_OPT,
                             OP_OPT2, OP_OPT2_TYPE, OP_OPT_TYPE, OP_OUTPUTS, Q_SCALE,
                             SG_OPERATORS, SG_TENSORS, T_BUFFER, T_NAME, T_QUANT, T_SHAPE, T_TYPE,
-                            T_VARIABLE, check_indices, check_tensor, read_options_once,
-                            schema, tensor_type_names)
+                            T_VARIABLE, check_indices, check_opcode, check_tensor,
+                            read_options_once, schema, tensor_type_names)
 
 __all__ = ["read_buffers", "read_tensors", "read_ops"]
 
@@ -142,9 +142,7 @@ def read_ops(sg: Table, opcodes: List[Tuple[str, int, int]], n_tensors: int, whe
     inputs, outputs = _int_vectors(cols, OP_INPUTS), _int_vectors(cols, OP_OUTPUTS)
     n_codes = len(opcodes)
     for i in range(n):  # in file order: the first bad operator names the error
-        if idx[i] >= n_codes:
-            raise ModelFormatError(where, "operator {} uses operator code {} but the model has "
-                                   "{}".format(i, idx[i], n_codes))
+        check_opcode(i, idx[i], n_codes, where)
         name = opcodes[idx[i]][0]
         check_indices(inputs[i], n_tensors, (i, name, "input"), where, True)
         check_indices(outputs[i], n_tensors, (i, name, "output"), where, True)

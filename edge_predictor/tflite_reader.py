@@ -28,8 +28,8 @@ from .tflite_schema import (B_DATA, B_OFFSET, B_SIZE, M_BUFFERS, M_OPCODES, M_SU
                             OC_VERSION, OP_INPUTS, OP_OPCODE, OP_OPT, OP_OPT2, OP_OPT2_TYPE,
                             OP_OPT_TYPE, OP_OUTPUTS, Q_SCALE, SG_INPUTS, SG_NAME, SG_OPERATORS,
                             SG_OUTPUTS, SG_TENSORS, T_BUFFER, T_NAME, T_QUANT, T_SHAPE, T_TYPE,
-                            T_VARIABLE, builtin_op_names, check_indices, check_tensor,
-                            read_options_once, schema, tensor_type_names)
+                            T_VARIABLE, builtin_op_names, check_indices, check_opcode,
+                            check_tensor, read_options_once, schema, tensor_type_names)
 
 __all__ = ["read_model", "load_model_bytes", "builtin_op_names", "TFLITE_IDENTIFIER"]
 
@@ -148,9 +148,7 @@ def _read_ops(sg: Table, opcodes, n_tensors: int, where: str) -> List[OpNode]:
     ops = []
     for i, op in enumerate(sg.tables(SG_OPERATORS)):
         idx = op.u32(OP_OPCODE)
-        if idx >= len(opcodes):
-            raise ModelFormatError(where, "operator {} uses operator code {} but the model has "
-                                   "{}".format(i, idx, len(opcodes)))
+        check_opcode(i, idx, len(opcodes), where)
         name, code, version = opcodes[idx]
         inputs = check_indices(op.int32s(OP_INPUTS), n_tensors, (i, name, "input"), where,
                                True)

@@ -26,7 +26,7 @@ from .flatbuf import Table
 
 __all__ = ["schema", "builtin_op_names", "tensor_type_names", "options_reader", "read_options",
            "read_options_once", "clear_options_cache", "scalar_only", "check_indices",
-           "check_tensor", "MAX_TENSOR_ELEMENTS",
+           "check_opcode", "check_tensor", "MAX_TENSOR_ELEMENTS",
            "M_OPCODES", "M_SUBGRAPHS", "M_BUFFERS", "OC_DEPRECATED", "OC_CUSTOM", "OC_VERSION",
            "OC_BUILTIN", "SG_TENSORS", "SG_INPUTS", "SG_OUTPUTS", "SG_OPERATORS", "SG_NAME",
            "T_SHAPE", "T_TYPE", "T_BUFFER", "T_NAME", "T_QUANT", "T_VARIABLE", "Q_SCALE",
@@ -237,6 +237,14 @@ def check_indices(vals: Tuple[int, ...], limit: int, what, where: str,
                                                     "operator {} ({}) {}".format(*what), v,
                                                     limit))
     return vals
+
+
+def check_opcode(i: int, index: int, n_codes: int, where: str) -> None:
+    """Raise the reader's error if operator ``i`` uses an operator-code ``index`` past the
+    table of ``n_codes``."""
+    if index >= n_codes:
+        raise ModelFormatError(where, "operator {} uses operator code {} but the model has "
+                               "{}".format(i, index, n_codes))
 
 
 def check_tensor(i: int, shape, buffer: int, n_buffers: int, where: str) -> None:
