@@ -21,8 +21,8 @@ from .featurize import raw_columns
 from .op_table import OP_VOCAB
 
 __all__ = ["SIZE_COLUMNS", "CLASS_COLUMNS", "PATTERNS", "OFF_DELEGATE", "BINARY_ELEMENTWISE",
-           "OpRows", "op_rows", "weight_bytes", "describe", "type_pattern", "is_one_row",
-           "kernel_family", "work_ratio"]
+           "OpRows", "op_rows", "weight_bytes", "describe", "type_pattern", "merge_single_channel",
+           "is_one_row", "kernel_family", "work_ratio"]
 
 #: the sizes whose log places an operator among the timed ones
 SIZE_COLUMNS = ("macs", "out_elements", "in_bytes", "weight_bytes", "in0_c", "out_c", "out_h",
@@ -37,8 +37,11 @@ CLASS_COLUMNS = ("kernel_h", "kernel_w", "stride_h", "dtype_float", "groups")
 #: a layer norm's scale and offset), each plus :data:`OFF_DELEGATE` when the CPU's default
 #: delegate refuses the operator for its quantization scales (:mod:`~edge_predictor.delegate_rules`:
 #: TFLite's own kernel runs it, up to 40x slower). FULLY_CONNECTED: 1 for one
-#: row (a matrix-vector product, bound by its weights), else 0. A class never timed is
-#: predicted from its type's timed operators of the same pattern, else its type's.
+#: row (a matrix-vector product, bound by its weights), else 0. CONV_2D: 1 for a single input
+#: channel (a spectrogram's or a raw waveform's first layer: a GEMM only ``kernel`` deep, whose
+#: time follows positions x taps, not MACs: 50-100 ns per MAC on a Xeon where 64 channels take
+#: 1), else 0. A class never timed is predicted from its type's timed operators of the same
+#: pattern, else its type's.
 PATTERNS = "pattern"
 #: added to a binary elementwise operator's pattern code when it runs off the delegate
 OFF_DELEGATE = 4
@@ -48,7 +51,7 @@ _OUT_C = SIZE_COLUMNS.index("out_c")
 _GROUPS = SIZE_COLUMNS.index("groups")
 _WEIGHTS = SIZE_COLUMNS.index("weight_bytes")
 _GROUPED_FIELD = 1 + CLASS_COLUMNS.index("groups")  # of a key: 2 when grouped
-_PATTERN_COLUMNS = ("in1_n", "in1_h", "in1_w", "in1_c", "out_elements", "out_c")
+_PATTERN_COLUMNS = ("in1_n", "in1_h", "in1_w", "in1_c", "out_elements", "out_c", "in0_c")
 #: one model's operators: (class keys [N], log sizes [N, S], reference table us [N])
 OpRows = Tuple[List[str], np.ndarray, np.ndarray]
 
@@ -86,11 +89,13 @@ def _patterns(ops: Sequence[str], feats) -> List[int]:
     """The :data:`PATTERNS` code of every operator."""
     if not len(ops):
         return []
-    n, h, w, c, out_el, out_c = (np.rint(v) for v in raw_columns(feats, _PATTERN_COLUMNS))
+    n, h, w, c, out_el, out_c, in0_c = (np.rint(v) for v in raw_columns(feats, _PATTERN_COLUMNS))
     in1 = n * h * w * c
     binary = np.array([op in BINARY_ELEMENTWISE for op in ops]) & (in1 > 0) & (in1 < out_el)
     one_row = np.array([op == "FULLY_CONNECTED" for op in ops]) & (out_c > 0) & (out_el <= out_c)
-    code = np.where(binary, np.where((c == 1) & (out_c > 1), 1, 2), np.where(one_row, 1, 0))
+    single = np.array([op == "CONV_2D" for op in ops]) & (in0_c == 1)
+    code = np.where(binary, np.where((c == 1) & (out_c > 1), 1, 2),
+                    np.where(one_row | single, 1, 0))
     off = feats.off_delegate  # None: features read back from a cache, scales unknown
     if off is not None:
         code = code + OFF_DELEGATE * np.asarray(off, dtype=int)
@@ -108,6 +113,13 @@ def describe(key: str) -> str:
 def type_pattern(key: str) -> str:
     """A key's type and :data:`PATTERNS` code, ``"TYPE//pattern"``."""
     return "{}//{}".format(key.split("/", 1)[0], key.rsplit("/", 1)[1])
+
+
+def merge_single_channel(key: str) -> str:
+    """A key as written before single-channel convolutions were keyed apart (their pattern 0),
+    for calibrations timed then (:attr:`HostOps.single_channel
+    <edge_predictor.host_ops.HostOps.single_channel>`)."""
+    return key[:-1] + "0" if key.startswith("CONV_2D/") and key.endswith("/1") else key
 
 
 def is_one_row(key: str) -> bool:

@@ -32,8 +32,8 @@ import numpy as np
 
 from .calibration import fit_scale
 from .host_keys import (BINARY_ELEMENTWISE, CLASS_COLUMNS, PATTERNS, SIZE_COLUMNS, OpRows,
-                        describe, is_one_row, kernel_family, op_rows, type_pattern, weight_bytes,
-                        work_ratio)
+                        describe, is_one_row, kernel_family, merge_single_channel, op_rows,
+                        type_pattern, weight_bytes, work_ratio)
 from .host_memory import DEFAULT_CACHE_BYTES, NONE, in_model_us, stream_bandwidth
 
 _ELEMENTS = SIZE_COLUMNS.index("out_elements")
@@ -92,6 +92,9 @@ class HostOps:
         #: the log error of an operator whose class, and whose type, was never timed here
         #: (:meth:`measure_unseen_error`; 0: not measured)
         self.unseen_error = (0.0, 0.0)
+        #: whether single-channel convolutions are keyed apart (:data:`~edge_predictor.host_keys.
+        #: PATTERNS`); False: timed before they were, queries are matched as then
+        self.single_channel = True
         #: kernel family -> whether its work measure (:func:`host_keys.work_ratio
         #: <edge_predictor.host_keys.work_ratio>`) replaces the table's (:meth:`choose_rules`;
         #: True: what calibrations written before the choice assumed)
@@ -114,6 +117,8 @@ class HostOps:
         keys, sizes, ref = rows
         if not self.patterns:
             keys = [k.rsplit("/", 1)[0] for k in keys]
+        elif not self.single_channel:
+            keys = [merge_single_channel(k) for k in keys]
         out = np.zeros(len(keys))
         source = np.full(len(keys), OWN_CLASS, np.int8)
         groups: Dict[str, List[int]] = {}
@@ -267,7 +272,7 @@ class HostOps:
                 "memory": {"bandwidth_gbps": self.memory[0] if np.isfinite(self.memory[0])
                            else None, "cache_bytes": self.memory[1]},
                 "unseen_log_error": list(self.unseen_error), "rules": dict(self.rules),
-                "rows": rows}
+                "single_channel": self.single_channel, "rows": rows}
 
     @classmethod
     def from_json(cls, doc: Mapping[str, object]) -> "HostOps":
@@ -295,6 +300,7 @@ class HostOps:
         memory = (float(bw), float(mem.get("cache_bytes", 0.0))) if bw is not None else NONE
         ops = cls(keys, v[:, :-2], v[:, -2], v[:, -1], float(doc["scale"]),
                   patterns=PATTERNS in class_columns, memory=memory)
+        ops.single_channel = bool(doc.get("single_channel", False))  # absent: timed before
         unseen = doc.get("unseen_log_error")  # absent: written before it, no widening
         if unseen is not None:
             ops.unseen_error = (float(unseen[0]), float(unseen[1]))

@@ -111,6 +111,34 @@ def test_the_pattern_field_tells_broadcasts_and_matrix_vector_products_apart():
     assert _key({"op": "CONV_2D", "hw": 4, "cin": 8, "cout": 8, "kernel": 1}).endswith("/0")
 
 
+def test_a_single_channel_convolution_is_keyed_apart_and_probed():
+    spec = {"op": "CONV_2D", "hw": 8, "cin": 1, "cout": 16, "kernel": 3}
+    assert _key(spec) == "CONV_2D/3/3/1/0/1/1"
+    assert _key(dict(spec, cin=2)) == "CONV_2D/3/3/1/0/1/0"
+    assert _key({"op": "DEPTHWISE_CONV_2D", "hw": 8, "cin": 1, "kernel": 3}).endswith("/0")
+    probed = [s for s in op_probe.PROBES if s["op"] == "CONV_2D" and s["cin"] == 1]
+    assert {s["kernel"] for s in probed} == {3, 5, 7} and {s["stride"] for s in probed} == {1, 2}
+
+
+def test_a_single_channel_class_never_timed_takes_single_channel_neighbours():
+    def sizes(macs, cin):
+        s = np.zeros(S)
+        s[SIZE_COLUMNS.index("macs")] = np.log1p(macs)
+        s[SIZE_COLUMNS.index("in0_c")] = np.log1p(cin)
+        return s
+
+    # a 3x3 on one channel runs 100 us where a 3x3 of 64 channels and 64x the MACs runs 10
+    ops = HostOps(["CONV_2D/3/3/1/0/1/1", "CONV_2D/3/3/1/0/1/0", "CONV_2D/10/4/1/0/1/0"],
+                  [sizes(1e6, 1), sizes(64e6, 64), sizes(40e6, 64)], np.array([10.0, 640, 400]),
+                  np.array([100.0, 10, 6]))
+    query = _rows(["CONV_2D/10/4/1/0/1/1"], [sizes(2e6, 1)], [20.0])  # never timed
+    assert ops.predict_ops(query) == pytest.approx([200.0])  # its pattern's, by the table
+    # timed before single-channel convolutions were keyed apart: as then, its own class
+    old = HostOps.from_json({k: v for k, v in ops.to_json().items() if k != "single_channel"})
+    assert not old.single_channel
+    assert old.predict_ops(query)[0] == pytest.approx(6.0 / 400 * 20, rel=2e-3)
+
+
 def test_an_operator_the_delegate_refuses_for_its_scales_is_keyed_apart():
     # a per-channel constant at scale 1e-8 against an output at 0.1: ratio 1e-7 < 2^-10
     spec = {"op": "SUB", "hw": 4, "cin": 8, "broadcast": "first", "const_scale": 1e-8}
