@@ -9,7 +9,7 @@ dense convolutions 1x1 to 7x7 of 16 to 512 channels on 7x7 to 224x224 maps (stem
 ones), depthwise 3x3 to 7x7 at stride 1 and 2, fully connected layers, pools, elementwise
 operators (with a layer norm's broadcasts and per-channel constants, also quantized at scales
 the CPU's default delegate refuses: :mod:`edge_predictor.delegate_rules`), activations,
-attention products, softmax and means, single-channel convolutions: 515 of them --
+attention products, softmax and means, single-channel convolutions: 527 of them --
 written by :mod:`edge_predictor.op_writer` with int8 quantization and timed like the models'
 operators (:mod:`edge_predictor.op_profile`). On a 2-core Xeon it takes about 10 s.
 
@@ -107,9 +107,9 @@ def probe_specs() -> List[OpSpec]:
         out.append({"op": "MEAN", "hw": hw, "cin": c})
     for c, hw in itertools.product((64, 192), (8, 14)):  # a layer norm's mean
         out.append({"op": "MEAN", "hw": hw, "cin": c, "axis": "channels"})
-    for k, s, hw, cout in itertools.product((3, 5, 7), (1, 2), (32, 64), (16, 64)):
-        # single-channel inputs (a spectrogram's first layer): keyed apart, they run at
-        # another cost per MAC (edge_predictor.host_keys.PATTERNS)
+    for k, s, hw, cout in itertools.product((3, 5, 7), (1, 2), (32, 64), (16, 64, 256)):
+        # single-channel inputs (a spectrogram's first layer, up to a DS-CNN-L's 276 outputs):
+        # keyed apart, they run at another cost per MAC (edge_predictor.host_keys.PATTERNS)
         out.append({"op": conv, "hw": hw, "cin": 1, "cout": cout, "kernel": k, "stride": s})
     return [s for s in out if _macs(s) <= MAX_MACS]
 

@@ -118,6 +118,7 @@ def test_a_single_channel_convolution_is_keyed_apart_and_probed():
     assert _key({"op": "DEPTHWISE_CONV_2D", "hw": 8, "cin": 1, "kernel": 3}).endswith("/0")
     probed = [s for s in op_probe.PROBES if s["op"] == "CONV_2D" and s["cin"] == 1]
     assert {s["kernel"] for s in probed} == {3, 5, 7} and {s["stride"] for s in probed} == {1, 2}
+    assert {s["cout"] for s in probed} == {16, 64, 256}
 
 
 def test_a_single_channel_class_never_timed_takes_single_channel_neighbours():
